@@ -1,0 +1,82 @@
+"""The graph: named tensors and a topologically ordered list of ops."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ops import OpKind
+from .types import DType, QParams
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A value in the graph. `data` is set for constants (weights, biases); activations have none."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+    qparams: QParams | None = None
+    data: np.ndarray | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes on the device: int4 packs two values a byte (rounded up)."""
+        if self.dtype is DType.INT4:
+            return (self.size + 1) // 2
+        return self.size * self.dtype.bits // 8
+
+
+@dataclass(eq=False)
+class Op:
+    """One operation. `inputs` may hold None for an absent optional input (a conv without bias)."""
+
+    kind: OpKind
+    inputs: list[str | None]
+    outputs: list[str]
+    attrs: object
+    name: str = ""
+
+    def where(self, index: int) -> str:
+        """How error messages name this op: its position and kind."""
+        return f"op {index} ({self.kind.value}{', ' + self.name if self.name else ''})"
+
+
+@dataclass(eq=False)
+class Graph:
+    tensors: dict[str, Tensor]
+    ops: list[Op]
+    inputs: list[str]
+    outputs: list[str]
+    source: str = "<memory>"                   # the file it came from, for error messages
+    metadata: dict = field(default_factory=dict)
+
+    def t(self, name: str | None) -> Tensor | None:
+        return None if name is None else self.tensors[name]
+
+    def producers(self) -> dict[str, int]:
+        return {o: i for i, op in enumerate(self.ops) for o in op.outputs}
+
+    def consumers(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, op in enumerate(self.ops):
+            for name in op.inputs:
+                if name is not None:
+                    out.setdefault(name, []).append(i)
+        return out
+
+    def activations(self) -> list[Tensor]:
+        """Non-constant tensors, in order of first appearance."""
+        seen: dict[str, Tensor] = {n: self.tensors[n] for n in self.inputs}
+        for op in self.ops:
+            for n in op.outputs:
+                seen.setdefault(n, self.tensors[n])
+        return list(seen.values())

@@ -1,0 +1,84 @@
+"""The op vocabulary of the IR and each op's attributes, declared as data."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class OpKind(enum.Enum):
+    CONV_2D = "CONV_2D"                        # in, filter [O,H,W,I], bias? -> out (NHWC)
+    DEPTHWISE_CONV_2D = "DEPTHWISE_CONV_2D"    # in, filter [1,H,W,I*mult], bias? -> out
+    FULLY_CONNECTED = "FULLY_CONNECTED"        # in [..., K], weights [N,K], bias? -> out [..., N]
+    AVERAGE_POOL_2D = "AVERAGE_POOL_2D"        # in -> out
+    MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
+    ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
+    SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
+    RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
+    QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
+    DEQUANTIZE = "DEQUANTIZE"                  # int in -> float out (model edge)
+
+
+class Padding(enum.Enum):
+    SAME = "SAME"
+    VALID = "VALID"
+
+
+class Activation(enum.Enum):
+    """Fused activation; clamps the output in the integer domain."""
+
+    NONE = "NONE"
+    RELU = "RELU"
+    RELU6 = "RELU6"
+    RELU_N1_TO_1 = "RELU_N1_TO_1"
+
+
+@dataclass(frozen=True)
+class ConvAttrs:
+    stride: tuple[int, int] = (1, 1)           # (h, w)
+    dilation: tuple[int, int] = (1, 1)         # (h, w)
+    padding: Padding = Padding.VALID
+    activation: Activation = Activation.NONE
+    depth_multiplier: int = 1                  # depthwise only
+
+
+@dataclass(frozen=True)
+class FullyConnectedAttrs:
+    activation: Activation = Activation.NONE
+    keep_num_dims: bool = False
+
+
+@dataclass(frozen=True)
+class PoolAttrs:
+    filter: tuple[int, int]                    # (h, w)
+    stride: tuple[int, int] = (1, 1)
+    padding: Padding = Padding.VALID
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True)
+class AddAttrs:
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True)
+class SoftmaxAttrs:
+    beta: float = 1.0
+
+
+@dataclass(frozen=True)
+class NoAttrs:
+    """RESHAPE (the output tensor's shape says it all), QUANTIZE, DEQUANTIZE."""
+
+
+ATTRS_OF = {
+    OpKind.CONV_2D: ConvAttrs,
+    OpKind.DEPTHWISE_CONV_2D: ConvAttrs,
+    OpKind.FULLY_CONNECTED: FullyConnectedAttrs,
+    OpKind.AVERAGE_POOL_2D: PoolAttrs,
+    OpKind.MAX_POOL_2D: PoolAttrs,
+    OpKind.ADD: AddAttrs,
+    OpKind.SOFTMAX: SoftmaxAttrs,
+    OpKind.RESHAPE: NoAttrs,
+    OpKind.QUANTIZE: NoAttrs,
+    OpKind.DEQUANTIZE: NoAttrs,
+}

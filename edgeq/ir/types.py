@@ -1,0 +1,77 @@
+"""Element types and quantization parameters: the small layered precision type the whole pipeline shares."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DType(enum.Enum):
+    """Storage type of a tensor. INT4 constants are held unpacked (one int8 per value in [-8, 7])."""
+
+    INT4 = "int4"
+    INT8 = "int8"
+    INT16 = "int16"
+    INT32 = "int32"
+    INT64 = "int64"
+    FLOAT32 = "float32"
+
+    @property
+    def bits(self) -> int:
+        return {"int4": 4, "int8": 8, "int16": 16, "int32": 32, "int64": 64, "float32": 32}[self.value]
+
+    @property
+    def numpy(self) -> np.dtype:
+        """The numpy dtype arrays of this type are held in (int4 values live in int8)."""
+        return np.dtype("int8" if self is DType.INT4 else self.value)
+
+    @property
+    def c_type(self) -> str:
+        return {"int4": "int8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
+                "int64": "int64_t", "float32": "float"}[self.value]
+
+    @property
+    def qmin(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def qmax(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class QParams:
+    """Affine quantization: real = scale * (q - zero_point), per tensor or per channel along `axis`.
+
+    Scales are kept as float32, as stored in .tflite, because the kernels' multipliers are derived from
+    exactly those values; widening them changes rounding and breaks bit-exactness.
+    """
+
+    scale: np.ndarray
+    zero_point: np.ndarray
+    axis: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "scale", np.atleast_1d(np.asarray(self.scale, dtype=np.float32)))
+        object.__setattr__(self, "zero_point", np.atleast_1d(np.asarray(self.zero_point, dtype=np.int64)))
+        if self.scale.shape != self.zero_point.shape:
+            raise ValueError(f"QParams: {self.scale.size} scales but {self.zero_point.size} zero points")
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+    @property
+    def s(self) -> float:
+        """The single scale of a per-tensor QParams."""
+        if self.per_channel:
+            raise ValueError("per-channel QParams has no single scale")
+        return float(self.scale[0])
+
+    @property
+    def zp(self) -> int:
+        """The single zero point of a per-tensor QParams."""
+        if self.per_channel:
+            raise ValueError("per-channel QParams has no single zero point")
+        return int(self.zero_point[0])

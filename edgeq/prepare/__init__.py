@@ -1,0 +1,11 @@
+"""The one prepare step shared by the reference executor and the code generator (as in TFLite Micro).
+
+For each op it derives the integer kernel parameters (offsets, requantization multipliers and shifts,
+activation clamps, padding, softmax tables) from the IR's scales exactly as TFLite Micro's Prepare does,
+so that both implementations compute with the same numbers. Imports only `edgeq.ir` and numpy.
+"""
+from .params import (AddParams, ConvParams, FullyConnectedParams, PoolParams, QuantizeParams, SoftmaxParams,
+                     prepare_graph, prepare_op)
+
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+           "prepare_graph", "prepare_op"]
