@@ -1,0 +1,67 @@
+"""The one-way data flow, checked: lower layers never import the stages above them."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "edgeq"
+
+# module (path prefix under edgeq/) -> edgeq subpackages it must not import
+FORBIDDEN = {
+    "ir": {"frontends", "passes", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli",
+           "report", "quantize"},
+    "prepare": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
+    "reference": {"frontends", "codegen", "build", "emulate", "api", "cli", "report", "plan"},
+    "frontends": {"reference", "codegen", "build", "emulate", "api", "cli", "report", "plan"},
+    "plan": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
+    "codegen": {"frontends", "reference", "build", "emulate", "api", "cli", "report"},
+    "build": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "emulate", "api", "cli", "report"},
+    "emulate": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "api", "cli", "report"},
+    "report": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
+}
+HEAVY = {"torch", "tensorflow", "tflite_micro"}   # never imported by the deploy path's modules
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level edgeq subpackages and third-party roots a module imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(parts[:-node.level]) if path.name != "__init__.py" else list(parts[:len(parts) - node.level + 1])
+                mod = ".".join(base + ([node.module] if node.module else []))
+                names = [mod] + ([f"{mod}.{a.name}" for a in node.names] if not node.module else [])
+            else:
+                names = [node.module]
+        else:
+            continue
+        for n in names:
+            bits = n.split(".")
+            found.add(bits[1] if bits[0] == "edgeq" and len(bits) > 1 else bits[0])
+    return found
+
+
+def _modules():
+    return sorted(p for p in PKG.rglob("*.py") if "_data" not in p.parts)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PKG)))
+def test_layering(path):
+    rel = path.relative_to(PKG)
+    layer = rel.parts[0].removesuffix(".py")
+    imported = _imports(path)
+    bad = imported & FORBIDDEN.get(layer, set())
+    assert not bad, f"edgeq/{rel} imports {sorted(bad)}, against the one-way data flow"
+    if layer not in {"api", "cli", "demo_model"}:
+        assert not imported & HEAVY, f"edgeq/{rel} imports {sorted(imported & HEAVY)}"
+
+
+def test_nothing_imports_api_or_cli():
+    for path in _modules():
+        if path.name in {"api.py", "cli.py", "__main__.py"}:
+            continue
+        assert not _imports(path) & {"api", "cli"}, f"{path} imports edgeq.api/cli"
