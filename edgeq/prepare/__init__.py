@@ -2,7 +2,8 @@
 
 For each op it derives the integer kernel parameters (offsets, requantization multipliers and shifts,
 activation clamps, padding, softmax tables) from the IR's scales exactly as TFLite Micro's Prepare does,
-so that both implementations compute with the same numbers. Imports only `edgeq.ir` and numpy.
+so that both implementations compute with the same numbers. Imports only `edgeq.ir`, `edgeq.errors` and
+numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
 from .params import (AddParams, ConvParams, FullyConnectedParams, PoolParams, QuantizeParams, SoftmaxParams,
                      prepare_graph, prepare_op)

@@ -5,90 +5,50 @@ Conventions (as TFLite Micro passes them to CMSIS-NN):
 - multipliers are Q31 int32, shifts are int32 with positive = left shift (TFLite's QuantizeMultiplier).
 - activation bounds are in the output's integer domain, fused activation already applied.
 - padding is (h, w), computed as TFLite's ComputePaddingHeightWidth does (top/left side).
+
+Each dataclass lives beside the Prepare that fills it (conv.py, fully_connected.py, ...), as TFLM keeps
+OpData next to its *_common.cc; this module is the one entry point.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..ir import Graph, Op, OpKind
+from .add import AddParams, prepare_add
+from .conv import ConvParams, prepare_conv
+from .fully_connected import FullyConnectedParams, prepare_fully_connected
+from .operands import Operands
+from .pooling import PoolParams, prepare_pool
+from .quantize import QuantizeParams, prepare_quantize
+from .softmax import SoftmaxParams, prepare_softmax
 
-import numpy as np
-
-from ..ir import Graph, Op
-
-
-@dataclass(frozen=True)
-class ConvParams:
-    """CONV_2D and DEPTHWISE_CONV_2D (and FULLY_CONNECTED with per-channel weights, lowered to a 1x1 conv)."""
-    input_offset: int
-    output_offset: int
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    act_min: int
-    act_max: int
-    multipliers: np.ndarray          # int32 [out_channels]
-    shifts: np.ndarray               # int32 [out_channels]
-    depth_multiplier: int = 1
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+           "prepare_graph", "prepare_op"]
 
 
-@dataclass(frozen=True)
-class FullyConnectedParams:
-    """FULLY_CONNECTED with per-tensor weights."""
-    input_offset: int
-    filter_offset: int
-    output_offset: int
-    act_min: int
-    act_max: int
-    multiplier: int
-    shift: int
+def _prepare_reshape(ops: Operands) -> None:
+    x, y = ops.input(0), ops.output
+    if x.size != y.size or x.dtype is not y.dtype:
+        ops.fail(f"RESHAPE {x.shape} {x.dtype.value} -> {y.shape} {y.dtype.value} changes size or type", y)
+    if x.qparams is not None or y.qparams is not None:
+        ops.require_same_quantization(x, y)
 
 
-@dataclass(frozen=True)
-class PoolParams:
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    filter: tuple[int, int]
-    act_min: int
-    act_max: int
-
-
-@dataclass(frozen=True)
-class AddParams:
-    input1_offset: int
-    input1_multiplier: int
-    input1_shift: int
-    input2_offset: int
-    input2_multiplier: int
-    input2_shift: int
-    left_shift: int                  # 20 for int8, 15 for int16
-    output_offset: int
-    output_multiplier: int
-    output_shift: int
-    act_min: int
-    act_max: int
-
-
-@dataclass(frozen=True)
-class SoftmaxParams:
-    """int8: input_multiplier/input_left_shift/diff_min. int16: multiplier/shift plus the two 513-entry LUTs."""
-    input_multiplier: int
-    input_left_shift: int
-    diff_min: int = 0
-    exp_lut: np.ndarray | None = None            # int16 [513], int16 softmax only
-    one_over_one_plus_x_lut: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class QuantizeParams:
-    """QUANTIZE / DEQUANTIZE at the model's edges (and int->int requantize)."""
-    multiplier: int = 0
-    shift: int = 0
-    input_zero_point: int = 0
-    output_zero_point: int = 0
+_PREPARE = {
+    OpKind.CONV_2D: prepare_conv,
+    OpKind.DEPTHWISE_CONV_2D: prepare_conv,
+    OpKind.FULLY_CONNECTED: prepare_fully_connected,
+    OpKind.AVERAGE_POOL_2D: prepare_pool,
+    OpKind.MAX_POOL_2D: prepare_pool,
+    OpKind.ADD: prepare_add,
+    OpKind.SOFTMAX: prepare_softmax,
+    OpKind.RESHAPE: _prepare_reshape,
+    OpKind.QUANTIZE: prepare_quantize,
+    OpKind.DEQUANTIZE: prepare_quantize,
+}
 
 
 def prepare_op(graph: Graph, op: Op):
     """The kernel parameters of one op (None for RESHAPE). Raises UnsupportedModelError naming the op."""
-    raise NotImplementedError("filled in by the reference-executor work")
+    return _PREPARE[op.kind](Operands(graph, op))
 
 
 def prepare_graph(graph: Graph) -> list:

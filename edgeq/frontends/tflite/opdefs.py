@@ -1,0 +1,113 @@
+"""How each IR op is spelled in TFLite: builtin code, options table, inputs. Shared by reader and writer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import ModelFormatError, UnsupportedModelError
+from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, NoAttrs, OpKind, Padding, PoolAttrs,
+                   SoftmaxAttrs)
+from .schema import BUILTIN_CODE, Options
+
+
+@dataclass(frozen=True)
+class OpDef:
+    kind: OpKind
+    options: Options
+    min_inputs: int                            # TFLite inputs, the optional ones included in max_inputs
+    max_inputs: int
+    ir_inputs: int                             # the IR op's inputs: absent optional ones become None, RESHAPE's
+                                               # shape input is dropped (the output tensor's shape says it all)
+
+    @property
+    def builtin(self) -> int:
+        return BUILTIN_CODE[self.kind.value]
+
+
+OPDEFS = {d.kind: d for d in (
+    OpDef(OpKind.CONV_2D, Options.CONV_2D, 2, 3, 3),
+    OpDef(OpKind.DEPTHWISE_CONV_2D, Options.DEPTHWISE_CONV_2D, 2, 3, 3),
+    OpDef(OpKind.FULLY_CONNECTED, Options.FULLY_CONNECTED, 2, 3, 3),
+    OpDef(OpKind.AVERAGE_POOL_2D, Options.POOL_2D, 1, 1, 1),
+    OpDef(OpKind.MAX_POOL_2D, Options.POOL_2D, 1, 1, 1),
+    OpDef(OpKind.ADD, Options.ADD, 2, 2, 2),
+    OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
+    OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
+    OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
+    OpDef(OpKind.DEQUANTIZE, Options.NONE, 1, 1, 1),
+)}
+BY_BUILTIN = {d.builtin: d for d in OPDEFS.values()}
+
+_ACTIVATION = {0: Activation.NONE, 1: Activation.RELU, 2: Activation.RELU_N1_TO_1, 3: Activation.RELU6}
+_ACTIVATION_NAMES = {4: "TANH", 5: "SIGN_BIT"}
+_PADDING = {0: Padding.SAME, 1: Padding.VALID}
+
+
+def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
+    """The IR attrs of an op from its options fields (schema defaults where the file has none)."""
+    if kind is OpKind.CONV_2D or kind is OpKind.DEPTHWISE_CONV_2D:
+        return ConvAttrs(stride=_positive(o, "stride_h", "stride_w", where),
+                         dilation=_positive(o, "dilation_h_factor", "dilation_w_factor", where),
+                         padding=_padding(o, where), activation=_activation(o, where),
+                         depth_multiplier=depth_multiplier)
+    if kind is OpKind.FULLY_CONNECTED:
+        if o["weights_format"] != 0:
+            raise UnsupportedModelError(f"{where}: shuffled weights format {o['weights_format']} is not supported")
+        return FullyConnectedAttrs(activation=_activation(o, where), keep_num_dims=bool(o["keep_num_dims"]))
+    if kind is OpKind.AVERAGE_POOL_2D or kind is OpKind.MAX_POOL_2D:
+        return PoolAttrs(filter=_positive(o, "filter_height", "filter_width", where),
+                         stride=_positive(o, "stride_h", "stride_w", where),
+                         padding=_padding(o, where), activation=_activation(o, where))
+    if kind is OpKind.ADD:
+        return AddAttrs(activation=_activation(o, where))
+    if kind is OpKind.SOFTMAX:
+        return SoftmaxAttrs(beta=float(o["beta"]))
+    return NoAttrs()
+
+
+def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
+    """The options fields that say what `attrs` says; inverse of to_attrs."""
+    act = {v: k for k, v in _ACTIVATION.items()}
+    pad = {v: k for k, v in _PADDING.items()}
+    if kind is OpKind.CONV_2D or kind is OpKind.DEPTHWISE_CONV_2D:
+        options = {"padding": pad[attrs.padding], "stride_h": attrs.stride[0], "stride_w": attrs.stride[1],
+                   "dilation_h_factor": attrs.dilation[0], "dilation_w_factor": attrs.dilation[1],
+                   "fused_activation_function": act[attrs.activation]}
+        if kind is OpKind.DEPTHWISE_CONV_2D:
+            options["depth_multiplier"] = attrs.depth_multiplier
+        return options
+    if kind is OpKind.FULLY_CONNECTED:
+        return {"fused_activation_function": act[attrs.activation], "keep_num_dims": attrs.keep_num_dims}
+    if kind is OpKind.AVERAGE_POOL_2D or kind is OpKind.MAX_POOL_2D:
+        return {"padding": pad[attrs.padding], "stride_h": attrs.stride[0], "stride_w": attrs.stride[1],
+                "filter_height": attrs.filter[0], "filter_width": attrs.filter[1],
+                "fused_activation_function": act[attrs.activation]}
+    if kind is OpKind.ADD:
+        # pot_scale_int16 = false: each input keeps its own scale (the IR's meaning); int8 ignores the flag
+        return {"fused_activation_function": act[attrs.activation], "pot_scale_int16": False}
+    if kind is OpKind.SOFTMAX:
+        return {"beta": attrs.beta}
+    if kind is OpKind.RESHAPE:
+        return {"new_shape": tuple(out_shape)}
+    return {}
+
+
+def _activation(o: dict, where: str) -> Activation:
+    code = o["fused_activation_function"]
+    if code in _ACTIVATION:
+        return _ACTIVATION[code]
+    if code in _ACTIVATION_NAMES:
+        raise UnsupportedModelError(f"{where}: fused activation {_ACTIVATION_NAMES[code]} is not supported "
+                                    "(NONE, RELU, RELU6 and RELU_N1_TO_1 are)")
+    raise ModelFormatError(f"{where}: unknown fused activation code {code}")
+
+
+def _padding(o: dict, where: str) -> Padding:
+    if o["padding"] not in _PADDING:
+        raise ModelFormatError(f"{where}: unknown padding code {o['padding']}")
+    return _PADDING[o["padding"]]
+
+
+def _positive(o: dict, h: str, w: str, where: str) -> tuple[int, int]:
+    if o[h] < 1 or o[w] < 1:
+        raise ModelFormatError(f"{where}: {h}={o[h]}, {w}={o[w]}; both must be at least 1")
+    return (o[h], o[w])

@@ -1,0 +1,127 @@
+"""What edgeq can deploy: per-op element types, quantization and shapes of the kernels it targets.
+
+int8 activations with int8 or int4 weights and int32 bias; int16 activations ("16x8") with int8 weights and
+int64 bias; float32 only at the model's edges (graph input -> QUANTIZE, DEQUANTIZE -> graph output).
+Everything here raises UnsupportedModelError naming the op and the offending tensor.
+"""
+from __future__ import annotations
+
+from ...errors import UnsupportedModelError
+from ...ir import DType, OpKind, Padding, Tensor
+
+ACTIVATION_TYPES = (DType.INT8, DType.INT16)
+WEIGHT_TYPES = {DType.INT8: (DType.INT8, DType.INT4), DType.INT16: (DType.INT8,)}
+BIAS_TYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
+CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}  # of the weights
+WEIGHTED = tuple(CHANNEL_AXIS)
+
+
+def describe(t: Tensor) -> str:
+    return f"tensor {t.name!r} ({t.dtype.value.upper()}{list(t.shape)})"
+
+
+def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
+          graph_inputs: set[str], graph_outputs: set[str]):
+    """Raise UnsupportedModelError unless edgeq has a kernel for this op at these types and shapes."""
+    def fail(t: Tensor, why: str):
+        raise UnsupportedModelError(f"{where}: {describe(t)} {why}")
+
+    x = ins[0]
+    if kind is OpKind.QUANTIZE:
+        if x.dtype is not DType.FLOAT32 or x.name not in graph_inputs:
+            fail(x, "must be a float32 graph input: QUANTIZE is supported only at the model's input edge")
+        _activation(out, fail)
+    elif kind is OpKind.DEQUANTIZE:
+        if out.dtype is not DType.FLOAT32 or out.name not in graph_outputs:
+            fail(out, "must be a float32 graph output: DEQUANTIZE is supported only at the model's output edge")
+        _activation(x, fail)
+    else:
+        _activation(x, fail)
+        others = [] if kind in WEIGHTED else [t for t in ins[1:] if t is not None]
+        for t in others + [out]:
+            _activation(t, fail)
+            if t.dtype is not x.dtype:
+                fail(t, f"has a different type from input {x.name!r} ({x.dtype.value})")
+    if kind in WEIGHTED:
+        _weights(x, ins[1], ins[2], CHANNEL_AXIS[kind], fail)
+    _shapes(kind, ins, out, fail)
+
+
+def _activation(t: Tensor, fail):
+    if t.dtype not in ACTIVATION_TYPES:
+        fail(t, "is not supported as an activation (int8 and int16 are)")
+    if t.is_const:
+        fail(t, "is a constant where the op expects an activation")
+    if t.qparams is None or t.qparams.per_channel:
+        fail(t, "needs per-tensor quantization parameters")
+    if t.dtype is DType.INT16 and t.qparams.zp != 0:
+        fail(t, f"has zero point {t.qparams.zp}; int16 activations must be symmetric (zero point 0)")
+
+
+def _weights(x: Tensor, w: Tensor, b: Tensor | None, axis: int, fail):
+    if not w.is_const:
+        fail(w, "holds weights but is not a constant")
+    if w.dtype not in WEIGHT_TYPES[x.dtype]:
+        allowed = " or ".join(d.value for d in WEIGHT_TYPES[x.dtype])
+        fail(w, f"holds weights; with {x.dtype.value} activations edgeq supports {allowed} weights")
+    if w.qparams is None:
+        fail(w, "holds weights but has no quantization parameters")
+    if w.qparams.per_channel and w.qparams.axis != axis:
+        fail(w, f"is quantized per channel along axis {w.qparams.axis}; the kernels expect axis {axis}")
+    if b is None:
+        return
+    if not b.is_const:
+        fail(b, "holds a bias but is not a constant")
+    if b.dtype is not BIAS_TYPE[x.dtype]:
+        fail(b, f"holds a bias; with {x.dtype.value} activations edgeq supports {BIAS_TYPE[x.dtype].value} bias")
+
+
+def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
+    x, rest = ins[0], ins[1:]
+    if kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+        for t in [x, out] + rest[:1]:
+            if len(t.shape) != 4:
+                fail(t, "must have rank 4 (NHWC)")
+    if kind is OpKind.CONV_2D and rest[0].shape[3] != x.shape[3]:
+        fail(rest[0], f"filter depth differs from the input's {x.shape[3]} channels (grouped convolution)")
+    if kind is OpKind.DEPTHWISE_CONV_2D:
+        w = rest[0]
+        if w.shape[0] != 1 or w.shape[3] != out.shape[3] or out.shape[3] % x.shape[3]:
+            fail(w, f"is not a depthwise filter [1, H, W, C*m] for {x.shape[3]} input and {out.shape[3]} "
+                    "output channels")
+    if kind is OpKind.FULLY_CONNECTED:
+        w = rest[0]
+        if len(w.shape) != 2 or not out.shape or x.size % w.shape[1] or out.shape[-1] != w.shape[0]:
+            fail(w, f"is not a [units, depth] weight matrix for input {list(x.shape)} and output {list(out.shape)}")
+    if kind in WEIGHTED and rest[1] is not None and rest[1].size != out.shape[-1]:
+        fail(rest[1], f"has {rest[1].size} values for {out.shape[-1]} output channels")
+    if kind in (OpKind.ADD, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+        for t in rest + [out]:
+            if t.shape != x.shape:
+                fail(t, f"has a different shape from {x.name!r} {list(x.shape)} (broadcasting is not supported)")
+    if kind is OpKind.RESHAPE and out.size != x.size:
+        fail(out, f"has {out.size} elements, its input {x.name!r} {x.size}")
+
+
+def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, where: str):
+    """The output's spatial size is what the filter, stride, dilation and padding make of the input's."""
+    if kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+        return
+    x = ins[0]
+    window = attrs.filter if kind in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D) else ins[1].shape[1:3]
+    dilation = getattr(attrs, "dilation", (1, 1))
+    channels = ins[1].shape[0] if kind is OpKind.CONV_2D else out.shape[3] if kind is OpKind.DEPTHWISE_CONV_2D \
+        else x.shape[3]
+    expected = (x.shape[0], *(_out_size(n, k, s, d, attrs.padding)
+                              for n, k, s, d in zip(x.shape[1:3], window, attrs.stride, dilation)), channels)
+    if out.shape != expected:
+        raise UnsupportedModelError(f"{where}: {describe(out)} should have shape {list(expected)} for input "
+                                    f"{list(x.shape)}, window {list(window)}, stride {list(attrs.stride)}, "
+                                    f"{attrs.padding.value} padding")
+
+
+def _out_size(size: int, window: int, stride: int, dilation: int, padding: Padding) -> int:
+    """TFLite's ComputeOutSize."""
+    if padding is Padding.SAME:
+        return (size + stride - 1) // stride
+    return (size + stride - ((window - 1) * dilation + 1)) // stride

@@ -1,0 +1,56 @@
+"""FULLY_CONNECTED: fully_connected_common.cc's CalculateOpDataFullyConnected."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import DType
+from . import qmath
+from .conv import ConvParams, check_weights_and_bias, per_channel_multipliers
+from .operands import Operands
+
+
+@dataclass(frozen=True)
+class FullyConnectedParams:
+    """FULLY_CONNECTED with per-tensor weights (per-channel weights get ConvParams, as a 1x1 conv)."""
+    input_offset: int
+    filter_offset: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    multiplier: int
+    shift: int
+
+
+def _per_tensor_multiplier(ops: Operands, x, w, b, y) -> float:
+    """GetQuantizedConvolutionMultipler: note the input*filter product is taken in float32, then widened."""
+    in_scale, w_scale = np.float32(ops.per_tensor(x)[0]), np.float32(ops.per_tensor(w)[0])
+    out_scale = ops.per_tensor(y)[0]
+    if b is not None:
+        bias_scale = float(b.qparams.scale[0]) if b.qparams is not None else 0.0
+        if abs(float(in_scale) * float(w_scale) - bias_scale) / out_scale > 0.02:
+            ops.fail("bias scale is not input scale x weight scale", b)
+    return float(in_scale * w_scale) / out_scale
+
+
+def prepare_fully_connected(ops: Operands) -> FullyConnectedParams | ConvParams:
+    x, w, b, y = ops.input(0), ops.input(1), ops.input(2), ops.output
+    dtype = ops.activation_dtype()
+    check_weights_and_bias(ops, dtype, w, b)
+    units, depth = w.shape if len(w.shape) == 2 else (0, 0)
+    rows = x.size // depth if depth else 0
+    if not rows or rows * depth != x.size or y.shape[-1] != units or y.size != rows * units \
+            or (b is not None and b.size != units):
+        ops.fail(f"weights {w.shape} do not fit input {x.shape}, output {y.shape}", w)
+    in_zp, (out_scale, out_zp) = ops.per_tensor(x)[1], ops.per_tensor(y)
+    act_min, act_max = qmath.activation_range(ops.op.attrs.activation, dtype, out_scale, out_zp)
+    if ops.qparams(w).per_channel:
+        if dtype is not DType.INT8 or w.dtype is not DType.INT8:
+            ops.fail("per-channel FULLY_CONNECTED needs int8 input and int8 weights", w)
+        multipliers, shifts = per_channel_multipliers(ops, x, w, y, w.shape[0], 0)
+        return ConvParams(input_offset=-in_zp, output_offset=out_zp, stride=(1, 1), padding=(0, 0),
+                          dilation=(1, 1), act_min=act_min, act_max=act_max, multipliers=multipliers, shifts=shifts)
+    multiplier, shift = qmath.quantize_multiplier(_per_tensor_multiplier(ops, x, w, b, y))
+    return FullyConnectedParams(input_offset=-in_zp, filter_offset=-ops.per_tensor(w)[1], output_offset=out_zp,
+                                act_min=act_min, act_max=act_max, multiplier=multiplier, shift=shift)

@@ -1,0 +1,93 @@
+"""The bit-exact numpy oracle: runs a Graph on N samples at once, op by op, with the parameters prepare_op
+derives (the same the code generator emits), so it agrees with TFLite Micro and with the firmware.
+
+Arrays carry a leading sample axis. A tensor of shape (1, *rest) (a batch-1 model tensor) is fed and returned
+as (N, *rest); any other shape S as (N, *S).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..ir import Graph, OpKind, Tensor, verify
+from ..prepare import prepare_graph
+from .add import add
+from .conv import conv2d, depthwise_conv2d
+from .fully_connected import fully_connected
+from .pooling import average_pool, max_pool
+from .quantize import dequantize, quantize
+from .softmax import softmax
+
+KERNELS = {
+    OpKind.CONV_2D: conv2d,
+    OpKind.DEPTHWISE_CONV_2D: depthwise_conv2d,
+    OpKind.FULLY_CONNECTED: fully_connected,
+    OpKind.AVERAGE_POOL_2D: average_pool,
+    OpKind.MAX_POOL_2D: max_pool,
+    OpKind.ADD: add,
+    OpKind.SOFTMAX: softmax,
+    OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
+    OpKind.QUANTIZE: quantize,
+    OpKind.DEQUANTIZE: dequantize,
+}
+
+
+def _batched(t: Tensor, array) -> np.ndarray:
+    """Accept (N, *shape) or, for a batch-1 tensor, (N, *shape[1:]); the dtype must already be right."""
+    a = np.asarray(array)
+    shape = tuple(t.shape)
+    if a.shape[1:] != shape:
+        if shape[:1] != (1,) or a.shape[1:] != shape[1:]:
+            raise ValueError(f"input {t.name!r}: expected (N, *{shape}) or (N, *{shape[1:]}), got {a.shape}")
+        a = a[:, None]
+    if a.dtype != t.dtype.numpy:
+        raise ValueError(f"input {t.name!r}: expected {t.dtype.numpy}, got {a.dtype}")
+    return a
+
+
+def _unbatched(t: Tensor, a: np.ndarray) -> np.ndarray:
+    return a[:, 0] if tuple(t.shape[:1]) == (1,) else a
+
+
+class Executor:
+    """A graph prepared once, then run on any number of samples, `chunk` at a time to bound memory."""
+
+    def __init__(self, graph: Graph, chunk: int = 64):
+        self.graph = verify(graph)
+        self.params = prepare_graph(graph)
+        self.chunk = chunk
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The graph's outputs for a batch of inputs, each (N, ...) as described in the module docstring."""
+        values = self._run(inputs, keep=set(self.graph.outputs))
+        return [_unbatched(self.graph.tensors[n], values[n]) for n in self.graph.outputs]
+
+    def run_all(self, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Every activation tensor by name, each (N, *shape): for comparing intermediates."""
+        return self._run(inputs, keep=None)
+
+    def _run(self, inputs, keep: set[str] | None) -> dict[str, np.ndarray]:
+        if len(inputs) != len(self.graph.inputs):
+            raise ValueError(f"{self.graph.source}: {len(self.graph.inputs)} inputs expected, got {len(inputs)}")
+        batch = [_batched(self.graph.tensors[n], a) for n, a in zip(self.graph.inputs, inputs)]
+        counts = {a.shape[0] for a in batch}
+        if len(counts) != 1 or 0 in counts:
+            raise ValueError(f"inputs need the same, nonzero number of samples, got {sorted(counts)}")
+        chunks = [self._run_chunk([a[s:s + self.chunk] for a in batch], keep)
+                  for s in range(0, counts.pop(), self.chunk)]
+        return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+    def _run_chunk(self, inputs: list[np.ndarray], keep: set[str] | None) -> dict[str, np.ndarray]:
+        values = dict(zip(self.graph.inputs, inputs))
+        for op, params in zip(self.graph.ops, self.params):
+            args = [None if name is None else values[name] if name in values else self.graph.tensors[name].data
+                    for name in op.inputs]
+            out = self.graph.tensors[op.outputs[0]]
+            values[out.name] = KERNELS[op.kind](args, params, out).reshape(len(inputs[0]), *out.shape)
+        return values if keep is None else {name: values[name] for name in keep}
+
+
+def run(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run `graph` on a batch: each input (N, ...) with N >= 1; returns the outputs likewise."""
+    return Executor(graph).run(inputs)

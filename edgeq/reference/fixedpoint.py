@@ -1,0 +1,98 @@
+"""gemmlowp / TFLite fixed-point primitives on int64 numpy arrays holding int32 values, elementwise.
+
+Each function reproduces the C semantics bit for bit, including int32 wrap-around where C would wrap, so
+the kernels built on them match TFLite Micro's reference kernels (and CMSIS-NN, which matches those).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """int32 two's-complement wrap of int64 values (what a C int32 expression does on overflow)."""
+    return x.astype(np.int32).astype(np.int64)
+
+
+def srdhm(a, b) -> np.ndarray:
+    """SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded half up, saturating INT_MIN * INT_MIN.
+
+    gemmlowp nudges by 2^30 (or 1 - 2^30 below zero) and divides truncating toward zero; both cases reduce to
+    one floor shift of a * b + 2^30. Only INT_MIN * INT_MIN reaches 2^31, which saturates to INT_MAX.
+    """
+    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
+    return np.minimum((ab + (1 << 30)) >> 31, INT32_MAX)
+
+
+def rounding_divide_by_pot(x, exponent) -> np.ndarray:
+    """RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero (exponent in [0, 31])."""
+    x, exponent = np.asarray(x, np.int64), np.asarray(exponent, np.int64)
+    if not exponent.any():
+        return x
+    half = (np.int64(1) << exponent) >> 1
+    return (x + half - ((x < 0) & (exponent > 0))) >> exponent
+
+
+def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int32 x): double rounding, CMSIS-NN's arm_nn_requantize."""
+    shift = np.asarray(shift, np.int64)
+    x = np.asarray(x, np.int64)
+    if (shift > 0).any():
+        x = wrap32(x << np.maximum(shift, 0))
+    return rounding_divide_by_pot(srdhm(x, multiplier), np.maximum(-shift, 0))
+
+
+def multiply_by_quantized_multiplier_64(x, multiplier, shift) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int64 x): the multiplier rounded to 16 bits, one rounding shift
+    (CMSIS-NN's REDUCE_MULTIPLIER + arm_nn_requantize_s64); used by the 16x8 kernels."""
+    multiplier, shift = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
+    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - shift
+    return wrap32((np.asarray(x, np.int64) * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift)
+
+
+def count_leading_zeros(x: np.ndarray) -> np.ndarray:
+    """CountLeadingZeros of uint32 values (32 for zero); frexp is exact for integers below 2^53."""
+    return 32 - np.frexp(np.asarray(x, np.float64))[1].astype(np.int64)
+
+
+def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
+    """gemmlowp exp_on_negative_values for Q5.26 input a <= 0, returning Q0.31 (arm_nn_exp_on_negative_values)."""
+    quarter = 1 << 24
+    a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter
+    remainder = a_mod_quarter_minus_quarter - a
+    x = (a_mod_quarter_minus_quarter << 5) + (1 << 28)                # Rescale<0>, then + 1/8
+    x2 = srdhm(x, x)
+    poly = rounding_divide_by_pot(srdhm(rounding_divide_by_pot(srdhm(x2, x2), 2) + srdhm(x2, x), 715827883) + x2, 1)
+    result = wrap32(1895147668 + srdhm(1895147668, x + poly))
+    for bit, multiplier in enumerate((1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242), 24):
+        result = np.where(remainder & (1 << bit), srdhm(result, multiplier), result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out): Newton-Raphson on 1/(1+a)."""
+    total = a + INT32_MAX
+    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))    # RoundingHalfSum
+    x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))
+    for _ in range(3):
+        x = wrap32(x + saturating_shift_left(srdhm(x, (1 << 29) - srdhm(half_denominator, x)), 2))
+    return saturating_shift_left(x, 1)
+
+
+def saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT with a positive exponent (arm_nn_mult_by_power_of_two)."""
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def lut_lookup(value: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """LUTLookup for int16: 9 high bits index the 513-entry table, 7 low bits interpolate."""
+    index = 256 + (value >> 7)
+    offset = value & 0x7F
+    table = lut.astype(np.int64)
+    base = table[index]
+    slope = (table[index + 1] - base).astype(np.int16).astype(np.int64)
+    delta = (slope * offset + 64) >> 7
+    return (base + delta).astype(np.int16).astype(np.int64)

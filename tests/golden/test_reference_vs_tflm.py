@@ -1,0 +1,240 @@
+"""The reference executor against tflite-micro, byte for byte: on the shared real models with CIFAR-10 images,
+on every builder model in tests/models.py, and on per-op edge cases those do not reach. Every intermediate
+tensor is compared too (tflite-micro's kPreserveAllTensors keeps them), so a mismatch names the first op."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edgeq.frontends.tflite import read_tflite, write_tflite
+from edgeq.ir import (Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, Padding,
+                      PoolAttrs, QParams, SoftmaxAttrs, Tensor)
+from edgeq.reference import Executor
+from tests.models import MODELS, SHARED, random_inputs, shared_model
+
+runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+schema_fb = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+
+CIFAR = SHARED / "data" / "cifar10_test_first.npz"
+SHARED_ACCURACY = {                    # tflite-micro on the first 1000 test images (../shared/README.md)
+    "mlperf_tiny/ic_resnet8_int8.tflite": 0.880,
+    "dg/cifar_resnet_int8.tflite": 0.880,
+    "dg/cifar_resnet_int16.tflite": 0.882,
+}
+
+
+# --- tflite-micro as the oracle -------------------------------------------------------------------------------
+
+def tflm_activations(model: bytes, graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every activation tensor tflite-micro computed, by IR name, stacked over the samples (N, *shape)."""
+    sg = schema_fb.Model.GetRootAsModel(model, 0).Subgraphs(0)
+    index = {sg.Tensors(i).Name().decode(): i for i in range(sg.TensorsLength())}
+    wanted = [t for t in graph.activations() if t.name in index]
+    interp = runtime.Interpreter.from_bytes(model, arena_size=10 * len(model) + (1 << 20),
+                                            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    per_sample = []
+    for k in range(len(inputs[0])):
+        for i, (name, a) in enumerate(zip(graph.inputs, inputs)):
+            interp.set_input(a[k].reshape(graph.tensors[name].shape), i)
+        interp.invoke()
+        per_sample.append({t.name: interp.GetTensor(index[t.name], 0)["tensor_data"].reshape(t.shape)
+                           for t in wanted})
+    return {t.name: np.stack([s[t.name] for s in per_sample]) for t in wanted}
+
+
+def assert_matches_tflm(model: bytes, inputs: list[np.ndarray], graph: Graph | None = None):
+    """Run both on `inputs` (each (N, ...)) and compare every op's output that tflite-micro names, in order.
+    Ours runs `graph` when given (the IR `model` was written from), else the model read back."""
+    graph = graph or read_tflite(model)
+    ours = Executor(graph).run_all(inputs)
+    theirs = tflm_activations(model, graph, inputs)
+    assert set(graph.outputs) <= set(theirs)
+    for i, op in enumerate(graph.ops):
+        name = op.outputs[0]
+        if name not in theirs:
+            continue
+        a, b = ours[name], theirs[name]
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{op.where(i)}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+        bad = np.flatnonzero(a != b)
+        assert not bad.size, (f"{op.where(i)} differs from tflite-micro at {bad.size} of {a.size} values, "
+                              f"first at {np.unravel_index(bad[0], a.shape)}: {a.flat[bad[0]]} vs {b.flat[bad[0]]}")
+
+
+# --- the shared real models -----------------------------------------------------------------------------------
+
+def cifar(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if not CIFAR.is_file():
+        pytest.skip(f"{CIFAR} is absent (../shared is not beside the checkout)")
+    data = np.load(CIFAR)
+    return data["x"][:n], data["y"][:n]
+
+
+def cifar_inputs(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """MLPerf Tiny takes raw pixels - 128; the D&G models take quantize(x / 255), rounding half up, clipped."""
+    t = graph.tensors[graph.inputs[0]]
+    if t.qparams.s == 1.0:
+        return (x.astype(np.int16) + t.qparams.zp).astype(t.dtype.numpy)
+    q = np.floor(x.astype(np.float64) / 255.0 / t.qparams.s + 0.5) + t.qparams.zp
+    return np.clip(q, t.dtype.qmin, t.dtype.qmax).astype(t.dtype.numpy)
+
+
+@pytest.mark.parametrize("rel", sorted(SHARED_ACCURACY))
+def test_shared_model_on_cifar_images(rel):
+    model = shared_model(rel).read_bytes()
+    x, _ = cifar(12)
+    assert_matches_tflm(model, [cifar_inputs(read_tflite(model), x)])
+
+
+@pytest.mark.parametrize("rel", sorted(SHARED_ACCURACY))
+def test_shared_model_on_random_inputs(rel):
+    model = shared_model(rel).read_bytes()
+    assert_matches_tflm(model, random_inputs(read_tflite(model), 4, seed=1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rel", sorted(SHARED_ACCURACY))
+def test_shared_model_accuracy_on_first_1000(rel):
+    graph = read_tflite(shared_model(rel))
+    x, y = cifar(1000)
+    x = cifar_inputs(graph, x)
+    executor = Executor(graph)
+    start = time.perf_counter()
+    scores = executor.run([x])[0]
+    per_image = (time.perf_counter() - start) / len(x)
+    accuracy = float(np.mean(scores.argmax(axis=-1) == y))
+    print(f"\n{rel}: accuracy {accuracy:.1%}, reference executor {per_image * 1e3:.2f} ms/image")
+    assert round(accuracy, 3) == SHARED_ACCURACY[rel]
+
+
+# --- per-op edge cases the builder models do not reach -----------------------------------------------------
+
+class Builder:
+    """A few lines per edge-case graph: one op, its tensors by name, seeded random weights and bias."""
+
+    def __init__(self, dtype: DType, seed: int = 3):
+        self.dtype, self.rng = dtype, np.random.default_rng(seed)
+        self.tensors: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+
+    def act(self, name, shape, scale, zp=0, dtype=None):
+        dtype = dtype or self.dtype
+        q = None if dtype is DType.FLOAT32 else QParams(np.float32(scale), 0 if dtype is DType.INT16 else zp)
+        self.tensors[name] = Tensor(name, tuple(shape), dtype, q)
+        return name
+
+    def weights(self, shape, scales, axis=0, dtype=DType.INT8):
+        lim = 7 if dtype is DType.INT4 else 127
+        scales = np.atleast_1d(np.asarray(scales, np.float32))
+        data = self.rng.integers(-lim, lim, shape, endpoint=True).astype(np.int8)
+        self.tensors["w"] = Tensor("w", tuple(shape), dtype, QParams(scales, np.zeros(scales.size, int), axis), data)
+        return "w"
+
+    def bias(self, x, n):
+        """Quantized at s_in * s_w, int32 (int64 for 16x8), as TFLite's converter makes it."""
+        scale = self.tensors[x].qparams.scale[0] * self.tensors["w"].qparams.scale
+        dtype = DType.INT64 if self.dtype is DType.INT16 else DType.INT32
+        data = self.rng.integers(-4000, 4000, n).astype(dtype.numpy)
+        self.tensors["b"] = Tensor("b", (n,), dtype, QParams(scale, np.zeros(scale.size, int)), data)
+        return "b"
+
+    def graph(self, kind, inputs, out, attrs=NoAttrs(), graph_inputs=None) -> Graph:
+        """Append the last op and close the graph; its inputs default to the op's non-constant ones."""
+        self.ops.append(Op(kind, list(inputs), [out], attrs))
+        if graph_inputs is None:
+            graph_inputs = [n for n in inputs if not self.tensors[n].is_const]
+        return Graph(self.tensors, self.ops, graph_inputs, [out], source="<edge case>")
+
+
+def conv(dtype, out_hw, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), padding=Padding.SAME,
+         act=Activation.NONE, per_channel=True, wtype=DType.INT8, depthwise=0):
+    """CONV_2D, or DEPTHWISE_CONV_2D with depth multiplier `depthwise`, on a 9x8x4 input."""
+    b = Builder(dtype)
+    x = b.act("x", (1, 9, 8, 4), 0.02 if dtype is DType.INT8 else 2e-4, zp=-7)
+    cout = 4 * depthwise if depthwise else 6
+    scales = np.linspace(0.004, 0.03, cout) if per_channel else 0.01
+    shape = (1, *kernel, cout) if depthwise else (cout, *kernel, 4)
+    w = b.weights(shape, scales, axis=3 if depthwise else 0, dtype=wtype)
+    y = b.act("y", (1, *out_hw, cout), 0.06 if dtype is DType.INT8 else 6e-4, zp=5)
+    kind = OpKind.DEPTHWISE_CONV_2D if depthwise else OpKind.CONV_2D
+    return b.graph(kind, [x, w, b.bias(x, cout)], y, ConvAttrs(stride, dilation, padding, act, depthwise or 1))
+
+
+def fully_connected(dtype, per_channel=False, act=Activation.NONE):
+    """Rank-3 input: TFLM flattens it to rows of the weights' depth."""
+    b = Builder(dtype)
+    x = b.act("x", (1, 2, 20), 0.03 if dtype is DType.INT8 else 3e-4, zp=3)
+    w = b.weights((7, 20), np.linspace(0.01, 0.02, 7) if per_channel else 0.015)
+    y = b.act("y", (2, 7), 0.2 if dtype is DType.INT8 else 5e-3, zp=-3)
+    return b.graph(OpKind.FULLY_CONNECTED, [x, w, b.bias(x, 7)], y, FullyConnectedAttrs(act))
+
+
+def pool(dtype, kind, padding, out_hw, filt=(3, 2), stride=(2, 2), act=Activation.NONE):
+    """7x6 input, so SAME windows are clipped unevenly at the borders (and counted so by the average)."""
+    b = Builder(dtype)
+    x = b.act("x", (1, 7, 6, 3), 0.1, zp=-3)
+    y = b.act("y", (1, *out_hw, 3), 0.1, zp=-3)
+    return b.graph(kind, [x], y, PoolAttrs(filt, stride, padding, act))
+
+
+SOFTMAX_OUT = {(DType.INT8, DType.INT8): (1 / 256, -128), (DType.INT8, DType.INT16): (1 / 65536, -32768),
+               (DType.INT16, DType.INT16): (1 / 32768, 0)}       # what TFLM's softmax Prepare requires
+
+
+def softmax(dtype, beta=1.0, in_scale=0.02, out_dtype=None):
+    """Three rows of ten: the row maximum and sum are per row. int8 in, int16 out is TFLM's third variant
+    (the TFLite reader refuses it, but the IR can hold it)."""
+    b = Builder(dtype)
+    x = b.act("x", (1, 3, 10), in_scale, zp=4)
+    out_dtype = out_dtype or dtype
+    scale, zp = SOFTMAX_OUT[dtype, out_dtype]
+    b.tensors["y"] = Tensor("y", (1, 3, 10), out_dtype, QParams(np.float32(scale), zp))
+    return b.graph(OpKind.SOFTMAX, [x], "y", SoftmaxAttrs(beta))
+
+
+def model_edges(dtype):
+    """float -> QUANTIZE -> RESHAPE -> DEQUANTIZE -> float."""
+    b = Builder(dtype)
+    x, q = b.act("x", (1, 4, 6), None, dtype=DType.FLOAT32), b.act("q", (1, 4, 6), 0.037, zp=-9)
+    r, y = b.act("r", (1, 24), 0.037, zp=-9), b.act("y", (1, 24), None, dtype=DType.FLOAT32)
+    b.ops += [Op(OpKind.QUANTIZE, [x], [q], NoAttrs()), Op(OpKind.RESHAPE, [q], [r], NoAttrs())]
+    return b.graph(OpKind.DEQUANTIZE, [r], y, graph_inputs=[x])
+
+
+I8, I16, SAME, VALID = DType.INT8, DType.INT16, Padding.SAME, Padding.VALID
+CASES = {
+    "conv_int8_dilated_per_tensor_weights": lambda: conv(I8, (5, 4), dilation=(2, 2), padding=VALID, per_channel=False),
+    "conv_int8_int4_2x3_kernel_stride_2x1": lambda: conv(I8, (5, 8), (2, 3), (2, 1), act=Activation.RELU_N1_TO_1,
+                                                         wtype=DType.INT4),
+    "conv_int16_stride_1x2_relu6": lambda: conv(I16, (9, 4), stride=(1, 2), act=Activation.RELU6),
+    "depthwise_int8_multiplier_3_stride_2": lambda: conv(I8, (5, 4), stride=(2, 2), depthwise=3),
+    "depthwise_int16_dilated": lambda: conv(I16, (9, 8), dilation=(2, 1), act=Activation.RELU, depthwise=1),
+    "fc_int8_per_channel_rank3": lambda: fully_connected(I8, per_channel=True),
+    "fc_int16_rank3_relu": lambda: fully_connected(I16, act=Activation.RELU),
+    "avgpool_int8_same_3x2": lambda: pool(I8, OpKind.AVERAGE_POOL_2D, SAME, (4, 3)),
+    "avgpool_int16_valid_relu": lambda: pool(I16, OpKind.AVERAGE_POOL_2D, VALID, (3, 3), act=Activation.RELU),
+    "maxpool_int8_same_relu6": lambda: pool(I8, OpKind.MAX_POOL_2D, SAME, (4, 3), act=Activation.RELU6),
+    "maxpool_int16_valid_stride_1x2": lambda: pool(I16, OpKind.MAX_POOL_2D, VALID, (6, 3), (2, 2), (1, 2)),
+    "softmax_int8_rows": lambda: softmax(I8, in_scale=0.02),
+    "softmax_int8_beta_2_coarse_input": lambda: softmax(I8, beta=2.0, in_scale=0.5),
+    "softmax_int8_to_int16": lambda: softmax(I8, out_dtype=I16),
+    "softmax_int16_fine_input": lambda: softmax(I16, in_scale=2e-4),
+    "softmax_int16_coarse_input": lambda: softmax(I16, in_scale=4e-2),
+    "edges_int8": lambda: model_edges(I8),
+    "edges_int16": lambda: model_edges(I16),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_edge_case(case):
+    graph = CASES[case]()
+    assert_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=11), graph)
+
+
+# --- the builder models of tests/models.py --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_builder_model(name):
+    model = write_tflite(MODELS[name]())
+    assert_matches_tflm(model, random_inputs(read_tflite(model), 6, seed=12))

@@ -1,0 +1,316 @@
+"""Small IR test models with seeded random weights and realistic quantization, and the tflite-micro oracle.
+
+MODELS has one model per op and precision edgeq reads, each small (8x8x4 inputs at most) so that the emulator
+runs it fast. Quantization is what TFLite's converter produces: symmetric weights, per channel for conv and
+depthwise, per tensor for FC; int8 activations asymmetric over a calibrated range, int16 activations symmetric;
+bias = round(b / (s_in * s_w)) in int32 (int64 for 16x8); softmax outputs at the scales TFLite Micro requires.
+
+    graph = MODELS["int8_conv"]()
+    xs = random_inputs(graph, n=4)
+    ys = oracle(write_tflite(graph), xs)        # tflite-micro's outputs, one array per graph output
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind,
+                      Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor, verify)
+from edgeq.oracle import tflm_run
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"     # ../shared beside the checkout
+SHARED_TFLITE = ["mlperf_tiny/ic_resnet8_int8.tflite", "dg/cifar_resnet_int8.tflite", "dg/cifar_resnet_int16.tflite"]
+
+RELU, RELU6, RELU_N1_TO_1, NONE = Activation.RELU, Activation.RELU6, Activation.RELU_N1_TO_1, Activation.NONE
+SAME, VALID = Padding.SAME, Padding.VALID
+_CLAMP = {NONE: (-math.inf, math.inf), RELU: (0.0, math.inf), RELU6: (0.0, 6.0), RELU_N1_TO_1: (-1.0, 1.0)}
+_SOFTMAX_OUT = {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)}
+
+
+class _Net:
+    """Builds a graph op by op, tracking each activation's typical real magnitude (rms) to choose its scale."""
+
+    def __init__(self, act: DType, weights: DType, seed: int):
+        self.act, self.wdt = act, weights
+        self.rng = np.random.default_rng(seed)
+        self.tensors: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+        self.inputs: list[str] = []
+        self.rms: dict[str, float] = {}
+
+    # ---- tensors
+    def _add(self, prefix: str, shape, dtype: DType, qparams=None, data=None) -> str:
+        name = next(f"{prefix}{k}" for k in itertools.count(1) if f"{prefix}{k}" not in self.tensors)
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), dtype, qparams, data)
+        return name
+
+    def _activation(self, prefix: str, shape, pre_rms: float, act: Activation) -> str:
+        """An activation tensor quantized over a calibrated range: about +-3 rms, skewed, clamped by `act`."""
+        lo, hi = -pre_rms * self.rng.uniform(2.5, 3.5), pre_rms * self.rng.uniform(2.5, 3.5)
+        lo, hi = max(lo, _CLAMP[act][0]), min(hi, _CLAMP[act][1])
+        name = self._add(prefix, shape, self.act, self._qparams(lo, hi))
+        self.rms[name] = pre_rms / (math.sqrt(2) if act in (RELU, RELU6) else 1)
+        return name
+
+    def _qparams(self, lo: float, hi: float) -> QParams:
+        if self.act is DType.INT16:
+            return QParams(max(-lo, hi) / 32767, 0)
+        scale = (hi - lo) / 255
+        return QParams(scale, int(np.clip(round(-128 - lo / scale), -128, 127)))
+
+    def _op(self, kind: OpKind, inputs: list[str | None], out: str, attrs) -> str:
+        self.ops.append(Op(kind, inputs, [out], attrs))
+        return out
+
+    def t(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    # ---- graph edges
+    def input(self, shape, rms: float = 1.0) -> str:
+        name = self._activation("input", shape, rms, NONE)
+        self.inputs.append(name)
+        return name
+
+    def float_input(self, shape, lo: float = -1.0, hi: float = 1.0) -> str:
+        """A float32 graph input and the QUANTIZE that brings it into the integer graph."""
+        x = self._add("input", shape, DType.FLOAT32)
+        self.inputs.append(x)
+        out = self._add("quantize", shape, self.act, self._qparams(lo, hi))
+        self.rms[out] = (hi - lo) / 4
+        return self._op(OpKind.QUANTIZE, [x], out, NoAttrs())
+
+    def dequantize(self, x: str) -> str:
+        return self._op(OpKind.DEQUANTIZE, [x], self._add("dequantize", self.t(x).shape, DType.FLOAT32), NoAttrs())
+
+    def graph(self, *outputs: str) -> Graph:
+        return verify(Graph(dict(self.tensors), list(self.ops), list(self.inputs), list(outputs)))
+
+    # ---- weighted ops
+    def _weights(self, prefix: str, shape, axis: int, per_channel: bool, gain: float, fan_in: int) -> str:
+        w = self.rng.normal(0.0, gain / math.sqrt(fan_in), size=shape)
+        qmax = self.wdt.qmax if self.wdt is DType.INT4 else 127      # symmetric, narrow range as TFLite
+        others = tuple(d for d in range(len(shape)) if d != axis)
+        amax = np.abs(w).max(axis=others) if per_channel else np.abs(w).max()
+        scale = np.atleast_1d(amax / qmax).astype(np.float32)
+        bshape = [-1 if d == axis else 1 for d in range(len(shape))]
+        q = np.clip(np.round(w / (scale.reshape(bshape) if per_channel else scale[0])), -qmax, qmax)
+        return self._add(prefix, shape, self.wdt, QParams(scale, np.zeros(scale.size, np.int64), axis),
+                         q.astype(np.int8))
+
+    def _bias(self, x: str, w: str, channels: int, out_rms: float) -> str:
+        """Quantized at s_in * s_w (one scale per weight scale), as TFLite's converter does."""
+        s_bias = np.float64(self.t(x).qparams.s) * self.t(w).qparams.scale.astype(np.float64)
+        dtype = DType.INT64 if self.act is DType.INT16 else DType.INT32
+        q = np.round(self.rng.normal(0.0, 0.5 * out_rms, channels) / s_bias)
+        q = np.clip(q, np.iinfo(dtype.numpy).min, np.iinfo(dtype.numpy).max).astype(dtype.numpy)
+        return self._add("bias", (channels,), dtype, QParams(s_bias, np.zeros(s_bias.size, np.int64)), q)
+
+    def conv(self, x: str, channels: int, kernel: int = 3, stride: int = 1, padding: Padding = SAME,
+             activation: Activation = NONE, gain: float = 1.0, bias: bool = True, per_channel: bool = True) -> str:
+        n, h, w_, c = self.t(x).shape
+        w = self._weights("conv_w", (channels, kernel, kernel, c), 0, per_channel, gain, kernel * kernel * c)
+        attrs = ConvAttrs(stride=(stride, stride), padding=padding, activation=activation)
+        return self._weighted(OpKind.CONV_2D, "conv", x, w,
+                              (n, *_spatial((h, w_), kernel, stride, padding), channels), attrs, gain, bias)
+
+    def depthwise(self, x: str, multiplier: int = 1, kernel: int = 3, stride: int = 1, padding: Padding = SAME,
+                  activation: Activation = NONE, gain: float = 1.0) -> str:
+        n, h, w_, c = self.t(x).shape
+        w = self._weights("dw_w", (1, kernel, kernel, c * multiplier), 3, True, gain, kernel * kernel)
+        attrs = ConvAttrs(stride=(stride, stride), padding=padding, activation=activation,
+                          depth_multiplier=multiplier)
+        return self._weighted(OpKind.DEPTHWISE_CONV_2D, "dw", x, w,
+                              (n, *_spatial((h, w_), kernel, stride, padding), c * multiplier), attrs, gain, True)
+
+    def fc(self, x: str, units: int, activation: Activation = NONE, gain: float = 1.0,
+           per_channel: bool = False) -> str:
+        depth = self.t(x).shape[-1]
+        w = self._weights("fc_w", (units, depth), 0, per_channel, gain, depth)
+        return self._weighted(OpKind.FULLY_CONNECTED, "fc", x, w, (*self.t(x).shape[:-1], units),
+                              FullyConnectedAttrs(activation=activation), gain, True)
+
+    def _weighted(self, kind: OpKind, prefix: str, x: str, w: str, out_shape, attrs, gain: float,
+                  bias: bool) -> str:
+        pre_rms = gain * self.rms[x]
+        b = self._bias(x, w, out_shape[-1], pre_rms) if bias else None
+        out = self._activation(prefix, out_shape, pre_rms, attrs.activation)
+        return self._op(kind, [x, w, b], out, attrs)
+
+    # ---- the rest
+    def pool(self, kind: OpKind, x: str, size: int = 2, stride: int = 2, padding: Padding = VALID,
+             activation: Activation = NONE) -> str:
+        """Output quantized like the input, as TFLite's converter does for pooling."""
+        n, h, w, c = self.t(x).shape
+        out = self._add("pool", (n, *_spatial((h, w), size, stride, padding), c), self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(kind, [x], out, PoolAttrs(filter=(size, size), stride=(stride, stride), padding=padding,
+                                                    activation=activation))
+
+    def add(self, a: str, b: str, activation: Activation = NONE) -> str:
+        out = self._activation("add", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
+        return self._op(OpKind.ADD, [a, b], out, AddAttrs(activation=activation))
+
+    def softmax(self, x: str) -> str:
+        out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
+        return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
+
+    def reshape(self, x: str, shape) -> str:
+        out = self._add("reshape", shape, self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.RESHAPE, [x], out, NoAttrs())
+
+
+def _spatial(hw, kernel: int, stride: int, padding: Padding) -> tuple[int, int]:
+    if padding is SAME:
+        return tuple(-(-d // stride) for d in hw)
+    return tuple((d - kernel) // stride + 1 for d in hw)
+
+
+# ---------------------------------------------------------------------------------------------- topologies
+
+def _conv(n: _Net) -> Graph:
+    x = n.input((1, 8, 8, 4))
+    y = n.conv(x, 8, kernel=3, padding=VALID, activation=RELU)                 # 6x6x8
+    y = n.conv(y, 8, kernel=3, stride=2, padding=SAME, activation=RELU6, gain=4.0)   # 3x3x8, clamps at 6
+    return n.graph(n.conv(y, 4, kernel=1, bias=False))
+
+
+def _depthwise(n: _Net) -> Graph:
+    x = n.input((1, 8, 8, 4))
+    y = n.depthwise(x, multiplier=1, activation=RELU)                           # 8x8x4
+    return n.graph(n.depthwise(y, multiplier=2, stride=2, padding=VALID))       # 3x3x8
+
+
+def _fc(n: _Net) -> Graph:
+    x = n.input((1, 32))
+    y = n.fc(x, 16, activation=RELU)
+    return n.graph(n.fc(y, 10, activation=RELU_N1_TO_1))
+
+
+def _pool(kind: OpKind, n: _Net) -> Graph:
+    x = n.input((1, 8, 8, 4))
+    y = n.pool(kind, x, size=2, stride=2, padding=VALID)                        # 4x4x4
+    return n.graph(n.pool(kind, y, size=3, stride=1, padding=SAME, activation=RELU))
+
+
+def _add(n: _Net) -> Graph:
+    x = n.input((1, 8, 8, 4))
+    a = n.conv(x, 4, kernel=1, activation=RELU)
+    b = n.conv(x, 4, kernel=3, gain=2.0)                                        # a different scale from a's
+    return n.graph(n.add(n.add(a, b, activation=RELU), x))
+
+
+def _softmax(n: _Net) -> Graph:
+    return n.graph(n.softmax(n.input((1, 10), rms=3.0)))
+
+
+def _reshape(n: _Net) -> Graph:
+    x = n.input((1, 4, 4, 2))
+    return n.graph(n.fc(n.reshape(x, (1, 32)), 10))
+
+
+def _float_edges(n: _Net) -> Graph:
+    x = n.float_input((1, 8, 8, 4), lo=-1.0, hi=1.5)
+    return n.graph(n.dequantize(n.conv(x, 8, kernel=3, activation=RELU)))
+
+
+def _resnet(n: _Net) -> Graph:
+    """A two-stage ResNet in miniature, shaped like the MLPerf Tiny ResNet-8."""
+    x = n.input((1, 8, 8, 3))
+    a = n.conv(x, 8, activation=RELU)
+    y = n.add(a, n.conv(n.conv(a, 8, activation=RELU), 8), activation=RELU)
+    main = n.conv(n.conv(y, 16, stride=2, activation=RELU), 16)
+    y = n.add(n.conv(y, 16, kernel=1, stride=2), main, activation=RELU)        # 4x4x16
+    y = n.reshape(n.pool(OpKind.AVERAGE_POOL_2D, y, size=4, stride=4), (1, 16))
+    return n.graph(n.softmax(n.fc(y, 10)))
+
+
+_PRECISIONS = {"int8": (DType.INT8, DType.INT8),       # int8 activations, int8 weights
+               "int4": (DType.INT8, DType.INT4),       # int8 activations, int4 weights
+               "int16": (DType.INT16, DType.INT8)}     # 16x8: int16 activations, int8 weights, int64 bias
+_TOPOLOGIES = {
+    "conv": (_conv, ("int8", "int4", "int16")),
+    "depthwise": (_depthwise, ("int8", "int4", "int16")),
+    "fc": (_fc, ("int8", "int4", "int16")),
+    "avgpool": (partial(_pool, OpKind.AVERAGE_POOL_2D), ("int8", "int16")),
+    "maxpool": (partial(_pool, OpKind.MAX_POOL_2D), ("int8", "int16")),
+    "add": (_add, ("int8", "int16")),
+    "softmax": (_softmax, ("int8", "int16")),
+    "reshape": (_reshape, ("int8", "int16")),
+    "float_edges": (_float_edges, ("int8",)),
+    "resnet": (_resnet, ("int8", "int16")),
+}
+
+
+def _build(topology, precision: str, name: str) -> Graph:
+    graph = topology(_Net(*_PRECISIONS[precision], seed=zlib.crc32(name.encode())))
+    graph.source = f"<tests.models {name}>"
+    return graph
+
+
+MODELS = {f"{p}_{name}": partial(_build, build, p, f"{p}_{name}")
+          for name, (build, precisions) in _TOPOLOGIES.items() for p in precisions}
+
+
+def shared_model(rel: str) -> Path:
+    """A model file under ../shared/models; skips the calling test when ../shared is absent."""
+    path = SHARED / "models" / rel
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (../shared is not beside the checkout)")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- running
+
+def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[np.ndarray]:
+    """`n` samples for each graph input, stacked on the batch axis: integers over their type's full range,
+    floats a little beyond the range their QUANTIZE covers (so clamping is exercised)."""
+    rng = np.random.default_rng(seed)
+    quantize_of = {op.inputs[0]: graph.tensors[op.outputs[0]] for op in graph.ops if op.kind is OpKind.QUANTIZE}
+    samples = []
+    for name in graph.inputs:
+        t = graph.tensors[name]
+        shape = (n, *t.shape[1:])
+        if t.dtype is DType.FLOAT32:
+            q = quantize_of[name]
+            lo, hi = (q.qparams.s * (v - q.qparams.zp) for v in (q.dtype.qmin, q.dtype.qmax))
+            samples.append(rng.uniform(1.1 * lo, 1.1 * hi, shape).astype(np.float32))
+        else:
+            samples.append(rng.integers(t.dtype.qmin, t.dtype.qmax, shape, endpoint=True).astype(t.dtype.numpy))
+    return samples
+
+
+def oracle(tflite_bytes: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """tflite-micro's outputs (see edgeq.oracle.tflm_run)."""
+    return tflm_run(tflite_bytes, inputs)
+
+
+def graph_diff(a: Graph, b: Graph) -> list[str]:
+    """How two graphs differ (empty when they are the same IR), ignoring `source` and `metadata`."""
+    diffs = [f"{what}: {x!r} != {y!r}" for what, x, y in
+             [("inputs", a.inputs, b.inputs), ("outputs", a.outputs, b.outputs),
+              ("tensor names", sorted(a.tensors), sorted(b.tensors))] if x != y]
+    for name in sorted(set(a.tensors) & set(b.tensors)):
+        s, t = a.tensors[name], b.tensors[name]
+        if (s.shape, s.dtype, s.is_const) != (t.shape, t.dtype, t.is_const):
+            diffs.append(f"{name}: {s.shape} {s.dtype} const={s.is_const} != {t.shape} {t.dtype} const={t.is_const}")
+        elif s.is_const and not np.array_equal(s.data, t.data):
+            diffs.append(f"{name}: data differs")
+        if (s.qparams is None) != (t.qparams is None) or s.qparams is not None and not (
+                np.array_equal(s.qparams.scale, t.qparams.scale)
+                and np.array_equal(s.qparams.zero_point, t.qparams.zero_point)
+                and s.qparams.axis == t.qparams.axis):
+            diffs.append(f"{name}: qparams differ")
+    if len(a.ops) != len(b.ops):
+        diffs.append(f"{len(a.ops)} ops != {len(b.ops)} ops")
+    for i, (p, q) in enumerate(zip(a.ops, b.ops)):
+        if (p.kind, p.inputs, p.outputs, p.attrs) != (q.kind, q.inputs, q.outputs, q.attrs):
+            diffs.append(f"op {i}: {p.kind.value} {p.inputs}->{p.outputs} {p.attrs} != "
+                         f"{q.kind.value} {q.inputs}->{q.outputs} {q.attrs}")
+    return diffs
