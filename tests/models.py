@@ -25,6 +25,7 @@ from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttr
 from edgeq.oracle import tflm_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"     # ../shared beside the checkout
+CIFAR = SHARED / "data" / "cifar10_test_first.npz"
 SHARED_TFLITE = ["mlperf_tiny/ic_resnet8_int8.tflite", "dg/cifar_resnet_int8.tflite", "dg/cifar_resnet_int16.tflite"]
 
 RELU, RELU6, RELU_N1_TO_1, NONE = Activation.RELU, Activation.RELU6, Activation.RELU_N1_TO_1, Activation.NONE
@@ -267,6 +268,22 @@ def shared_model(rel: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------- running
+
+def cifar(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if not CIFAR.is_file():
+        pytest.skip(f"{CIFAR} is absent (../shared is not beside the checkout)")
+    data = np.load(CIFAR)
+    return data["x"][:n], data["y"][:n]
+
+
+def cifar_inputs(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """MLPerf Tiny takes raw pixels - 128; the D&G models take quantize(x / 255), rounding half up, clipped."""
+    t = graph.tensors[graph.inputs[0]]
+    if t.qparams.s == 1.0:
+        return (x.astype(np.int16) + t.qparams.zp).astype(t.dtype.numpy)
+    q = np.floor(x.astype(np.float64) / 255.0 / t.qparams.s + 0.5) + t.qparams.zp
+    return np.clip(q, t.dtype.qmin, t.dtype.qmax).astype(t.dtype.numpy)
+
 
 def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[np.ndarray]:
     """`n` samples for each graph input, stacked on the batch axis: integers over their type's full range,

@@ -12,12 +12,11 @@ from edgeq.frontends.tflite import read_tflite, write_tflite
 from edgeq.ir import (Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, Padding,
                       PoolAttrs, QParams, SoftmaxAttrs, Tensor)
 from edgeq.reference import Executor
-from tests.models import MODELS, SHARED, random_inputs, shared_model
+from tests.models import MODELS, cifar, cifar_inputs, random_inputs, shared_model
 
 runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 schema_fb = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
-CIFAR = SHARED / "data" / "cifar10_test_first.npz"
 SHARED_ACCURACY = {                    # tflite-micro on the first 1000 test images (../shared/README.md)
     "mlperf_tiny/ic_resnet8_int8.tflite": 0.880,
     "dg/cifar_resnet_int8.tflite": 0.880,
@@ -63,22 +62,6 @@ def assert_matches_tflm(model: bytes, inputs: list[np.ndarray], graph: Graph | N
 
 
 # --- the shared real models -----------------------------------------------------------------------------------
-
-def cifar(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not CIFAR.is_file():
-        pytest.skip(f"{CIFAR} is absent (../shared is not beside the checkout)")
-    data = np.load(CIFAR)
-    return data["x"][:n], data["y"][:n]
-
-
-def cifar_inputs(graph: Graph, x: np.ndarray) -> np.ndarray:
-    """MLPerf Tiny takes raw pixels - 128; the D&G models take quantize(x / 255), rounding half up, clipped."""
-    t = graph.tensors[graph.inputs[0]]
-    if t.qparams.s == 1.0:
-        return (x.astype(np.int16) + t.qparams.zp).astype(t.dtype.numpy)
-    q = np.floor(x.astype(np.float64) / 255.0 / t.qparams.s + 0.5) + t.qparams.zp
-    return np.clip(q, t.dtype.qmin, t.dtype.qmax).astype(t.dtype.numpy)
-
 
 @pytest.mark.parametrize("rel", sorted(SHARED_ACCURACY))
 def test_shared_model_on_cifar_images(rel):

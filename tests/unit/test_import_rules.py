@@ -16,6 +16,9 @@ FORBIDDEN = {
     "plan": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
     "codegen": {"frontends", "reference", "build", "emulate", "api", "cli", "report"},
     "build": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "emulate", "api", "cli", "report"},
+    "cmsis_nn": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
+    "firmware": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
+    "targets": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "emulate": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "api", "cli", "report"},
     "report": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
 }
@@ -58,6 +61,13 @@ def test_layering(path):
     assert not bad, f"edgeq/{rel} imports {sorted(bad)}, against the one-way data flow"
     if layer not in {"api", "cli", "oracle"}:
         assert not imported & HEAVY, f"edgeq/{rel} imports {sorted(imported & HEAVY)}"
+
+
+def test_ir_imports_only_numpy():
+    for path in (PKG / "ir").rglob("*.py"):
+        third_party = {m for m in _imports(path) if m not in {"numpy", "__future__", "enum", "dataclasses", "ir",
+                                                               "errors", "typing", "collections", "math"}}
+        assert not third_party, f"{path} imports {sorted(third_party)}"
 
 
 def test_nothing_imports_api_or_cli():

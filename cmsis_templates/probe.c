@@ -1,0 +1,130 @@
+/*
+ * edgeq's CMSIS-NN probe, built for the host with gcc (see edgeq/codegen/probe.py). For each layer it reports
+ * the scratch size CMSIS-NN asks for and, for ops with a *_wrapper_*, which kernel the wrapper runs.
+ *
+ * Built with the target's feature macros (ARM_MATH_DSP, plus ARM_MATH_MVEI for Helium) against CMSIS-NN's own
+ * wrapper and *_get_buffer_size sources; the kernels themselves are replaced by stubs that record which one
+ * the wrapper called and that kernel's own scratch requirement. So, per layer, it prints
+ *     <wrapper's get_buffer_size_{dsp,mve}> <kernel the wrapper runs> <that kernel's get_buffer_size>
+ * and edgeq refuses the layer if the first and last differ (the wrapper would size for one kernel and run another).
+ *
+ * stdin, one layer a line: <family> then 19 integers: input n h w c, filter n h w c, output n h w c,
+ * stride h w, padding h w, dilation h w, channel multiplier.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "arm_nnfunctions.h"
+
+#if defined(ARM_MATH_MVEI)
+    #define HOST_SIZE(fn) fn##_mve
+#else
+    #define HOST_SIZE(fn) fn##_dsp
+#endif
+
+static const char *ran;
+static int32_t ran_size;
+
+#define CONV_STUB(kernel, in_t, bias_t, out_t, own_size)                                                          \
+    arm_cmsis_nn_status kernel(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,             \
+                               const cmsis_nn_per_channel_quant_params *quant_params,                           \
+                               const cmsis_nn_dims *input_dims, const in_t *input,                               \
+                               const cmsis_nn_dims *filter_dims, const int8_t *filter,                           \
+                               const cmsis_nn_dims *bias_dims, const bias_t *bias,                               \
+                               const cmsis_nn_dims *output_dims, out_t *output)                                  \
+    {                                                                                                            \
+        ran = #kernel;                                                                                           \
+        ran_size = (own_size);                                                                                   \
+        return ARM_CMSIS_NN_SUCCESS;                                                                             \
+    }
+
+#define DW_STUB(kernel, in_t, bias_t, out_t, own_size)                                                            \
+    arm_cmsis_nn_status kernel(const cmsis_nn_context *ctx, const cmsis_nn_dw_conv_params *dw_conv_params,       \
+                               const cmsis_nn_per_channel_quant_params *quant_params,                           \
+                               const cmsis_nn_dims *input_dims, const in_t *input,                               \
+                               const cmsis_nn_dims *filter_dims, const int8_t *filter,                           \
+                               const cmsis_nn_dims *bias_dims, const bias_t *bias,                               \
+                               const cmsis_nn_dims *output_dims, out_t *output)                                  \
+    {                                                                                                            \
+        ran = #kernel;                                                                                           \
+        ran_size = (own_size);                                                                                   \
+        return ARM_CMSIS_NN_SUCCESS;                                                                             \
+    }
+
+/* Every kernel a wrapper can dispatch to, with its own scratch requirement (0: it ignores ctx). */
+CONV_STUB(arm_convolve_1x1_s8_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s8_fast_get_buffer_size(input_dims))
+CONV_STUB(arm_convolve_1x1_s8, int8_t, int32_t, int8_t, 0)
+CONV_STUB(arm_convolve_1_x_n_s8, int8_t, int32_t, int8_t, arm_convolve_1_x_n_s8_get_buffer_size(input_dims, filter_dims))
+CONV_STUB(arm_convolve_s8, int8_t, int32_t, int8_t, arm_convolve_s8_get_buffer_size(input_dims, filter_dims))
+CONV_STUB(arm_convolve_1x1_s4_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s4_fast_get_buffer_size(input_dims))
+CONV_STUB(arm_convolve_1x1_s4, int8_t, int32_t, int8_t, 0)
+CONV_STUB(arm_convolve_s4, int8_t, int32_t, int8_t, arm_convolve_s4_get_buffer_size(input_dims, filter_dims))
+CONV_STUB(arm_convolve_fast_s16, int16_t, int64_t, int16_t, arm_convolve_fast_s16_get_buffer_size(input_dims, filter_dims))
+CONV_STUB(arm_convolve_s16, int16_t, int64_t, int16_t, arm_convolve_s16_get_buffer_size(input_dims, filter_dims))
+DW_STUB(arm_depthwise_conv_3x3_s8, int8_t, int32_t, int8_t, 0)
+DW_STUB(arm_depthwise_conv_s8_opt, int8_t, int32_t, int8_t, arm_depthwise_conv_s8_opt_get_buffer_size(input_dims, filter_dims))
+DW_STUB(arm_depthwise_conv_s8, int8_t, int32_t, int8_t, 0)
+DW_STUB(arm_depthwise_conv_s4_opt, int8_t, int32_t, int8_t, arm_depthwise_conv_s4_opt_get_buffer_size(input_dims, filter_dims))
+DW_STUB(arm_depthwise_conv_s4, int8_t, int32_t, int8_t, 0)
+DW_STUB(arm_depthwise_conv_fast_s16, int16_t, int64_t, int16_t, arm_depthwise_conv_fast_s16_get_buffer_size(input_dims, filter_dims))
+DW_STUB(arm_depthwise_conv_s16, int16_t, int64_t, int16_t, 0)
+
+#define CONV_CASE(family, wrapper, in_t, bias_t, out_t)                                                           \
+    if (strcmp(name, family) == 0)                                                                               \
+    {                                                                                                            \
+        size = HOST_SIZE(wrapper##_get_buffer_size)(&conv, &in, &filter, &out);                                  \
+        status = wrapper(&ctx, &conv, &quant, &in, (const in_t *)0, &filter, (const int8_t *)0, &bias,           \
+                         (const bias_t *)0, &out, (out_t *)0);                                                   \
+    }
+
+#define DW_CASE(family, wrapper, in_t, bias_t, out_t)                                                             \
+    if (strcmp(name, family) == 0)                                                                               \
+    {                                                                                                            \
+        size = HOST_SIZE(wrapper##_get_buffer_size)(&dw, &in, &filter, &out);                                    \
+        status = wrapper(&ctx, &dw, &quant, &in, (const in_t *)0, &filter, (const int8_t *)0, &bias,             \
+                         (const bias_t *)0, &out, (out_t *)0);                                                   \
+    }
+
+int main(void)
+{
+    char name[32];
+    cmsis_nn_dims in, filter, out;
+    cmsis_nn_tile stride, pad, dil;
+    int32_t ch_mult;
+    while (scanf("%31s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", name, &in.n, &in.h, &in.w,
+                 &in.c, &filter.n, &filter.h, &filter.w, &filter.c, &out.n, &out.h, &out.w, &out.c, &stride.h,
+                 &stride.w, &pad.h, &pad.w, &dil.h, &dil.w, &ch_mult) == 20)
+    {
+        const cmsis_nn_activation act = {-32768, 32767};
+        const cmsis_nn_conv_params conv = {0, 0, stride, pad, dil, act};
+        const cmsis_nn_dw_conv_params dw = {0, 0, ch_mult, stride, pad, dil, act};
+        const cmsis_nn_per_channel_quant_params quant = {0, 0};
+        const cmsis_nn_dims bias = {1, 1, 1, out.c};
+        const cmsis_nn_context ctx = {0, 0};
+        int32_t size = -1;
+        arm_cmsis_nn_status status = ARM_CMSIS_NN_SUCCESS;
+        ran = "-";
+        ran_size = -1;
+        CONV_CASE("conv_s8", arm_convolve_wrapper_s8, int8_t, int32_t, int8_t)
+        CONV_CASE("conv_s4", arm_convolve_wrapper_s4, int8_t, int32_t, int8_t)
+        CONV_CASE("conv_s16", arm_convolve_wrapper_s16, int16_t, int64_t, int16_t)
+        DW_CASE("dw_s8", arm_depthwise_conv_wrapper_s8, int8_t, int32_t, int8_t)
+        DW_CASE("dw_s4", arm_depthwise_conv_wrapper_s4, int8_t, int32_t, int8_t)
+        DW_CASE("dw_s16", arm_depthwise_conv_wrapper_s16, int16_t, int64_t, int16_t)
+        if (strcmp(name, "fc_s8") == 0)
+            size = ran_size = HOST_SIZE(arm_fully_connected_s8_get_buffer_size)(&filter);
+        if (strcmp(name, "fc_s16") == 0)
+            size = ran_size = HOST_SIZE(arm_fully_connected_s16_get_buffer_size)(&filter);
+        if (strcmp(name, "avgpool_s8") == 0)
+            size = ran_size = HOST_SIZE(arm_avgpool_s8_get_buffer_size)(out.w, in.c);
+        if (strcmp(name, "avgpool_s16") == 0)
+            size = ran_size = HOST_SIZE(arm_avgpool_s16_get_buffer_size)(out.w, in.c);
+        if (size < 0 || status != ARM_CMSIS_NN_SUCCESS)
+        {
+            fprintf(stderr, "probe: cannot size %s\n", name);
+            return 1;
+        }
+        printf("%d %s %d\n", size, ran, ran_size);
+    }
+    return 0;
+}

@@ -1,0 +1,276 @@
+"""Which CMSIS-NN function runs each op, with which arguments and constant arrays: the only module that names
+CMSIS-NN functions (the templates only render what it decides).
+
+The choices are TFLite Micro's CMSIS-NN kernels', so outputs stay bit-exact with TFLM:
+- CONV_2D and DEPTHWISE_CONV_2D go through CMSIS-NN's wrappers' dispatch, but we call the kernel the wrapper
+  would pick (1x1 fast path, 1xN, depthwise 3x3, the s16 "fast" variants...) directly, so only the kernels the
+  model uses are linked. The probe runs the real wrapper dispatch for the target (see probe.py).
+- FULLY_CONNECTED with per-tensor weights is arm_fully_connected_*; with per-channel weights (this CMSIS-NN has
+  no per-channel fully connected) it is a 1x1 convolution over a [batches, 1, 1, K] input.
+- Pools, ADD and SOFTMAX map one to one; RESHAPE is an alias and makes no call; QUANTIZE/DEQUANTIZE become small
+  C loops doing TFLM's arithmetic (float at the model's edges, arm_nn_requantize between integer types).
+Scratch sizes come from CMSIS-NN's own *_get_buffer_size functions via the probe, never from a formula here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from ..ir import DType, Graph, Op, OpKind
+from ..prepare import ConvParams, prepare_op
+from .probe import Query, probe
+
+Dims = tuple[int, int, int, int]
+SUFFIX = {(DType.INT8, DType.INT8): "s8", (DType.INT8, DType.INT4): "s4", (DType.INT16, DType.INT8): "s16"}
+BIAS_TYPE = {"s8": DType.INT32, "s4": DType.INT32, "s16": DType.INT64}
+SOFTMAX = {(DType.INT8, DType.INT8): "arm_softmax_s8", (DType.INT8, DType.INT16): "arm_softmax_s8_s16",
+           (DType.INT16, DType.INT16): "arm_softmax_s16"}
+REQUANTIZE = "arm_nn_requantize"
+# Kernels whose output may overlap their (dying) input, with the most output pixels they write at once. Each
+# copies the receptive fields of a group of consecutive output pixels into its scratch (im2col) before writing
+# that group, and handles the groups in order: arm_convolve_s8 2 pixels a group (4 on Helium), the DSP
+# arm_convolve_fast_s16 and arm_convolve_s4 2. Not listed on purpose: the 1x1 kernels and arm_convolve_s16 loop
+# over output channels outside the pixels (they reread the whole input after writing), depthwise kernels are
+# unchecked.
+OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2}
+
+
+@dataclass(frozen=True)
+class Const:
+    """A `static const` array of model.c, already in the layout the kernel reads (int4 packed two a byte)."""
+
+    name: str
+    c_type: str
+    values: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One op as model.c runs it. `call` names the template macro that renders the call."""
+
+    index: int
+    op: Op
+    call: str                     # conv dw_conv fc pool add softmax quantize dequantize requantize alias
+    function: str                 # the C function called ("" for an alias)
+    precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
+    params: object                # prepare_op's dataclass (None for RESHAPE)
+    dims: dict[str, Dims] = field(default_factory=dict)
+    consts: dict[str, Const] = field(default_factory=dict)
+    scratch: int = 0              # arena bytes for ctx.buf, live during this layer only
+    macs: int = 0
+    overlap: int | None = None    # the output may start this many bytes after its input's start (see plan.py)
+
+    @property
+    def kernel(self) -> str:
+        """What runs the layer, for the layer table: the CMSIS-NN function, an inline loop, or "" for an alias."""
+        return {"quantize": "inline loop: roundf(x / scale) + zp", "dequantize": "inline loop: scale * (q - zp)",
+                "requantize": f"inline loop: {self.function}"}.get(self.call, self.function)
+
+    @property
+    def weight_bytes(self) -> int:
+        """Flash bytes of this layer's constants: weights, biases, multipliers, shifts, tables."""
+        return sum(c.nbytes for c in self.consts.values())
+
+
+def bind_graph(graph: Graph, simd: str) -> list[Layer]:
+    """A Layer per op, scratch sized and kernel chosen by CMSIS-NN for `simd` ("dsp" or "mve")."""
+    layers, queries = [], []
+    for i, op in enumerate(graph.ops):
+        if op.kind not in _BIND:
+            raise UnsupportedModelError(f"{graph.source}: {op.where(i)}: no CMSIS-NN binding for {op.kind.value}")
+        layer, query = _BIND[op.kind](graph, i, op, prepare_op(graph, op))
+        layers.append(layer)
+        queries.append(query)
+    asked = [(i, q) for i, q in enumerate(queries) if q is not None]
+    for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
+        layers[i] = _apply(graph, layers[i], q, answer)
+    return layers
+
+
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """CMSIS-NN's (and TFLite's) s4 layout: the flat tensor two values a byte, even index in the low nibble;
+    an odd count leaves the last high nibble 0. Rows are not padded, so a row may start mid-byte."""
+    flat = values.astype(np.int8).ravel()
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    return ((flat[0::2].astype(np.uint8) & 0x0F) | (flat[1::2].astype(np.uint8) << 4)).view(np.int8)
+
+
+def _apply(graph: Graph, layer: Layer, q: Query, answer) -> Layer:
+    where = f"{graph.source}: {layer.op.where(layer.index)}"
+    if answer.scratch != answer.kernel_scratch:
+        raise UnsupportedModelError(f"{where}: CMSIS-NN's {q.family} wrapper sizes its buffer for another kernel "
+                                    f"({answer.scratch} B) than the {answer.kernel} it runs "
+                                    f"({answer.kernel_scratch} B)")
+    if layer.function == "arm_fully_connected_s8" and answer.scratch:
+        # On Helium the "scratch" holds the weights' row sums (TFLM fills it once with arm_vector_sum_s8 at
+        # Prepare). They are constants, so we compute them here and keep them in flash instead of the arena.
+        sums = graph.tensors[layer.op.inputs[1]].data.astype(np.int32).sum(axis=1, dtype=np.int32)
+        if sums.nbytes != answer.scratch:
+            raise UnsupportedModelError(f"{where}: CMSIS-NN wants {answer.scratch} B of kernel sums, not {sums.nbytes}")
+        return replace(layer, consts={**layer.consts,
+                                      "kernel_sums": _const(layer.index, "kernel_sums", sums, DType.INT32)})
+    layer = replace(layer, function=answer.kernel or layer.function, scratch=answer.scratch)
+    if layer.function in OVERLAP_GROUP and layer.dims["input"][0] == 1:
+        x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]
+        layer = replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,
+                                                y.dtype.bits // 8))
+    return layer
+
+
+def _overlap(layer: Layer, group: int, in_size: int, out_size: int) -> int:
+    """How far past its input's start a convolution's output may start (bytes; negative: before it) when its
+    kernel writes `group` output pixels at a time, in order, only after reading their receptive fields: no
+    group may write input bytes that it or a later group still reads."""
+    _, height, width, in_ch = layer.dims["input"]
+    _, out_h, out_w, out_ch = layer.dims["output"]
+    p = layer.params
+    oy, ox = np.divmod(np.arange(out_h * out_w), out_w)
+
+    def first_read(o, stride, pad, dilation):        # first in-bounds row (column) of each receptive field
+        start = o * stride - pad
+        return start + np.where(start < 0, (-start + dilation - 1) // dilation, 0) * dilation
+
+    reads = (first_read(oy, p.stride[0], p.padding[0], p.dilation[0]) * width
+             + first_read(ox, p.stride[1], p.padding[1], p.dilation[1])) * in_ch * in_size
+    still_read = np.minimum.accumulate(reads[::-1])[::-1]          # lowest byte read by pixel q or later
+    starts = np.arange(0, oy.size, group)
+    written = np.minimum(starts + group, oy.size) * out_ch * out_size
+    return int((still_read[starts] - written).min())
+
+
+def _const(index: int, role: str, values: np.ndarray, dtype: DType) -> Const:
+    data = pack_int4(values) if dtype is DType.INT4 else np.ascontiguousarray(values, dtype=dtype.numpy).ravel()
+    return Const(f"l{index}_{role}", dtype.c_type, data)
+
+
+def _suffix(graph: Graph, op: Op, i: int) -> str:
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    if (x.dtype, w.dtype) not in SUFFIX:
+        raise UnsupportedModelError(f"{graph.source}: {op.where(i)}: no CMSIS-NN kernel for {x.dtype.value} "
+                                    f"activations with {w.dtype.value} weights")
+    return SUFFIX[x.dtype, w.dtype]
+
+
+def _precision(graph: Graph, op: Op) -> str:
+    ts = [graph.tensors[n] for n in op.inputs if n is not None]
+    x, y = ts[0], graph.tensors[op.outputs[0]]
+    weights = [t for t in ts[1:] if t.is_const]
+    if weights:
+        return f"{_act_name(x.dtype)}w{weights[0].dtype.bits}"
+    return _act_name(x.dtype) if x.dtype is y.dtype else f"{_act_name(x.dtype)}->{_act_name(y.dtype)}"
+
+
+def _act_name(dtype: DType) -> str:
+    return "f32" if dtype is DType.FLOAT32 else f"a{dtype.bits}"
+
+
+def _weights_consts(graph: Graph, i: int, op: Op, suffix: str, p: ConvParams | None) -> dict[str, Const]:
+    w, b = graph.tensors[op.inputs[1]], graph.t(op.inputs[2] if len(op.inputs) > 2 else None)
+    consts = {"filter": _const(i, "filter", w.data, w.dtype)}
+    if b is not None:
+        consts["bias"] = _const(i, "bias", b.data, BIAS_TYPE[suffix])
+    elif suffix == "s16":
+        # CMSIS-NN's DSP s16 convolution requantizes a bias-less layer with the 32-bit rounding, not TFLM's
+        # 64-bit one; a zero bias keeps every s16 kernel on TFLM's arithmetic.
+        consts["bias"] = _const(i, "bias", np.zeros(w.shape[3] if op.kind is OpKind.DEPTHWISE_CONV_2D
+                                                    else w.shape[0]), BIAS_TYPE[suffix])
+    if p is not None:
+        consts["multipliers"] = _const(i, "multipliers", p.multipliers, DType.INT32)
+        consts["shifts"] = _const(i, "shifts", p.shifts, DType.INT32)
+    return consts
+
+
+def _conv(graph: Graph, i: int, op: Op, p: ConvParams):
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    suffix = _suffix(graph, op, i)
+    depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
+    if op.kind is OpKind.FULLY_CONNECTED:                 # per-channel weights: a 1x1 conv over [batches,1,1,K]
+        (n, k), batches = w.shape, x.size // w.shape[1]
+        dims = {"input": (batches, 1, 1, k), "filter": (n, 1, 1, k), "output": (batches, 1, 1, n)}
+    else:
+        dims = {"input": tuple(x.shape), "filter": tuple(w.shape), "output": tuple(y.shape)}   # 4-D NHWC
+    dims["bias"] = (1, 1, 1, dims["output"][3])
+    family = f"{'dw' if depthwise else 'conv'}_{suffix}"
+    query = Query(family, dims["input"], dims["filter"], dims["output"], p.stride, p.padding, p.dilation,
+                  p.depth_multiplier)
+    kh, kw = dims["filter"][1:3]
+    macs = int(np.prod(dims["output"])) * kh * kw * (1 if depthwise else dims["filter"][3])
+    layer = Layer(i, op, "dw_conv" if depthwise else "conv", "", _precision(graph, op), p, dims,
+                  _weights_consts(graph, i, op, suffix, p), macs=macs)
+    return layer, query
+
+
+def _fully_connected(graph: Graph, i: int, op: Op, p):
+    if isinstance(p, ConvParams):
+        return _conv(graph, i, op, p)
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    suffix = _suffix(graph, op, i)
+    n, k = w.shape
+    batches = x.size // k
+    dims = {"input": (batches, 1, 1, k), "filter": (k, 1, 1, n), "bias": (1, 1, 1, n), "output": (batches, 1, 1, n)}
+    layer = Layer(i, op, "fc", f"arm_fully_connected_{suffix}", _precision(graph, op), p, dims,
+                  _weights_consts(graph, i, op, suffix, None), macs=batches * n * k)
+    # arm_fully_connected_s4 has no get_buffer_size and ignores ctx
+    return layer, None if suffix == "s4" else Query(f"fc_{suffix}", dims["input"], dims["filter"], dims["output"])
+
+
+def _pool(graph: Graph, i: int, op: Op, p):
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    s = _act_suffix(graph, i, op, x.dtype)
+    average = op.kind is OpKind.AVERAGE_POOL_2D
+    dims = {"input": tuple(x.shape), "filter": (1, *p.filter, 1), "output": tuple(y.shape)}
+    layer = Layer(i, op, "pool", f"arm_{'avgpool' if average else 'max_pool'}_{s}", _precision(graph, op), p, dims)
+    return layer, Query(f"avgpool_{s}", dims["input"], output=dims["output"]) if average else None
+
+
+def _add(graph: Graph, i: int, op: Op, p):
+    s = _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
+
+
+def _softmax(graph: Graph, i: int, op: Op, p):
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    function = SOFTMAX[x.dtype, y.dtype]
+    consts = {}
+    if p.exp_lut is not None:
+        consts = {"exp_lut": _const(i, "exp_lut", p.exp_lut, DType.INT16),
+                  "one_by_one_lut": _const(i, "one_by_one_lut", p.one_over_one_plus_x_lut, DType.INT16)}
+    rows = {"input": (x.size // x.shape[-1], 1, 1, x.shape[-1])}           # softmax runs over the last axis
+    return Layer(i, op, "softmax", function, _precision(graph, op), p, rows, consts), None
+
+
+def _quantize(graph: Graph, i: int, op: Op, p):
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    call = ("dequantize" if y.dtype is DType.FLOAT32 else "quantize" if x.dtype is DType.FLOAT32 else "requantize")
+    return Layer(i, op, call, REQUANTIZE if call == "requantize" else "", _precision(graph, op), p), None
+
+
+def _reshape(graph: Graph, i: int, op: Op, p):
+    return Layer(i, op, "alias", "", _precision(graph, op), p), None
+
+
+def _act_suffix(graph: Graph, i: int, op: Op, dtype: DType) -> str:
+    if dtype not in (DType.INT8, DType.INT16):
+        raise UnsupportedModelError(f"{graph.source}: {op.where(i)}: no CMSIS-NN kernel for {dtype.value}")
+    return f"s{dtype.bits}"
+
+
+_BIND = {
+    OpKind.CONV_2D: _conv,
+    OpKind.DEPTHWISE_CONV_2D: _conv,
+    OpKind.FULLY_CONNECTED: _fully_connected,
+    OpKind.AVERAGE_POOL_2D: _pool,
+    OpKind.MAX_POOL_2D: _pool,
+    OpKind.ADD: _add,
+    OpKind.SOFTMAX: _softmax,
+    OpKind.QUANTIZE: _quantize,
+    OpKind.DEQUANTIZE: _quantize,
+    OpKind.RESHAPE: _reshape,
+}

@@ -1,0 +1,148 @@
+"""generate_project: a graph becomes a firmware folder that plain `make` turns into edgeq.elf, plus its layer table.
+
+The folder holds model.c/model.h (see render.py), the firmware sources copied from the package's firmware/, and a
+config.mk naming the target's CPU flags, linker script and CMSIS-NN. Everything is checked before anything is
+written (support, memory plan, the target's RAM and flash), and the folder is assembled under a temporary name
+and renamed into place, so a folder that exists is complete.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BudgetError, UnsupportedModelError
+from ..ir import Graph, verify
+from ..plan import check_no_overlap, plan_memory
+from ..firmware import firmware_files
+from ..targets import get_target
+from .bindings import Layer, bind_graph
+from .render import render_model
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of the layer table; offsets are into the arena, None where a layer has no scratch."""
+
+    index: int
+    name: str
+    op: str
+    kernel: str                   # the CMSIS-NN function called, "inline loop: ..." for QUANTIZE/DEQUANTIZE,
+                                  # "" for RESHAPE (an alias, no call)
+    precision: str                # "a8w8", "a8w4", "a16w8", "a8", "f32->a8", ...
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shape: tuple[int, ...]
+    macs: int
+    weight_bytes: int             # flash: packed weights, biases, multipliers, shifts, tables
+    input_offsets: tuple[int, ...]
+    output_offset: int
+    scratch_offset: int | None
+    scratch_bytes: int
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    out_dir: Path
+    target: str
+    layers: tuple[LayerInfo, ...]
+    weight_bytes: int             # flash for all constants
+    arena_bytes: int              # the planned arena: peak RAM of activations and scratch
+    arena_bytes_linear: int       # the same without reuse, for comparison
+    arena_lower_bound: int        # most bytes live at one step: no plan does better
+    scratch_bytes: int            # the largest scratch buffer any layer needs
+    input_bytes: int
+    output_bytes: int
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["macs"] = self.macs
+        return d
+
+
+def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
+                     flash_bytes: int | None = None) -> ProjectInfo:
+    """Write the firmware project for `graph` on `target_name` into `out_dir` and return its layer table.
+
+    Raises UnsupportedModelError for a graph edgeq cannot deploy and BudgetError when the arena or the weights
+    do not fit the target's RAM and flash (or the smaller `ram_bytes`/`flash_bytes` of a particular board);
+    either way nothing is written.
+    """
+    target = get_target(target_name)
+    verify(graph)
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
+                                    f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
+    layers = bind_graph(graph, target.simd)
+    scratch = {layer.index: layer.scratch for layer in layers}
+    overlaps = {layer.index: layer.overlap for layer in layers if layer.overlap is not None}
+    plan = plan_memory(graph, scratch, overlaps)
+    check_no_overlap(plan)
+    info = ProjectInfo(
+        out_dir=Path(out_dir), target=target.name,
+        layers=tuple(_layer_info(graph, layer, plan) for layer in layers),
+        weight_bytes=sum(layer.weight_bytes for layer in layers), arena_bytes=plan.arena_bytes,
+        arena_bytes_linear=plan_memory(graph, scratch, strategy="linear").arena_bytes,
+        arena_lower_bound=plan.lower_bound,
+        scratch_bytes=max(scratch.values(), default=0), input_bytes=graph.tensors[graph.inputs[0]].nbytes,
+        output_bytes=graph.tensors[graph.outputs[0]].nbytes)
+    _check_budget(graph, info, target.name, ram_bytes or target.ram_bytes, flash_bytes or target.flash_bytes)
+    files = {name: text.encode() for name, text in render_model(graph, layers, plan, target.name).items()}
+    files.update(firmware_files(target.name))
+    _write_folder(Path(out_dir), files)
+    return info
+
+
+def _layer_info(graph: Graph, layer: Layer, plan) -> LayerInfo:
+    activations = [n for n in layer.op.inputs if n is not None and not graph.tensors[n].is_const]
+    scratch = plan.scratch(layer.index)
+    out = layer.op.outputs[0]
+    return LayerInfo(
+        index=layer.index, name=layer.op.name, op=layer.op.kind.value, kernel=layer.kernel,
+        precision=layer.precision, input_shapes=tuple(tuple(graph.tensors[n].shape) for n in activations),
+        output_shape=tuple(graph.tensors[out].shape), macs=layer.macs, weight_bytes=layer.weight_bytes,
+        input_offsets=tuple(plan.offset(n) for n in activations), output_offset=plan.offset(out),
+        scratch_offset=scratch.offset if scratch else None, scratch_bytes=layer.scratch)
+
+
+def _check_budget(graph: Graph, info: ProjectInfo, target: str, ram_bytes: int, flash_bytes: int):
+    """The arena must fit the RAM and the constants the flash (the linker checks the rest: code, stack)."""
+    for what, need, have in (("RAM for its tensor arena", info.arena_bytes, ram_bytes),
+                             ("flash for its weights", info.weight_bytes, flash_bytes)):
+        if need > have:
+            raise BudgetError(f"{graph.source}: needs {_size(need)} of {what} but {target} has {_size(have)}: "
+                              f"{_size(need - have)} ({need - have} B) short")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
+
+
+def _write_folder(out_dir: Path, files: dict[str, str]):
+    """Assemble the project beside `out_dir` and rename it into place, replacing an earlier edgeq project."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "model.h").is_file():
+        raise FileExistsError(f"{out_dir} exists and is not an edgeq project; refusing to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        staging.chmod(0o755)                            # mkdtemp's 0700 is for the temporary name only
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.rename(out_dir, old / "project")
+            os.rename(staging, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,48 @@
+"""Render model.c and model.h from cmsis_templates/ with strict Jinja2: all C text lives in the templates, this
+module only hands them data and a few literal formatters (exact float literals, array bodies)."""
+from __future__ import annotations
+
+import functools
+
+import jinja2
+import numpy as np
+
+from ..ir import Graph
+from ..plan import MemoryPlan
+from ..resources import data_dir
+from .bindings import Layer
+
+VALUES_PER_LINE = 24
+
+
+@functools.lru_cache(maxsize=None)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("cmsis_templates"))),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters.update(c_values=c_values, c_float=c_float, c_comment=c_comment)
+    return env
+
+
+def render_model(graph: Graph, layers: list[Layer], plan: MemoryPlan, target: str) -> dict[str, str]:
+    """{"model.c": ..., "model.h": ...} for a graph with one input and one output."""
+    context = dict(graph=graph, layers=layers, plan=plan, target=target, tensors=graph.tensors,
+                   input=graph.tensors[graph.inputs[0]], output=graph.tensors[graph.outputs[0]])
+    env = environment()
+    return {name: env.get_template(f"{name}.j2").render(context) for name in ("model.c", "model.h")}
+
+
+def c_values(values: np.ndarray) -> str:
+    """The body of a C array initializer, VALUES_PER_LINE integers a line."""
+    items = [str(v) for v in values.tolist()]
+    return ",\n    ".join(", ".join(items[i:i + VALUES_PER_LINE]) for i in range(0, len(items), VALUES_PER_LINE))
+
+
+def c_float(x: float) -> str:
+    """An exact C float literal (hexadecimal) of the float32 nearest x: no decimal round trip."""
+    return float(np.float32(x)).hex() + "f"
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside a /* */ comment, on one line."""
+    return " ".join(str(text).replace("*/", "* /").split())

@@ -1,0 +1,55 @@
+"""The deployed firmware against tflite-micro, byte for byte: every builder model (each op and precision) and
+the shared real models, compiled with edgeq, built with arm-none-eabi-gcc and run in QEMU. Cortex-M4 and the
+Helium path of Cortex-M55 take every builder model; Cortex-M7 shares M4's DSP kernels and takes a sample."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeq import api
+from edgeq.frontends.tflite import read_tflite, write_tflite
+from tests.models import MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model
+
+pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
+
+M7_SAMPLE = ["int8_resnet", "int4_conv", "int16_resnet", "int8_float_edges"]
+
+
+def assert_device_matches_tflm(model: bytes, x: np.ndarray, target: str, tmp_path) -> dict:
+    path = tmp_path / "model.tflite"
+    path.write_bytes(model)
+    api.compile_model(path, target, tmp_path / target)
+    y_dev, metrics = api.run_project(tmp_path / target, x)
+    y_tflm = oracle(model, [x])[0].reshape(y_dev.shape)
+    bad = np.flatnonzero(np.any((y_dev != y_tflm).reshape(len(x), -1), axis=1))
+    assert not bad.size, f"{target}: inputs {bad.tolist()} differ from tflite-micro: {y_dev[bad[0]]} vs {y_tflm[bad[0]]}"
+    assert metrics["instructions_per_inference"] > 0 and metrics["stack_high_water_bytes"] > 0
+    return metrics
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_builder_model(name, target, tmp_path):
+    graph = MODELS[name]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=11)[0], target, tmp_path)
+
+
+@pytest.mark.parametrize("name", M7_SAMPLE)
+def test_builder_model_m7(name, tmp_path):
+    graph = MODELS[name]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=12)[0], "cortex-m7", tmp_path)
+
+
+@pytest.mark.parametrize("rel", SHARED_TFLITE)
+def test_shared_model_on_m4(rel, tmp_path):
+    model = shared_model(rel).read_bytes()
+    x = cifar_inputs(read_tflite(model), cifar(8)[0])
+    metrics = assert_device_matches_tflm(model, x, "cortex-m4", tmp_path)
+    assert metrics["instructions_exact"], "the QEMU instruction-count plugin is missing: run `make setup`"
+
+
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m55"])
+@pytest.mark.parametrize("rel", SHARED_TFLITE[:1] + SHARED_TFLITE[2:])
+def test_shared_model_on_other_targets(rel, target, tmp_path):
+    model = shared_model(rel).read_bytes()
+    assert_device_matches_tflm(model, cifar_inputs(read_tflite(model), cifar(8)[0]), target, tmp_path)
