@@ -25,7 +25,7 @@ def layer_table(report: dict) -> str:
     rows += ["-" * len(head),
              f"target {report['target']}: {t['macs']:,} MACs; flash {_kib(t['flash_bytes'])} "
              f"(weights {_kib(t['weight_bytes'])}, code {_kib(t['code_bytes'])}); arena {_kib(t['arena_bytes'])} "
-             f"(no reuse: {_kib(t['arena_bytes_linear'])}); static RAM {_kib(t['static_ram_bytes'])}",
+             f"(no reuse: {_kib(t['arena_bytes_linear'])}); RAM reserved {_kib(t['static_ram_bytes'])} (incl. stack region)",
              f"CMSIS-NN: {report['cmsis_nn']['version']}"]
     return "\n".join(rows)
 
@@ -66,7 +66,9 @@ def format_figures(figures: dict) -> str:
     for key, value in figures.items():
         if key == "layers":
             continue
-        if isinstance(value, float):
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):
             value = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
         elif isinstance(value, int):
             value = f"{value:,}"
