@@ -14,11 +14,11 @@ def _shape(shape) -> str:
 
 def layer_table(report: dict) -> str:
     """The compile report as a table: one row a layer, then the flash and RAM totals."""
-    head = f"{'#':>3} {'op':<18} {'precision':<9} {'in':<14} {'out':<12} {'MACs':>10} {'weights':>9} {'arena@':>8}  kernel"
+    head = f"{'#':>3} {'op':<18} {'precision':<9} {'in':<22} {'out':<12} {'MACs':>10} {'weights':>9} {'arena@':>8}  kernel"
     rows = [head, "-" * len(head)]
     for layer in report["layers"]:
         ins = ",".join(_shape(s) for s in layer["input_shapes"])
-        rows.append(f"{layer['index']:>3} {layer['op']:<18} {layer['precision']:<9} {ins:<14} "
+        rows.append(f"{layer['index']:>3} {layer['op']:<18} {layer['precision']:<9} {ins:<22} "
                     f"{_shape(layer['output_shape']):<12} {layer['macs']:>10,} {layer['weight_bytes']:>9,} "
                     f"{layer['output_offset']:>8}  {layer['kernel'] or '(alias, no call)'}")
     t = report["totals"]
