@@ -36,6 +36,44 @@ def _run(args) -> None:
     print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}) and {metrics_path}")
 
 
+def _audit(args) -> None:
+    projects = dict(p.split("=", 1) if "=" in p else (Path(p).name, p) for p in args.project)
+    x, y = api.load_dataset(args.data, args.samples)
+    api.audit(projects, x, y, float_model=args.float_model, channels_first=args.channels_first,
+              preset=args.preset, attacks=args.attacks, overrides=json.loads(args.params) if args.params else None,
+              out_dir=args.out, budget_s=args.budget_s, budget_queries=args.budget_queries,
+              fast_path=not args.emulator_only, recheck_rate=args.recheck)
+
+
+def _load_model(spec: str, weights: Path | None):
+    """`file.py:Class` (instantiated without arguments, `weights` a state_dict) or a Keras .h5 path."""
+    if spec.endswith(".h5"):
+        return spec
+    import importlib.util
+
+    import torch
+    path, _, cls = spec.rpartition(":")
+    if not path or not Path(path).is_file():
+        raise EdgeqError(f"{spec}: expected path/to/file.py:ClassName or a Keras .h5")
+    module_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    model = getattr(module, cls)()
+    if weights is not None:
+        model.load_state_dict(torch.load(weights, map_location="cpu"))
+    return model
+
+
+def _quantize(args) -> None:
+    calib = np.load(args.calib)
+    labels = calib["y"] if hasattr(calib, "files") and "y" in calib.files else None
+    _, report = api.quantize(_load_model(args.model, args.weights), calib, labels, policy=args.policy,
+                             flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, observer=args.observer,
+                             qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out)
+    for layer in report["layers"]:
+        print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  w{layer['bits']}")
+
+
 def _demo(args) -> None:
     api.demo(args.out, args.target)
 
@@ -59,6 +97,37 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--emulator", default="qemu", choices=["qemu", "renode"])
     r.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
     r.set_defaults(func=_run)
+
+    a = sub.add_parser("audit", help="attack the deployed model in emulation; report.html/json + adversarial examples")
+    a.add_argument("project", nargs="+", help="compiled project folder(s), optionally named: int8=build/m4")
+    a.add_argument("--data", type=Path, required=True, help=".npz with x (NHWC; uint8 pixels or floats in [0, 1]), y")
+    a.add_argument("--float-model", type=Path, default=None,
+                   help="torch module saved whole (torch.save); default: the dense float twin of an FC-only model")
+    a.add_argument("--channels-first", action="store_true", help="the float model takes NCHW inputs")
+    a.add_argument("--preset", default="quick", choices=["quick", "dg"])
+    a.add_argument("--attacks", default="all", help="'all' or a comma list, e.g. pgd_linf,square_l2")
+    a.add_argument("--params", default=None, help='JSON overrides per attack, e.g. \'{"pgd_linf": {"eps": [0.01]}}\'')
+    a.add_argument("--samples", type=int, default=None, help="first N samples of --data")
+    a.add_argument("--budget-s", type=float, default=None, help="seconds per attack run (partial results kept)")
+    a.add_argument("--budget-queries", type=int, default=None, help="device queries per black-box run")
+    a.add_argument("--emulator-only", action="store_true", help="no fast path: every query runs in the emulator")
+    a.add_argument("--recheck", type=float, default=0.02, help="share of fast-path answers re-run in the emulator")
+    a.add_argument("--out", type=Path, default=Path("audit"))
+    a.set_defaults(func=_audit)
+
+    q = sub.add_parser("quantize", help="a float PyTorch/Keras model → mixed int4/int8 .tflite + policy report")
+    q.add_argument("model", help="path/to/file.py:ClassName (PyTorch, NCHW) or a Keras .h5")
+    q.add_argument("--weights", type=Path, default=None, help="state_dict (.pt) for the PyTorch class")
+    q.add_argument("--calib", type=Path, required=True, help=".npz with x (calibration inputs) and optionally y")
+    q.add_argument("--policy", default="hawq", choices=["hawq", "ans", "te", "measured", "int8", "int4", "random"])
+    q.add_argument("--observer", default="minmax", choices=["minmax", "percentile", "mse"])
+    q.add_argument("--flash-kb", type=_kib, default=None)
+    q.add_argument("--ram-kb", type=_kib, default=None)
+    q.add_argument("--qat-epochs", type=int, default=0)
+    q.add_argument("--kure", type=float, default=0.0, help="KURE weight λ (target kurtosis 1.8)")
+    q.add_argument("--target", default="cortex-m4", choices=sorted(TARGETS))
+    q.add_argument("--out", type=Path, required=True, help=".tflite to write; the report goes beside it")
+    q.set_defaults(func=_quantize)
 
     d = sub.add_parser("demo", help="the embedded default: digits model → firmware → QEMU, checked against tflite-micro")
     d.add_argument("--out", type=Path, default=Path("out/demo"))

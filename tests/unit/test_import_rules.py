@@ -20,9 +20,12 @@ FORBIDDEN = {
     "firmware": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "targets": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "emulate": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "api", "cli", "report"},
+    "quantize": {"reference", "codegen", "build", "emulate", "api", "cli", "plan", "prepare"},
     "report": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
 }
 HEAVY = {"torch", "tensorflow", "tflite_micro"}   # never imported by the deploy path's modules
+# the quantizer's modules that may import torch (edgeq/ paths, by prefix)
+TORCH_ALLOWED = ("frontends/torch/", "quantize/twin", "quantize/sensitivity", "quantize/qat", "quantize/pipeline")
 
 
 def _imports(path: Path) -> set[str]:
@@ -60,7 +63,8 @@ def test_layering(path):
     bad = imported & FORBIDDEN.get(layer, set())
     assert not bad, f"edgeq/{rel} imports {sorted(bad)}, against the one-way data flow"
     if layer not in {"api", "cli", "oracle"}:
-        assert not imported & HEAVY, f"edgeq/{rel} imports {sorted(imported & HEAVY)}"
+        heavy = imported & HEAVY - ({"torch"} if str(rel).startswith(TORCH_ALLOWED) else set())
+        assert not heavy, f"edgeq/{rel} imports {sorted(heavy)}"
 
 
 def test_ir_imports_only_numpy():
@@ -75,3 +79,35 @@ def test_nothing_imports_api_or_cli():
         if path.name in {"api.py", "cli.py", "__main__.py"}:
             continue
         assert not _imports(path) & {"api", "cli"}, f"{path} imports edgeq.api/cli"
+
+
+ATTACKS = PKG.parent / "attacks"
+
+
+def _attack_imports(path: Path) -> set[str]:
+    """Full dotted names a module under attacks/ imports (its relative imports stay inside attacks)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(ATTACKS.rglob("*.py")), ids=lambda p: str(p.relative_to(ATTACKS)))
+def test_attacks_import_only_edgeq_errors(path):
+    """attacks/ gets models as predict functions and torch modules: of edgeq it may import only the errors,
+    and torch only in torch_model.py (which its callers import lazily)."""
+    imported = _attack_imports(path)
+    edgeq = {n for n in imported if n == "edgeq" or n.startswith("edgeq.")}
+    assert edgeq <= {"edgeq.errors"}, f"attacks/{path.name} imports {sorted(edgeq)}"
+    if path.name != "torch_model.py":
+        assert not {n for n in imported if n.split(".")[0] == "torch"}, f"attacks/{path.name} imports torch"
+
+
+def test_only_api_and_cli_import_attacks():
+    for path in _modules():
+        if path.name in {"api.py", "cli.py"}:
+            continue
+        assert "attacks" not in _imports(path), f"{path} imports attacks"

@@ -1,0 +1,107 @@
+"""Builds a float IR graph op by op: what the torch and Keras frontends both emit before quantization.
+
+A float graph holds FLOAT32 activations and FLOAT32 constants without qparams, in the IR's layout (NHWC
+activations, conv filters [O,H,W,I], depthwise [1,H,W,C*m], dense [N,K]). Fused activations sit on the op
+that produces them, as TFLite fuses them, so `fuse` folds a following ReLU/ReLU6 into its producer.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from ..ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, Padding,
+                  PoolAttrs, SoftmaxAttrs, Tensor, verify)
+
+F32 = DType.FLOAT32
+FUSABLE = (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED, OpKind.ADD)
+
+
+def out_size(size: int, window: int, stride: int, padding: Padding) -> int:
+    return -(-size // stride) if padding is Padding.SAME else (size - window) // stride + 1
+
+
+class FloatGraphBuilder:
+    """Each method appends one op named `name` (the source layer, for errors and reports) and returns its
+    output tensor's name, which is the layer name too."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.tensors: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+        self.inputs: list[str] = []
+
+    def shape(self, x: str) -> tuple[int, ...]:
+        return self.tensors[x].shape
+
+    def _tensor(self, name: str, shape, data=None) -> str:
+        while name in self.tensors:
+            name += "_"
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), F32, None,
+                                    None if data is None else np.ascontiguousarray(data, dtype=np.float32))
+        return name
+
+    def _op(self, kind: OpKind, inputs, shape, attrs, name: str) -> str:
+        out = self._tensor(name, shape)
+        self.ops.append(Op(kind, list(inputs), [out], attrs, name))
+        return out
+
+    def input(self, shape, name: str = "input") -> str:
+        x = self._tensor(name, shape)
+        self.inputs.append(x)
+        return x
+
+    def conv(self, x: str, w_ohwi: np.ndarray, b: np.ndarray | None, stride, padding: Padding, name: str,
+             depthwise: bool = False) -> str:
+        n, h, w_, c = self.shape(x)
+        kh, kw = w_ohwi.shape[1:3]
+        if depthwise:                                # [C*m, H, W, 1] -> [1, H, W, C*m]
+            w_ohwi = np.transpose(w_ohwi, (3, 1, 2, 0))
+        channels = w_ohwi.shape[3] if depthwise else w_ohwi.shape[0]
+        if b is None:
+            b = np.zeros(channels, np.float32)
+        shape = (n, out_size(h, kh, stride[0], padding), out_size(w_, kw, stride[1], padding), channels)
+        attrs = ConvAttrs(stride=tuple(stride), padding=padding,
+                          depth_multiplier=channels // c if depthwise else 1)
+        wt, bt = self._tensor(f"{name}/weights", w_ohwi.shape, w_ohwi), self._tensor(f"{name}/bias", b.shape, b)
+        return self._op(OpKind.DEPTHWISE_CONV_2D if depthwise else OpKind.CONV_2D, [x, wt, bt], shape, attrs, name)
+
+    def dense(self, x: str, w_nk: np.ndarray, b: np.ndarray | None, name: str) -> str:
+        if b is None:
+            b = np.zeros(w_nk.shape[0], np.float32)
+        wt, bt = self._tensor(f"{name}/weights", w_nk.shape, w_nk), self._tensor(f"{name}/bias", b.shape, b)
+        return self._op(OpKind.FULLY_CONNECTED, [x, wt, bt], (*self.shape(x)[:-1], w_nk.shape[0]),
+                        FullyConnectedAttrs(), name)
+
+    def pool(self, kind: OpKind, x: str, size, stride, padding: Padding, name: str) -> str:
+        n, h, w, c = self.shape(x)
+        shape = (n, out_size(h, size[0], stride[0], padding), out_size(w, size[1], stride[1], padding), c)
+        return self._op(kind, [x], shape, PoolAttrs(filter=tuple(size), stride=tuple(stride), padding=padding),
+                        name)
+
+    def add(self, a: str, b: str, name: str) -> str:
+        if self.shape(a) != self.shape(b):
+            raise UnsupportedModelError(f"{self.source}: {name}: adds {list(self.shape(a))} and "
+                                        f"{list(self.shape(b))} (broadcasting is not supported)")
+        return self._op(OpKind.ADD, [a, b], self.shape(a), AddAttrs(), name)
+
+    def reshape(self, x: str, shape, name: str) -> str:
+        return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)
+
+    def softmax(self, x: str, name: str) -> str:
+        return self._op(OpKind.SOFTMAX, [x], self.shape(x), SoftmaxAttrs(beta=1.0), name)
+
+    def fuse(self, x: str, activation: Activation, name: str) -> str:
+        """Fold a ReLU/ReLU6 into the op producing `x`; that op must be fusable and `x` read by nobody else."""
+        op = next((o for o in self.ops if o.outputs[0] == x), None)
+        if op is None or op.kind not in FUSABLE or op.attrs.activation is not Activation.NONE \
+                or any(x in o.inputs for o in self.ops):
+            raise UnsupportedModelError(f"{self.source}: {name}: {activation.value} must directly follow a conv, "
+                                        "dense or add whose output nothing else reads (TFLite fuses it there)")
+        op.attrs = dataclasses.replace(op.attrs, activation=activation)
+        return x
+
+    def graph(self, outputs: list[str]) -> Graph:
+        return verify(Graph(dict(self.tensors), list(self.ops), list(self.inputs), list(outputs),
+                            source=self.source))

@@ -1,0 +1,189 @@
+"""nn.Module → float IR via torch.fx: BatchNorm folded into the conv before it, ReLU/ReLU6 fused into their
+producer, NCHW flattening turned into the IR's NHWC order (the next Linear's columns are permuted to match).
+
+Supported: Conv2d (groups 1, or depthwise: groups == in_channels), Linear, BatchNorm2d after a conv,
+ReLU/ReLU6, MaxPool2d/AvgPool2d (no padding), AdaptiveAvgPool2d(1), residual add, flatten/view/reshape,
+softmax over the last axis, Dropout/Identity (inference: no-ops). Padding must be one TFLite can express:
+0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises UnsupportedModelError naming the
+module path (or the function) that uses it.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from ...errors import UnsupportedModelError
+from ...ir import Activation, Graph, OpKind, Padding
+from ..floatgraph import FloatGraphBuilder
+
+RELU_FUNCS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, F.relu6: Activation.RELU6}
+ADD_FUNCS = {operator.add, operator.iadd, torch.add}
+FLATTEN = {torch.flatten, "flatten", "view", "reshape"}
+PASS_THROUGH = (nn.Dropout, nn.Identity)
+
+
+def from_module(module: nn.Module, input_shape: tuple[int, int, int, int], name: str | None = None) -> Graph:
+    """Trace `module` (in eval mode) for an NCHW input of `input_shape` (batch 1) into a float IR graph whose
+    input is NHWC (1, H, W, C)."""
+    module = module.eval()
+    source = name or type(module).__name__
+    try:
+        traced = fx.symbolic_trace(module)
+    except Exception as e:                                  # data-dependent control flow and the like
+        raise UnsupportedModelError(f"{source}: torch.fx cannot trace it ({e})") from None
+    ShapeProp(traced).propagate(torch.zeros(input_shape))
+    return _Converter(traced, source).convert()
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+class _Converter:
+    def __init__(self, traced: fx.GraphModule, source: str):
+        self.traced, self.b = traced, FloatGraphBuilder(source)
+        self.modules = dict(traced.named_modules())
+        self.value: dict[str, str] = {}          # fx node name -> IR tensor
+        self.nchw: dict[str, tuple] = {}         # flattened NCHW tensors -> (C, H, W), for the next Linear
+
+    def fail(self, node: fx.Node, why: str):
+        what = f"module {node.target!r} ({type(self.modules[node.target]).__name__})" \
+            if node.op == "call_module" else f"{node.op} {getattr(node.target, '__name__', node.target)!r}"
+        raise UnsupportedModelError(f"{self.b.source}: {what}: {why}")
+
+    def convert(self) -> Graph:
+        outputs = []
+        for node in self.traced.graph.nodes:
+            if node.op == "placeholder":
+                n, c, h, w = node.meta["tensor_meta"].shape
+                self.value[node.name] = self.b.input((1, h, w, c), node.name)
+            elif node.op == "output":
+                outputs = [self.value[a.name] for a in fx.node.map_arg(node.args[0], lambda a: [a])]
+            elif node.op == "call_module":
+                self.value[node.name] = self._module(node, self.modules[node.target])
+            elif node.op in ("call_function", "call_method"):
+                out = self._function(node)
+                if out is not None:
+                    self.value[node.name] = out
+            elif node.op != "get_attr":
+                self.fail(node, "unsupported graph node")
+        return self.b.graph(outputs)
+
+    def _in(self, node: fx.Node, i: int = 0) -> str:
+        arg = node.args[i]
+        if not isinstance(arg, fx.Node) or arg.name not in self.value:
+            self.fail(node, f"argument {i} is not a tensor edgeq follows")
+        return self.value[arg.name]
+
+    def _module(self, node: fx.Node, m: nn.Module) -> str:
+        x, name = self._in(node), str(node.target)
+        if isinstance(m, nn.Conv2d):
+            return self._conv(node, m, x, name)
+        if isinstance(m, nn.BatchNorm2d):
+            return self._fold_bn(node, m, x)
+        if isinstance(m, (nn.ReLU, nn.ReLU6)):
+            return self.b.fuse(x, Activation.RELU if isinstance(m, nn.ReLU) else Activation.RELU6, name)
+        if isinstance(m, nn.Linear):
+            return self._linear(m.weight, m.bias, x, name)
+        if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            size, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+            if _pair(m.padding) != (0, 0) or getattr(m, "ceil_mode", False) or _pair(getattr(m, "dilation", 1)) != (1, 1):
+                self.fail(node, "only unpadded, floor-mode, undilated pooling maps to TFLite")
+            kind = OpKind.MAX_POOL_2D if isinstance(m, nn.MaxPool2d) else OpKind.AVERAGE_POOL_2D
+            return self.b.pool(kind, x, size, stride, Padding.VALID, name)
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            if _pair(m.output_size) != (1, 1):
+                self.fail(node, "only AdaptiveAvgPool2d(1) (global average pooling) is supported")
+            hw = self.b.shape(x)[1:3]
+            return self.b.pool(OpKind.AVERAGE_POOL_2D, x, hw, hw, Padding.VALID, name)
+        if isinstance(m, nn.Flatten):
+            return self._reshape(node, x, name)
+        if isinstance(m, nn.Softmax):
+            return self._softmax(node, x, m.dim, name)
+        if isinstance(m, PASS_THROUGH):
+            return x
+        self.fail(node, "module type not supported")
+
+    def _function(self, node: fx.Node) -> str | None:
+        t = node.target
+        if t == "size" or t is getattr:
+            return None
+        if t in RELU_FUNCS or t == "relu":
+            return self.b.fuse(self._in(node), RELU_FUNCS.get(t, Activation.RELU), node.name)
+        if t in ADD_FUNCS or t == "add":
+            return self.b.add(self._in(node, 0), self._in(node, 1), node.name)
+        if t in FLATTEN:
+            return self._reshape(node, self._in(node), node.name)
+        if t in (F.softmax, torch.softmax, "softmax"):
+            return self._softmax(node, self._in(node), node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None), node.name)
+        if t is F.linear:
+            w, b = (self.traced.get_parameter(a.target) if isinstance(a, fx.Node) else None
+                    for a in (node.args[1], node.args[2] if len(node.args) > 2 else None))
+            return self._linear(w, b, self._in(node), node.name)
+        self.fail(node, "function not supported")
+
+    def _conv(self, node, m: nn.Conv2d, x: str, name: str) -> str:
+        k, stride = _pair(m.kernel_size), _pair(m.stride)
+        if _pair(m.dilation) != (1, 1) or m.padding_mode != "zeros":
+            self.fail(node, "dilated convolutions and non-zero padding modes are not supported")
+        depthwise = m.groups > 1
+        if depthwise and (m.groups != m.in_channels or m.out_channels % m.in_channels):
+            self.fail(node, f"grouped convolution (groups={m.groups}) is neither plain nor depthwise")
+        w = _np(m.weight)                                  # [O, I/g, kh, kw]
+        w = np.transpose(w, (0, 2, 3, 1))                  # [O, kh, kw, I/g]
+        return self.b.conv(x, w, None if m.bias is None else _np(m.bias), stride, self._padding(node, m, k, stride),
+                           name, depthwise=depthwise)
+
+    def _padding(self, node, m: nn.Conv2d, k, stride) -> Padding:
+        if m.padding == "same":
+            return Padding.SAME
+        if m.padding == "valid" or _pair(m.padding) == (0, 0):
+            return Padding.VALID
+        if stride == (1, 1) and all(kk % 2 and p == (kk - 1) // 2 for kk, p in zip(k, _pair(m.padding))):
+            return Padding.SAME
+        self.fail(node, f"padding={m.padding} at stride {stride} is not TFLite SAME/VALID (SAME pads the extra "
+                        "row at the bottom): use padding=0, or stride 1 with padding=(k-1)//2")
+
+    def _fold_bn(self, node, m: nn.BatchNorm2d, x: str) -> str:
+        op = next((o for o in self.b.ops if o.outputs[0] == x), None)
+        if op is None or op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D) or \
+                op.attrs.activation is not Activation.NONE or any(x in o.inputs for o in self.b.ops):
+            self.fail(node, "BatchNorm2d must directly follow a Conv2d whose output nothing else reads")
+        k = _np(m.weight if m.affine else torch.ones_like(m.running_mean)) / np.sqrt(_np(m.running_var) + m.eps)
+        beta = _np(m.bias) if m.affine else 0.0
+        w, b = (self.b.tensors[n] for n in op.inputs[1:3])
+        axis = 3 if op.kind is OpKind.DEPTHWISE_CONV_2D else 0
+        w.data = (w.data * k.reshape([-1 if d == axis else 1 for d in range(4)])).astype(np.float32)
+        b.data = ((b.data - _np(m.running_mean)) * k + beta).astype(np.float32)
+        return x
+
+    def _linear(self, weight, bias, x: str, name: str) -> str:
+        w = _np(weight)
+        if x in self.nchw:                                  # columns in NCHW flatten order -> NHWC order
+            c, h, ww = self.nchw[x]
+            w = w.reshape(len(w), c, h, ww).transpose(0, 2, 3, 1).reshape(len(w), -1)
+        return self.b.dense(x, w, None if bias is None else _np(bias), name)
+
+    def _reshape(self, node, x: str, name: str) -> str:
+        shape = tuple(node.meta["tensor_meta"].shape)
+        src = self.b.shape(x)
+        if len(shape) != 2:
+            self.fail(node, f"reshape to {list(shape)}: only flattening to [N, features] is supported")
+        out = self.b.reshape(x, (1, shape[1]), name)
+        if len(src) == 4 and src[1] * src[2] > 1:
+            self.nchw[out] = (src[3], src[1], src[2])
+        return out
+
+    def _softmax(self, node, x: str, dim, name: str) -> str:
+        if dim not in (-1, len(self.b.shape(x)) - 1):
+            self.fail(node, f"softmax over dim {dim}: only the last axis is supported")
+        return self.b.softmax(x, name)
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)

@@ -1,0 +1,76 @@
+"""Per-layer cost model for the policy solver: parameters, MACs, flash bytes and instructions per inference
+of each weighted layer at int8 and int4 weights, computed from the float graph.
+
+Instructions are `per_mac[kind, bits] * MACs + per_output[kind, bits] * outputs`, the coefficients fitted by
+least squares to the emulator's exact per-layer counts on Cortex-M4 (benchmarks/fit_cost_model.py prints the
+fit and how far the model is off on a held-out mixed policy). Flash counts packed weights, int32 bias and the
+per-channel multiplier and shift CMSIS-NN stores (2 x int32 per output channel).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..ir import Graph, OpKind
+from .scheme import WEIGHTED
+
+# (kind, bits) -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
+# ResNet-8 (benchmarks/fit_cost_model.py: +1.5 % on a held-out mixed policy in total; 1x1 convs, which take a
+# faster kernel, are over-predicted by 30-50 %). Depthwise is not in that model: its pair is a rough estimate.
+INSTRUCTIONS = {
+    (OpKind.CONV_2D, 8): (1.6678, 83.70), (OpKind.CONV_2D, 4): (3.4375, 81.98),
+    (OpKind.DEPTHWISE_CONV_2D, 8): (3.0, 80.0), (OpKind.DEPTHWISE_CONV_2D, 4): (6.0, 80.0),
+    (OpKind.FULLY_CONNECTED, 8): (2.8773, 0.0), (OpKind.FULLY_CONNECTED, 4): (6.1547, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    kind: str
+    params: int
+    macs: int
+    outputs: int
+    flash: dict             # bits -> bytes
+    instructions: dict      # bits -> instructions per inference
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def macs_of(graph: Graph, op) -> int:
+    w = graph.tensors[op.inputs[1]]
+    out = graph.tensors[op.outputs[0]]
+    if op.kind is OpKind.CONV_2D:
+        return out.size * int(np.prod(w.shape[1:]))
+    if op.kind is OpKind.DEPTHWISE_CONV_2D:
+        return out.size * w.shape[1] * w.shape[2]
+    return out.size * w.shape[1]
+
+
+def layer_costs(graph: Graph, instructions: dict = INSTRUCTIONS) -> list[LayerCost]:
+    costs = []
+    for op in graph.ops:
+        if op.kind not in WEIGHTED:
+            continue
+        w, out = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+        channels = out.shape[-1]
+        macs = macs_of(graph, op)
+        flash = {8: w.size + 12 * channels, 4: (w.size + 1) // 2 + 12 * channels}
+        instr = {b: float(instructions[op.kind, b][0] * macs + instructions[op.kind, b][1] * out.size)
+                 for b in (8, 4)}
+        costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr))
+    return costs
+
+
+def fit_instructions(samples: list[tuple[OpKind, int, int, int, float]]) -> dict:
+    """Least-squares (per MAC, per output) for each (kind, bits) from (kind, bits, macs, outputs, measured)."""
+    fitted = {}
+    for key in {(k, b) for k, b, *_ in samples}:
+        rows = [(m, o, y) for k, b, m, o, y in samples if (k, b) == key]
+        a = np.array([[m, o] for m, o, _ in rows], float)
+        y = np.array([r[2] for r in rows], float)
+        coef = np.linalg.lstsq(a, y, rcond=None)[0] if len(rows) > 1 else np.array([y[0] / a[0, 0], 0.0])
+        fitted[key] = (float(coef[0]), float(coef[1]))
+    return fitted

@@ -1,0 +1,43 @@
+"""The policy report: per layer params, MACs, sensitivity and chosen bits; predicted vs measured flash,
+instructions and accuracy (measured figures are added when the caller has them). JSON + a matplotlib chart."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def policy_report(result, policy: str, measured: dict | None = None) -> dict:
+    layers = [{"name": c.name, "op": c.kind, "params": c.params, "macs": c.macs,
+               "sensitivity": result.sensitivity.get(c.name), "bits": result.bits[c.name],
+               "flash_bytes": c.flash[result.bits[c.name]],
+               "instructions": c.instructions[result.bits[c.name]]} for c in result.costs]
+    return {"policy": policy, "layers": layers,
+            "predicted": {"weight_flash_bytes": sum(layer["flash_bytes"] for layer in layers),
+                          "weight_flash_bytes_int8": sum(c.flash[8] for c in result.costs),
+                          "instructions_weighted_layers": sum(layer["instructions"] for layer in layers)},
+            "measured": measured or {}, "timings_s": result.timings}
+
+
+def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
+    """`path` + .json and + .png (sensitivity and weight bytes per layer, int4 layers highlighted)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    json_path, png_path = path.parent / f"{path.name}.json", path.parent / f"{path.name}.png"
+    json_path.write_text(json.dumps(report, indent=2))
+    layers = report["layers"]
+    names = [layer["name"] for layer in layers]
+    colors = ["tab:orange" if layer["bits"] == 4 else "tab:blue" for layer in layers]
+    fig, (a, b) = plt.subplots(2, 1, figsize=(max(6, 0.6 * len(names)), 6), sharex=True)
+    a.bar(names, [layer["sensitivity"] or 0 for layer in layers], color=colors)
+    a.set_ylabel(f"{report['policy']} sensitivity")
+    a.set_yscale("symlog", linthresh=1e-6)
+    b.bar(names, [layer["flash_bytes"] for layer in layers], color=colors)
+    b.set_ylabel("weight flash (B)")
+    b.tick_params(axis="x", rotation=60)
+    a.set_title("chosen bits: orange int4, blue int8")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return json_path, png_path

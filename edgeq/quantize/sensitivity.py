@@ -1,0 +1,124 @@
+"""Per-layer sensitivity metrics: how much a layer costs at int4 weights instead of int8. Each is a small
+function (twin, spec, x, y) -> {layer name: score >= 0} over the float twin, the int8 QuantSpec, and a data
+batch (x as the twin takes it, y integer labels); SENSITIVITIES names them for the CLI and the API.
+
+- hawq: HAWQ-V3, mean Hessian trace of the loss w.r.t. the layer's weights (Hutchinson, Rademacher probes)
+  x ||Q4(W) - W||^2.
+- ans: QUANOS adversarial noise sensitivity, ANS_l = ||a_l(x + eps) - a_l(x)|| / ||a_l(x)|| under an FGSM
+  input perturbation. QUANOS quantizes high-ANS layers harder (coarse grids damp the adversarial noise they
+  amplify), so the int4 cost is the relative weight error ||Q4(W) - W||^2 / ||W||^2 divided by ANS_l.
+- te: GMPQ-TE, the persistent entropy of the layer's output feature maps on a same-label mini-batch,
+  x the relative weight error. The barcode is 0-dimensional persistent homology of the Vietoris-Rips
+  filtration, which is exactly the minimum spanning tree's edge lengths (every H0 bar is born at 0 and dies at
+  an MST edge), computed with scipy; higher-dimensional bars are left out (an approximation of GMPQ-TE).
+- measured: accuracy drop when only that layer goes to int4 (fake-quantized in the twin, everything else at
+  int8), plus 1e-3 x the loss increase to order layers with the same accuracy drop.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.spatial.distance import pdist, squareform
+
+from ..ir import OpKind
+from .twin import Twin, quantize_weight
+
+
+def _weight_error(twin: Twin, op, relative: bool) -> float:
+    """||Q4(W) - W||^2, or relative to ||W||^2."""
+    w = twin.weights[twin.index[op.name]].detach()
+    err = float(((quantize_weight(w, op.kind is not OpKind.FULLY_CONNECTED, 4)[0] - w) ** 2).sum())
+    return err / float((w ** 2).sum()) if relative else err
+
+
+def _quantized(twin: Twin, spec) -> Twin:
+    q = copy.deepcopy(twin)
+    q.spec = spec
+    return q
+
+
+def hawq(twin: Twin, spec, x, y, probes: int = 8, seed: int = 0) -> dict[str, float]:
+    gen = torch.Generator().manual_seed(seed)
+    params = [twin.weights[twin.index[op.name]] for op in twin.layers]
+    loss = F.cross_entropy(_logits(twin, x), torch.as_tensor(y).long())
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    traces = np.zeros(len(params))
+    for _ in range(probes):
+        vs = [torch.randint(0, 2, p.shape, generator=gen).float() * 2 - 1 for p in params]
+        hv = torch.autograd.grad(grads, params, grad_outputs=vs, retain_graph=True)
+        traces += [float((h * v).sum()) for h, v in zip(hv, vs)]
+    traces /= probes
+    return {op.name: max(traces[i], 0.0) / params[i].numel() * _weight_error(twin, op, relative=False)
+            for i, op in enumerate(twin.layers)}
+
+
+def ans(twin: Twin, spec, x, y, eps: float = 8 / 255) -> dict[str, float]:
+    xt = torch.as_tensor(x, dtype=torch.float32).clone().requires_grad_(True)
+    F.cross_entropy(_logits(twin, xt), torch.as_tensor(y).long()).backward()
+    span = float(xt.detach().max() - xt.detach().min()) or 1.0
+    x_adv = (xt + eps * span * xt.grad.sign()).detach()
+    clean, noisy = {}, {}
+    with torch.no_grad():
+        twin(xt.detach(), record=clean)
+        twin(x_adv, record=noisy)
+    out = {}
+    for op in twin.layers:
+        a, b = clean[op.outputs[0]], noisy[op.outputs[0]]
+        ratio = float((b - a).norm() / (a.norm() + 1e-12))
+        out[op.name] = _weight_error(twin, op, relative=True) / max(ratio, 1e-6)
+    return out
+
+
+def persistent_entropy(points: np.ndarray) -> float:
+    """Entropy of the H0 barcode of the points' Vietoris-Rips filtration (MST edge lengths)."""
+    mst = minimum_spanning_tree(squareform(pdist(points.reshape(len(points), -1)))).data
+    mst = mst[mst > 0]
+    if mst.size == 0:
+        return 0.0
+    p = mst / mst.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def te(twin: Twin, spec, x, y, per_label: int = 32) -> dict[str, float]:
+    labels, counts = np.unique(y, return_counts=True)
+    label = labels[np.argmax(counts)]                       # the best-represented label's mini-batch
+    record: dict = {}
+    with torch.no_grad():
+        twin(torch.as_tensor(np.asarray(x)[np.asarray(y) == label][:per_label], dtype=torch.float32),
+             record=record)
+    return {op.name: persistent_entropy(record[op.outputs[0]].numpy()) * _weight_error(twin, op, relative=True)
+            for op in twin.layers}
+
+
+def measured(twin: Twin, spec, x, y) -> dict[str, float]:
+    yt = torch.as_tensor(y).long()
+    q = _quantized(twin, spec)
+
+    def score(bits):
+        q.spec = copy.copy(spec)
+        q.spec.bits = bits
+        with torch.no_grad():
+            logits = _logits(q, x)
+        return float((logits.argmax(1) == yt).float().mean()), float(F.cross_entropy(logits, yt))
+
+    acc8, loss8 = score(dict(spec.bits))
+    out = {}
+    for op in twin.layers:
+        acc, loss = score({**spec.bits, op.name: 4})
+        out[op.name] = max(acc8 - acc, 0.0) + 1e-3 * max(loss - loss8, 0.0)
+    return out
+
+
+def _logits(twin: Twin, x) -> torch.Tensor:
+    """The pre-softmax output (the twin's output, or its softmax's input when the graph ends in SOFTMAX)."""
+    record: dict = {}
+    out = twin(torch.as_tensor(x, dtype=torch.float32) if not isinstance(x, torch.Tensor) else x, record=record)
+    last = twin.graph.ops[-1]
+    return record[last.inputs[0]] if last.kind is OpKind.SOFTMAX else out
+
+
+SENSITIVITIES = {"hawq": hawq, "ans": ans, "te": te, "measured": measured}

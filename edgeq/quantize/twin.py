@@ -1,0 +1,187 @@
+"""The IR as a PyTorch module: the single float forward of edgeq (calibration, sensitivities, QAT and the
+float model a Keras .h5 loads as), and, given a QuantSpec, a fake-quantized forward that reproduces the
+integer reference executor.
+
+Fake quantization is straight-through: round and clamp in the forward, identity gradient. Every activation
+tensor is snapped to its int8 grid (fused ReLU/ReLU6 are the grid's clamp, as in the integer kernels), weights
+to their per-channel int8/int4 grid, biases to s_in x s_w. What still differs from the integer kernels is
+the requantization arithmetic (fixed-point multiplier vs a float division) and softmax's exp table, so outputs
+agree within about 1 LSB (tests/unit/test_twin.py states the measured tolerance).
+
+Layout: inputs are NHWC like the IR and the .tflite (`input_layout="nchw"` takes NCHW); outputs are the
+graph's output shape with the batch axis first. Inside, 4-D values are NCHW for torch's convolutions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ir import Activation, Graph, OpKind, Padding
+from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale
+
+CLAMP = {Activation.NONE: None, Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
+         Activation.RELU_N1_TO_1: (-1.0, 1.0)}
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+def fake_quant(x: torch.Tensor, scale, zero_point, qmin: int, qmax: int) -> torch.Tensor:
+    """Snap x to the grid scale * (q - zero_point), q in [qmin, qmax]; gradients pass straight through."""
+    q = torch.clamp(ste_round(x / scale) + zero_point, qmin, qmax)
+    return (q - zero_point) * scale
+
+
+def quantize_weight(w: torch.Tensor, per_channel: bool, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fake-quantized weights (torch layout, channels first) and their float32 scales, computed as
+    scheme.weight_scale does so that PTQ writes the very grid the twin trained on."""
+    qmax = 7 if bits == 4 else 127
+    a = w.detach().abs().float()
+    amax = a.amax(dim=tuple(range(1, w.ndim))) if per_channel else a.max().reshape(1)
+    scale = torch.clamp(amax, min=1e-6) / qmax
+    s = scale.reshape(-1, *([1] * (w.ndim - 1))) if per_channel else scale[0]
+    return fake_quant(w, s.to(w.dtype), 0, -qmax, qmax), scale
+
+
+def to_torch_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
+    """IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is."""
+    if kind is OpKind.CONV_2D:
+        return np.transpose(w, (0, 3, 1, 2))
+    if kind is OpKind.DEPTHWISE_CONV_2D:
+        return np.transpose(w, (3, 0, 1, 2))
+    return w
+
+
+def to_ir_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
+    if kind is OpKind.CONV_2D:
+        return np.transpose(w, (0, 2, 3, 1))
+    if kind is OpKind.DEPTHWISE_CONV_2D:
+        return np.transpose(w, (1, 2, 3, 0))
+    return w
+
+
+def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
+    """TFLite SAME: the extra row/column of an odd total goes after (bottom/right)."""
+    total = max((-(-size // stride) - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+class Twin(nn.Module):
+    def __init__(self, graph: Graph, spec: QuantSpec | None = None, input_layout: str = "nhwc"):
+        super().__init__()
+        self.graph, self.spec, self.input_layout = graph, spec, input_layout
+        self.weights, self.biases = nn.ParameterDict(), nn.ParameterDict()
+        self.layers = [op for op in graph.ops if op.kind in CHANNEL_AXIS]
+        for i, op in enumerate(self.layers):
+            w, b = (graph.tensors[n].data for n in op.inputs[1:3])
+            self.weights[str(i)] = nn.Parameter(torch.from_numpy(to_torch_weight(op.kind, w).copy()))
+            self.biases[str(i)] = nn.Parameter(torch.from_numpy(b.copy()))
+        self.index = {op.name: str(i) for i, op in enumerate(self.layers)}
+
+    # ---------------------------------------------------------------------------------------- quantization
+    def _act(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if self.spec is None:
+            return x
+        q = self.spec.act[name]
+        d = self.spec.act_dtype
+        return fake_quant(x, q.s, q.zp, d.qmin, d.qmax)
+
+    def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layer's weights in torch layout and their scales: fake-quantized at the layer's bits when the twin
+        is quantized, else as they are (scale None)."""
+        w = self.weights[self.index[op.name]]
+        if self.spec is None:
+            return w, None
+        return quantize_weight(w, op.kind is not OpKind.FULLY_CONNECTED, self.spec.bits.get(op.name, 8))
+
+    # ---------------------------------------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        """The graph's (only) output; with `record`, every activation tensor goes in it, keyed by name."""
+        g = self.graph
+        if x.ndim == 4 and self.input_layout == "nhwc":
+            x = x.permute(0, 3, 1, 2)
+        values = {g.inputs[0]: self._act(g.inputs[0], x)}
+        for op in g.ops:
+            out = op.outputs[0]
+            values[out] = self._act(out, self._op(op, [values.get(n) for n in op.inputs]))
+            if record is not None:
+                record[out] = values[out]
+        if record is not None:
+            record[g.inputs[0]] = values[g.inputs[0]]
+        y = values[g.outputs[0]]
+        return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
+
+    def _op(self, op, args):
+        kind, attrs, x = op.kind, op.attrs, args[0]
+        if kind in CHANNEL_AXIS:
+            y = self._weighted(op, x)
+        elif kind in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+            y = self._pool(op, x)
+        elif kind is OpKind.ADD:
+            y = x + args[1]
+        elif kind is OpKind.SOFTMAX:
+            return torch.softmax(x, dim=-1)
+        elif kind is OpKind.RESHAPE:
+            shape = self.graph.tensors[op.outputs[0]].shape
+            nhwc = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+            y = nhwc.reshape(x.shape[0], *shape[1:])
+            return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
+        else:
+            raise NotImplementedError(f"twin: {op.kind.value} ({op.name}) is not an op of a float graph")
+        clamp = CLAMP[attrs.activation]
+        return y if clamp is None else torch.clamp(y, *clamp)
+
+    def _weighted(self, op, x):
+        w, w_scale = self.layer_weight(op)
+        b = self.biases[self.index[op.name]]
+        if w_scale is not None:
+            s = torch.as_tensor(bias_scale(self.spec.act[op.inputs[0]].s, w_scale.numpy()), dtype=b.dtype)
+            b = ste_round(b / s) * s
+        if op.kind is OpKind.FULLY_CONNECTED:
+            return F.linear(x.reshape(x.shape[0], -1) if x.ndim != 2 else x, w, b)
+        x = self._pad(x, op.attrs.padding, w.shape[2:], op.attrs.stride, 0.0)
+        groups = x.shape[1] if op.kind is OpKind.DEPTHWISE_CONV_2D else 1
+        return F.conv2d(x, w, b, stride=op.attrs.stride, dilation=op.attrs.dilation, groups=groups)
+
+    def _pool(self, op, x):
+        a = op.attrs
+        if op.kind is OpKind.AVERAGE_POOL_2D:
+            if a.padding is Padding.SAME and any(same_padding(n, k, s) != (0, 0)
+                                                 for n, k, s in zip(x.shape[2:], a.filter, a.stride)):
+                raise NotImplementedError(f"twin: {op.name}: padded average pooling")
+            return F.avg_pool2d(x, a.filter, a.stride)
+        return F.max_pool2d(self._pad(x, a.padding, a.filter, a.stride, float("-inf")), a.filter, a.stride)
+
+    @staticmethod
+    def _pad(x, padding: Padding, window, stride, value: float):
+        if padding is Padding.VALID:
+            return x
+        (t, b), (l, r) = (same_padding(n, k, s) for n, k, s in zip(x.shape[2:], window, stride))
+        return F.pad(x, (l, r, t, b), value=value) if t or b or l or r else x
+
+    # ------------------------------------------------------------------------------------------- export
+    def float_graph(self) -> Graph:
+        """The float graph with this twin's (possibly fine-tuned) weights."""
+        import copy
+        g = copy.deepcopy(self.graph)
+        for op in self.layers:
+            i = self.index[op.name]
+            g.tensors[op.inputs[1]].data = to_ir_weight(op.kind, self.weights[i].detach().float().numpy()).copy()
+            g.tensors[op.inputs[2]].data = self.biases[i].detach().float().numpy().copy()
+        return g
+
+    @torch.no_grad()
+    def observe(self, batches, observer: str = "minmax") -> dict[str, tuple[float, float]]:
+        """Calibration: run float batches (inputs as forward takes them) and return each activation tensor's
+        range under the named observer (see observers.OBSERVERS)."""
+        from .observers import OBSERVERS
+        seen: dict = {}
+        for x in batches:
+            record: dict = {}
+            self(torch.as_tensor(np.asarray(x), dtype=torch.float32), record=record)
+            for name, v in record.items():
+                seen.setdefault(name, OBSERVERS[observer]()).update(v.numpy())
+        return {name: o.range() for name, o in seen.items()}

@@ -1,0 +1,38 @@
+"""`edgeq quantize file.py:Class --weights --calib --flash-kb` end to end: a mixed .tflite tflite-micro runs,
+the policy report (JSON + chart) beside it, flash predicted within the budget."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgeq.cli import main
+from edgeq.frontends.tflite import read_tflite
+from edgeq.ir import DType
+from tests.digits_cnn import trained_digits_cnn
+
+pytestmark = pytest.mark.toolchain
+
+
+def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
+    model, data = trained_digits_cnn()
+    torch.save(model.state_dict(), tmp_path / "net.pt")
+    np.savez(tmp_path / "calib.npz", x=data.x_train.transpose(0, 3, 1, 2), y=data.y_train)
+    out = tmp_path / "net_mixed.tflite"
+    src = Path(__file__).resolve().parents[1] / "digits_cnn.py"
+    args = ["quantize", f"{src}:DigitsCNN", "--weights", str(tmp_path / "net.pt"), "--calib",
+            str(tmp_path / "calib.npz"), "--out", str(out)]
+    assert main(args + ["--policy", "int8", "--flash-kb", "1000"]) == 0
+    int8_flash = json.loads(out.with_suffix(".policy.json").read_text())["predicted"]["flash_bytes"]
+    budget_kb = (int8_flash - 1500) / 1024                   # int8 no longer fits: some layers must go int4
+    assert main(args + ["--policy", "hawq", "--flash-kb", f"{budget_kb}"]) == 0
+    report = json.loads(out.with_suffix(".policy.json").read_text())
+    assert out.with_suffix(".policy.png").stat().st_size > 1000
+    assert report["predicted"]["flash_bytes"] <= budget_kb * 1024
+    graph = read_tflite(out)
+    assert {graph.tensors[op.inputs[1]].dtype for op in graph.ops if len(op.inputs) > 1 and op.inputs[1]} \
+        >= {DType.INT4}
+    assert [layer["bits"] for layer in report["layers"]].count(4) >= 1
