@@ -1,0 +1,153 @@
+"""The audit loop: run each attack of a preset (resumably, within its budget), score every model variant on the
+adversarial examples, and return every number as a plain dict for the report.
+
+White-box attacks are crafted once on the float model and transferred to every variant; black-box attacks
+query each device variant directly. Device variants answer through their DeviceEstimator, whose fast-path
+answers are re-checked on the emulator after every attack."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import metrics
+from .estimator import DeviceEstimator, FastPathMismatch
+from .store import RunRecord, Store, digest
+from .suite import SUITE
+
+
+@dataclass
+class Variant:
+    """A model the audit scores: the float model (predict only) or a deployed one (its device estimator)."""
+    name: str
+    predict: Callable[[np.ndarray], np.ndarray]
+    estimator: DeviceEstimator | None = None
+
+    @property
+    def on_device(self) -> bool:
+        return self.estimator is not None
+
+
+@dataclass
+class Budget:
+    seconds: float | None = None        # per attack run; checked between chunks of samples
+    queries: int | None = None          # device-estimator queries per black-box run
+    chunk: int = 32                     # samples attacked between budget checks and saves
+
+
+def _runs(attacks: dict, variants: list[Variant], has_float: bool):
+    """(key, attack, params, target variant or None) for every run: sweeps expand, black-box runs per device."""
+    for name, params in attacks.items():
+        attack = SUITE[name]
+        sweep = params["eps"] if isinstance(params.get("eps"), list) else [params.get("eps")]
+        for eps in sweep:
+            p = dict(params) if eps is None else {**params, "eps": eps}
+            tag = "" if len(sweep) == 1 else f"@eps={eps:g}"
+            if attack.box == "white":
+                yield f"{name}{tag}", attack, p, None, has_float
+            else:
+                for v in variants:
+                    if v.on_device:
+                        yield f"{name}{tag}[{v.name}]", attack, p, v, True
+
+
+def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budget, counter, store: Store,
+            log) -> RunRecord:
+    """Attack the samples after the saved ones, chunk by chunk, until done or a budget is spent."""
+    start, q0 = time.monotonic() - run.elapsed_s, counter() - run.queries
+    run.status, run.stopped_by = "running", None
+    while run.done < len(x):
+        if budget.seconds is not None and time.monotonic() - start >= budget.seconds:
+            run.status, run.stopped_by = "partial", f"time budget {budget.seconds:g} s"
+            break
+        if budget.queries is not None and counter() - q0 >= budget.queries:
+            run.status, run.stopped_by = "partial", f"query budget {budget.queries}"
+            break
+        s = slice(run.done, min(run.done + budget.chunk, len(x)))
+        try:
+            x_adv = generate(x[s], y[s])
+        except FastPathMismatch:
+            raise
+        except Exception as e:                  # a fault in ART or the emulator: keep what was made
+            run.status, run.stopped_by = "partial", f"{type(e).__name__}: {e}"
+            break
+        run.x_adv = np.concatenate([run.x_adv, x_adv])
+        run.elapsed_s, run.queries = time.monotonic() - start, counter() - q0
+        store.save(run)
+        log(f"  {run.key}: {run.done}/{len(x)} samples, {run.elapsed_s:.1f} s, {run.queries} queries")
+    else:
+        run.status = "complete"
+    run.elapsed_s, run.queries = time.monotonic() - start, counter() - q0
+    store.save(run)
+    return run
+
+
+def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: list[Variant], clean: dict,
+           input_scale: float | None) -> dict:
+    n = run.done
+    x0, y0 = x[:n], y[:n]
+    scored = [target] if target is not None else variants
+    adv = {v.name: v.predict(run.x_adv).argmax(1) for v in scored} if n else {}
+    per = metrics.norms(x0, run.x_adv) if n else {}
+    out = {"scores": {v.name: metrics.scores(y0, clean[v.name][:n], adv[v.name]) for v in scored} if n else {},
+           "perturbation": {k: metrics.spread(v) for k, v in per.items()},
+           "perturbation_values": {k: v.tolist() for k, v in per.items()}}
+    if input_scale and n:
+        out["device_steps_linf"] = metrics.spread(metrics.device_steps(x0, run.x_adv, input_scale))
+    float_v = next((v for v in variants if not v.on_device), None)
+    if box == "white" and float_v is not None and n:
+        out["transfer_rate"] = {v.name: metrics.transfer_rate(y0, clean[float_v.name][:n], adv[float_v.name],
+                                                              clean[v.name][:n], adv[v.name])
+                                for v in variants if v.on_device}
+    return out
+
+
+def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: dict[str, dict], out_dir,
+              *, white_box=None, input_scale: float | None = None, budget: Budget | None = None,
+              zero_density_samples: int = 16, log: Callable[[str], None] = print) -> dict:
+    """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` is the ART
+    estimator of the float model (None: white-box attacks are skipped). Adversarial examples go under
+    out_dir/adversarial/. Returns the report dict (every number; no arrays but the perturbation values)."""
+    x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
+    budget = budget or Budget()
+    store = Store(f"{out_dir}/adversarial")
+    data_id = digest(x)
+    clean = {v.name: v.predict(x).argmax(1) for v in variants}
+    report = {"samples": len(x), "input_scale": input_scale, "variants": {}, "runs": []}
+    runs = list(_runs(attacks, variants, white_box is not None))
+    for i, (key, attack, params, target, runnable) in enumerate(runs, 1):
+        log(f"[{i}/{len(runs)}] {key} ({attack.box}-box, {attack.norm})")
+        entry = {"key": key, "attack": attack.name, "box": attack.box, "norm": attack.norm, "params": params,
+                 "target": target.name if target else "float", "eps": params.get("eps")}
+        if input_scale and params.get("eps") is not None and attack.norm == "linf":
+            entry["eps_steps"] = params["eps"] / input_scale
+        if not runnable:
+            report["runs"].append({**entry, "status": "skipped", "stopped_by": "no float model for white-box"})
+            log(f"  {key}: skipped (no float model)")
+            continue
+        run = store.load(key, data_id, params) or RunRecord(key, x[:0].copy(), data_id, params)
+        if run.status != "complete":
+            est = target.estimator if target else None
+            generate = attack.build(est.art() if est else white_box, params)
+            counter = (lambda e=est: e.counts.device + e.counts.fast) if est else (lambda: 0)
+            run = _attack(run, generate, x, y, budget, counter, store, log)
+        else:
+            log(f"  {key}: complete on disk, re-scoring")
+        report["runs"].append({**entry, "status": run.status, "stopped_by": run.stopped_by,
+                               "samples_done": run.done, "elapsed_s": run.elapsed_s,
+                               "queries": run.queries if attack.box == "black" else None,
+                               **_score(run, attack.box, target, x, y, variants, clean, input_scale)})
+        for v in variants:
+            if v.on_device:
+                v.estimator.verify()
+    for v in variants:
+        k = min(zero_density_samples, len(x))
+        entry = {"on_device": v.on_device, "clean_accuracy": float(np.mean(clean[v.name] == y)),
+                 "zero_gradient_density": metrics.zero_gradient_density(v.predict, x[:k])}
+        if v.on_device:
+            v.estimator.verify()
+            entry["queries"] = v.estimator.counts.as_dict()
+        report["variants"][v.name] = entry
+    return report

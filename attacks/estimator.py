@@ -1,0 +1,89 @@
+"""The deployed network as an estimator: queries go to the emulated firmware (the ground truth) or to a bit-exact
+fast path, and a random sample of fast-path answers is re-checked on the emulator, so a fast path that drifts from
+the device stops the audit instead of silently scoring the wrong network."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from edgeq.errors import EdgeqError
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+class FastPathMismatch(EdgeqError):
+    """The fast path answered differently from the emulated device on the same input."""
+
+
+@dataclass
+class QueryCounts:
+    device: int = 0             # inputs the emulator answered for an attack or a score
+    fast: int = 0               # inputs the fast path answered
+    rechecked: int = 0          # fast-path answers re-run on the emulator and found equal
+
+    def as_dict(self) -> dict:
+        return {"device": self.device, "fast": self.fast, "rechecked": self.rechecked}
+
+
+@dataclass
+class DeviceEstimator:
+    """`predict(x)` for float inputs [N, *input_shape] in [0, 1] returns the device's class scores.
+
+    device_predict runs the firmware (one emulator boot per call, so calls are batched); fast_predict, when given,
+    answers instead and `recheck_rate` of its answers are queued and re-run on the device `recheck_batch` at a
+    time (and on `verify()`). Both callables quantize inputs the same way, as the model's input spec says."""
+    name: str
+    device_predict: Predict
+    input_shape: tuple[int, ...]
+    nb_classes: int
+    fast_predict: Predict | None = None
+    recheck_rate: float = 0.02
+    recheck_batch: int = 256
+    seed: int = 0
+    counts: QueryCounts = field(default_factory=QueryCounts)
+
+    def __post_init__(self):
+        self._rng = np.random.default_rng(self.seed)
+        self._pending_x: list[np.ndarray] = []
+        self._pending_y: list[np.ndarray] = []
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32).reshape((-1,) + tuple(self.input_shape))
+        if self.fast_predict is None:
+            self.counts.device += len(x)
+            return np.asarray(self.device_predict(x), dtype=np.float32)
+        y = np.asarray(self.fast_predict(x), dtype=np.float32)
+        self.counts.fast += len(x)
+        picked = self._rng.random(len(x)) < self.recheck_rate
+        if picked.any():
+            self._pending_x.append(x[picked])
+            self._pending_y.append(y[picked])
+            if sum(len(p) for p in self._pending_x) >= self.recheck_batch:
+                self.verify()
+        return y
+
+    def verify(self) -> int:
+        """Run every queued fast-path answer on the device; raise FastPathMismatch on the first difference.
+        Returns how many were checked."""
+        if not self._pending_x:
+            return 0
+        x, y_fast = np.concatenate(self._pending_x), np.concatenate(self._pending_y)
+        self._pending_x, self._pending_y = [], []
+        y_dev = np.asarray(self.device_predict(x), dtype=np.float32)
+        differ = np.flatnonzero(np.any(y_dev.reshape(len(x), -1) != y_fast.reshape(len(x), -1), axis=1))
+        if differ.size:
+            i = int(differ[0])
+            raise FastPathMismatch(
+                f"{self.name}: the fast path disagrees with the emulated device on {differ.size} of {len(x)} "
+                f"re-checked inputs (first: device {y_dev[i].tolist()} vs fast path {y_fast[i].tolist()}); "
+                "its answers cannot stand in for the device")
+        self.counts.rechecked += len(x)
+        return len(x)
+
+    def art(self):
+        """This estimator as an ART black-box classifier over NHWC inputs in [0, 1]."""
+        from art.estimators.classification import BlackBoxClassifierNeuralNetwork
+        return BlackBoxClassifierNeuralNetwork(self.predict, tuple(self.input_shape), self.nb_classes,
+                                               channels_first=False, clip_values=(0.0, 1.0))

@@ -1,0 +1,61 @@
+"""Attack parameters by preset. `dg` is the David-and-Goliath study's configuration (MiguelCosta94/
+QNN-Adversarial-Robustness, run_cifar_attacks.sh), on inputs in [0, 1]; `quick` keeps every attack but cuts
+iterations so that the whole suite runs in minutes on two cores (CI, `make demo`).
+
+A list under `eps` is a sweep: the audit runs the attack once per value."""
+from __future__ import annotations
+
+import copy
+
+from edgeq.errors import EdgeqError
+
+PGD_EPS_DG = [0.0002, 0.0004, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "dg": {
+        "pgd_linf": {"eps": PGD_EPS_DG, "max_iter": 20, "num_random_init": 20},
+        "cw_l2": {"max_iter": 10, "binary_search_steps": 10, "initial_const": 0.01},
+        "cw_linf": {"max_iter": 10, "learning_rate": 0.01},
+        "deepfool": {"max_iter": 100, "epsilon": 0.008},
+        "ead": {"max_iter": 10, "binary_search_steps": 10, "initial_const": 0.01},
+        "jsma": {"theta": 0.08, "gamma": 1.0},
+        "autoattack": {"eps": 0.004, "max_iter": 100, "num_random_init": 5, "square_max_iter": 5000},
+        "square_l2": {"eps": 1.0, "p_init": 0.8, "max_iter": 2000},
+        "square_linf": {"eps": 0.015, "p_init": 0.05, "max_iter": 1000},
+        "zoo": {"max_iter": 10, "binary_search_steps": 5, "initial_const": 0.01},
+        "boundary": {"delta": 0.1, "epsilon": 1.0, "max_iter": 500},
+        "geoda": {"sub_dim": 75, "bin_search_tol": 1e-4, "max_iter": 4000},
+    },
+    "quick": {
+        "pgd_linf": {"eps": [0.002, 0.01, 0.03, 0.1], "max_iter": 10, "num_random_init": 1},
+        "cw_l2": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 1.0, "learning_rate": 0.1},
+        "cw_linf": {"max_iter": 10, "learning_rate": 0.05},
+        "deepfool": {"max_iter": 50, "epsilon": 0.02},
+        "ead": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 1.0, "learning_rate": 0.1},
+        "jsma": {"theta": 0.3, "gamma": 1.0},
+        "autoattack": {"eps": 0.1, "max_iter": 20, "num_random_init": 1, "square_max_iter": 100},
+        "square_l2": {"eps": 2.0, "p_init": 0.8, "max_iter": 100},
+        "square_linf": {"eps": 0.15, "p_init": 0.3, "max_iter": 100},
+        "zoo": {"max_iter": 20, "binary_search_steps": 2, "initial_const": 10.0, "learning_rate": 0.5,
+                "nb_parallel": 16, "variable_h": 0.02},
+        "boundary": {"delta": 0.1, "epsilon": 1.0, "max_iter": 30, "num_trial": 10, "sample_size": 10},
+        "geoda": {"sub_dim": 8, "bin_search_tol": 1e-3, "max_iter": 400},
+    },
+}
+
+
+def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, dict] | None = None) -> dict:
+    """{attack: params} for `preset`, restricted to `attacks` ("all", a comma list or a list), with
+    per-attack `overrides` merged over the preset's values."""
+    if preset not in PRESETS:
+        raise EdgeqError(f"unknown attack preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    table = PRESETS[preset]
+    names = list(table) if attacks == "all" else (attacks.split(",") if isinstance(attacks, str) else list(attacks))
+    unknown = [n for n in names if n not in table] + [n for n in (overrides or {}) if n not in table]
+    if unknown:
+        raise EdgeqError(f"unknown attack(s) {', '.join(unknown)}; the suite has {', '.join(table)}")
+    chosen = {n: copy.deepcopy(table[n]) for n in names}
+    for name, params in (overrides or {}).items():
+        if name in chosen:
+            chosen[name].update(params)
+    return chosen

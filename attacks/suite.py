@@ -1,0 +1,191 @@
+"""The ten attacks of the David-and-Goliath study, each a small adapter over IBM ART.
+
+White-box attacks are crafted on the float model (an ART PyTorchClassifier) and transferred to the device;
+black-box attacks query the device estimator. Every adapter takes the ART estimator and the preset's params
+and returns `generate(x, y) -> x_adv` over NHWC float inputs in [0, 1] and integer labels."""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    box: str                    # "white": crafted on the float model; "black": queries the device
+    norm: str                   # the norm the attack bounds or minimises, for the report
+    build: Callable[[object, dict], Generate]
+
+
+def _onehot(y: np.ndarray, n: int) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)[y]
+
+
+def _finite(x: np.ndarray, x_adv: np.ndarray) -> np.ndarray:
+    """ART's outputs clipped to [0, 1]; a sample it left non-finite (Square L2 on tiny images) keeps its clean value."""
+    x_adv = np.asarray(x_adv, dtype=np.float32)
+    ok = np.isfinite(x_adv).reshape(len(x), -1).all(axis=1).reshape((-1,) + (1,) * (x.ndim - 1))
+    return np.clip(np.where(ok, x_adv, x), 0.0, 1.0).astype(np.float32)
+
+
+def _untargeted(attack, nb_classes: int) -> Generate:
+    return lambda x, y: _finite(x, attack.generate(x.astype(np.float32), _onehot(y, nb_classes)))
+
+
+def _pgd(est, p):
+    from art.attacks.evasion import ProjectedGradientDescent
+    eps = p["eps"]
+    return _untargeted(ProjectedGradientDescent(est, norm=np.inf, eps=eps, eps_step=p.get("eps_step", eps / 10),
+                                                max_iter=p["max_iter"], num_random_init=p["num_random_init"],
+                                                batch_size=p.get("batch_size", 128), verbose=False),
+                       est.nb_classes)
+
+
+def _cw_l2(est, p):
+    from art.attacks.evasion import CarliniL2Method
+    return _untargeted(CarliniL2Method(est, max_iter=p["max_iter"], binary_search_steps=p["binary_search_steps"],
+                                       initial_const=p["initial_const"], learning_rate=p.get("learning_rate", 0.01),
+                                       batch_size=p.get("batch_size", 64), verbose=False), est.nb_classes)
+
+
+def _cw_linf(est, p):
+    from art.attacks.evasion import CarliniLInfMethod
+    return _untargeted(CarliniLInfMethod(est, max_iter=p["max_iter"], learning_rate=p["learning_rate"],
+                                         batch_size=p.get("batch_size", 64), verbose=False), est.nb_classes)
+
+
+def _deepfool(est, p):
+    from art.attacks.evasion import DeepFool
+    attack = DeepFool(est, max_iter=p["max_iter"], epsilon=p["epsilon"], nb_grads=p.get("nb_grads", 10),
+                      batch_size=p.get("batch_size", 64), verbose=False)
+    return lambda x, y: _finite(x, attack.generate(x.astype(np.float32)))
+
+
+def _ead(est, p):
+    from art.attacks.evasion import ElasticNet
+    return _untargeted(ElasticNet(est, max_iter=p["max_iter"], binary_search_steps=p["binary_search_steps"],
+                                  initial_const=p["initial_const"], learning_rate=p.get("learning_rate", 0.01),
+                                  batch_size=p.get("batch_size", 64), verbose=False), est.nb_classes)
+
+
+def _jsma(est, p):
+    """Targeted at a random class other than the true one, as the study did."""
+    from art.attacks.evasion import SaliencyMapMethod
+    attack = SaliencyMapMethod(est, theta=p["theta"], gamma=p["gamma"], batch_size=p.get("batch_size", 64),
+                               verbose=False)
+    rng = np.random.default_rng(p.get("seed", 0))
+
+    def generate(x, y):
+        targets = (y + rng.integers(1, est.nb_classes, size=len(y))) % est.nb_classes
+        return _finite(x, attack.generate(x.astype(np.float32), _onehot(targets, est.nb_classes)))
+    return generate
+
+
+def _autoattack(est, p):
+    """ART's AutoAttack over APGD-CE, APGD-DLR and Square (L∞), with the preset's iteration counts."""
+    from art.attacks.evasion import AutoAttack, AutoProjectedGradientDescent, SquareAttack
+    eps, step = p["eps"], p.get("eps_step", p["eps"] / 4)
+    apgd = [AutoProjectedGradientDescent(est, norm=np.inf, eps=eps, eps_step=step, max_iter=p["max_iter"],
+                                         nb_random_init=p["num_random_init"], loss_type=loss, verbose=False)
+            for loss in ("cross_entropy", "difference_logits_ratio")]
+    square = SquareAttack(est, norm=np.inf, eps=eps, max_iter=p["square_max_iter"], verbose=False)
+    return _untargeted(AutoAttack(est, norm=np.inf, eps=eps, eps_step=step, attacks=apgd + [square]),
+                       est.nb_classes)
+
+
+def _square(norm):
+    def build(est, p):
+        from art.attacks.evasion import SquareAttack
+        k = -(-10 // est.input_shape[0]) if norm == 2 else 1
+        view = _upsampled(est, k) if k > 1 else est
+        generate = _untargeted(SquareAttack(view, norm=norm, eps=p["eps"] * k, p_init=p["p_init"],
+                                            max_iter=p["max_iter"], nb_restarts=p.get("nb_restarts", 1),
+                                            batch_size=p.get("batch_size", 128), verbose=False), est.nb_classes)
+        if k == 1:
+            return generate
+        return lambda x, y: _block_mean(generate(np.repeat(np.repeat(x, k, 1), k, 2), y), k)
+    return build
+
+
+def _block_mean(x: np.ndarray, k: int) -> np.ndarray:
+    n, h, w, c = x.shape
+    return x.reshape(n, h // k, k, w // k, k, c).mean(axis=(2, 4)).astype(np.float32)
+
+
+def _upsampled(est, k: int):
+    """`est` seen through a k-times nearest-neighbour upsampled image, for ART's Square L2, whose initialisation
+    needs images at least 10 px high (5 tiles of 2 px). An L2 budget of k·ε there is at most ε after the block
+    mean that brings a sample back, so the attack's bound holds on the device's inputs."""
+    from art.estimators.classification import BlackBoxClassifierNeuralNetwork
+    h, w, c = est.input_shape
+    return BlackBoxClassifierNeuralNetwork(lambda xu: est.predict(_block_mean(np.asarray(xu, np.float32), k)),
+                                           (h * k, w * k, c), est.nb_classes, channels_first=False,
+                                           clip_values=(0.0, 1.0))
+
+
+def _zoo(est, p):
+    from art.attacks.evasion import ZooAttack
+    size = int(np.prod(est.input_shape))
+    return _untargeted(ZooAttack(est, max_iter=p["max_iter"], binary_search_steps=p["binary_search_steps"],
+                                 initial_const=p["initial_const"], learning_rate=p.get("learning_rate", 0.01),
+                                 nb_parallel=min(p.get("nb_parallel", 128), size), use_resize=False,
+                                 use_importance=False, batch_size=1, variable_h=p.get("variable_h", 1e-4),
+                                 verbose=False), est.nb_classes)
+
+
+def _boundary(est, p):
+    from art.attacks.evasion import BoundaryAttack
+    return _untargeted(BoundaryAttack(est, targeted=False, delta=p["delta"], epsilon=p["epsilon"],
+                                      max_iter=p["max_iter"], num_trial=p.get("num_trial", 25),
+                                      sample_size=p.get("sample_size", 20), init_size=p.get("init_size", 100),
+                                      batch_size=p.get("batch_size", 64), verbose=False), est.nb_classes)
+
+
+def dct_basis(sub_dim: int, res: int) -> np.ndarray:
+    """GeoDA's low-frequency 2-D DCT basis [res*res, sub_dim**2] (u outer, v inner), as ART builds it; ART's own
+    builder calls np.mat, which NumPy 2 removed."""
+    n = max(res, sub_dim)
+    k = np.arange(sub_dim)
+    alpha = np.where(k == 0, np.sqrt(1.0 / n), np.sqrt(2.0 / n))
+    pos = np.arange(res)
+    cos = alpha[:, None] * np.cos((2 * pos[None, :] + 1) * k[:, None] * np.pi / (2 * n))     # [k, pos]
+    basis = np.einsum("ux,vy->uvyx", cos, cos)                                               # [u, v, y, x]
+    return basis.reshape(sub_dim * sub_dim, res * res).T
+
+
+def _geoda(est, p):
+    """GeoDA loads (or builds and saves) its DCT basis as a file in the working directory: run it in a scratch
+    folder holding the basis."""
+    from art.attacks.evasion import GeoDA
+    attack = GeoDA(est, norm=2, sub_dim=p["sub_dim"], bin_search_tol=p["bin_search_tol"], max_iter=p["max_iter"],
+                   batch_size=p.get("batch_size", 64), verbose=False)
+    generate = _untargeted(attack, est.nb_classes)
+    res = est.input_shape[1]
+
+    def in_scratch(x, y):
+        with tempfile.TemporaryDirectory(prefix="edgeq-geoda-") as scratch, contextlib.chdir(scratch):
+            np.save(f"2d_dct_basis_{p['sub_dim']}_{res}.npy", dct_basis(p["sub_dim"], res))
+            return generate(x, y)
+    return in_scratch
+
+
+SUITE: dict[str, Attack] = {a.name: a for a in [
+    Attack("pgd_linf", "white", "linf", _pgd),
+    Attack("cw_l2", "white", "l2", _cw_l2),
+    Attack("cw_linf", "white", "linf", _cw_linf),
+    Attack("deepfool", "white", "l2", _deepfool),
+    Attack("ead", "white", "l1", _ead),
+    Attack("jsma", "white", "l0", _jsma),
+    Attack("autoattack", "white", "linf", _autoattack),
+    Attack("square_l2", "black", "l2", _square(2)),
+    Attack("square_linf", "black", "linf", _square(np.inf)),
+    Attack("zoo", "black", "l2", _zoo),
+    Attack("boundary", "black", "l2", _boundary),
+    Attack("geoda", "black", "l2", _geoda),
+]}

@@ -1,0 +1,135 @@
+"""The audit report as one self-contained HTML page (plots embedded as PNG data URIs), from the plain dict
+the audit returns plus the compiled model's report. Nothing is fetched when the page is opened."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _sweeps(audit: dict) -> dict:
+    """{attack: {variant: [(eps, adversarial accuracy)]}} for attacks run over more than one ε."""
+    curves: dict = defaultdict(lambda: defaultdict(list))
+    for run in audit["runs"]:
+        if run.get("eps") is not None and "@eps=" in run["key"]:
+            for variant, s in run.get("scores", {}).items():
+                curves[run["attack"]][variant].append((run["eps"], s["adversarial_accuracy"]))
+    return curves
+
+
+def accuracy_vs_eps_plot(audit: dict) -> str:
+    """Adversarial accuracy against ε per swept attack and variant; the dotted line is half an input step,
+    under which the device rounds the perturbation away."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curves = _sweeps(audit)
+    if not curves:
+        return "<p>No attack was swept over ε.</p>"
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4), squeeze=False)
+    for ax, (attack, per_variant) in zip(axes[0], curves.items()):
+        for variant, points in sorted(per_variant.items()):
+            eps, acc = zip(*sorted(points))
+            ax.plot(eps, acc, marker="o", label=variant)
+        if audit.get("input_scale"):
+            ax.axvline(audit["input_scale"] / 2, ls=":", c="k", label="half an input step")
+            top = ax.secondary_xaxis("top", functions=(lambda e: e / audit["input_scale"],
+                                                       lambda s: s * audit["input_scale"]))
+            top.set_xlabel("ε in input quantization steps")
+        ax.set(xscale="log", xlabel="ε (L∞, inputs in [0, 1])", ylabel="accuracy", ylim=(0, 1), title=attack)
+        ax.legend()
+    return _png(fig)
+
+
+def perturbation_histograms(audit: dict) -> str:
+    """Histogram of each run's perturbation size in the norm its attack works in."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = [r for r in audit["runs"] if r.get("perturbation_values", {}).get(r["norm"])]
+    if not runs:
+        return "<p>No perturbations to show.</p>"
+    cols = 4
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, run in zip(axes.ravel(), runs):
+        ax.hist(run["perturbation_values"][run["norm"]], bins=20, color="tab:blue")
+        ax.set(title=run["key"], xlabel=run["norm"])
+    for ax in axes.ravel()[len(runs):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _attack_tables(audit: dict) -> str:
+    parts = []
+    for run in audit["runs"]:
+        pert = run.get("perturbation", {}).get(run["norm"], {})
+        rows = [[variant, s["clean_accuracy"], s["adversarial_accuracy"], s["success_rate"],
+                 run.get("transfer_rate", {}).get(variant)] for variant, s in run.get("scores", {}).items()]
+        steps = f", {run['eps_steps']:.3g} input steps" if run.get("eps_steps") else ""
+        status = run["status"] + (f" ({run['stopped_by']})" if run.get("stopped_by") else "")
+        parts.append(f"<h3>{html.escape(run['key'])}</h3><p>{run['box']}-box, {run['norm']}; status <b>"
+                     f"{html.escape(status)}</b>; {run.get('samples_done', 0)} samples; "
+                     f"{_fmt(run.get('elapsed_s'))} s; device queries {_fmt(run.get('queries'))}; "
+                     f"ε {_fmt(run.get('eps'))}{steps}; {run['norm']} mean/median/max "
+                     f"{_fmt(pert.get('mean'))} / {_fmt(pert.get('median'))} / {_fmt(pert.get('max'))}</p>"
+                     + _table(["variant", "clean acc", "adversarial acc", "success rate", "transfer float→device"],
+                              rows))
+    return "".join(parts)
+
+
+def _model_section(model: dict | None) -> str:
+    if not model:
+        return ""
+    t = model["totals"]
+    layers = _table(["#", "op", "precision", "MACs", "weight bytes", "kernel"],
+                    [[layer["index"], layer["op"], layer["precision"], layer["macs"], layer["weight_bytes"],
+                      layer["kernel"]] for layer in model["layers"]])
+    run = model.get("run", {})
+    figures = _table(["figure", "value"], [["target", model["target"]], ["flash bytes", t["flash_bytes"]],
+                                            ["weight bytes", t["weight_bytes"]], ["arena bytes", t["arena_bytes"]],
+                                            ["MACs / inference", t["macs"]],
+                                            ["instructions / inference", run.get("instructions_per_inference")],
+                                            ["peak RAM bytes", run.get("peak_ram_bytes")]])
+    return f"<h2>Deployed model: precision policy and figures</h2>{figures}{layers}"
+
+
+def render(audit: dict, model: dict | None = None, title: str = "edgeq robustness audit") -> str:
+    """The whole page. `audit` is attacks.audit.run_audit's dict; `model` the compile report (+ `run` figures)."""
+    variants = _table(["variant", "on device", "clean accuracy", "zero-gradient density", "queries (device / fast "
+                       "path / fast re-checked on device)"],
+                      [[name, v["on_device"], v["clean_accuracy"], v["zero_gradient_density"],
+                        " / ".join(str(v["queries"][k]) for k in ("device", "fast", "rechecked"))
+                        if "queries" in v else None] for name, v in audit["variants"].items()])
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;"
+             "margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p>{audit['samples']} samples; input step {_fmt(audit.get('input_scale'))}.</p>"
+            f"<h2>Variants</h2>{variants}<h2>Accuracy against ε</h2>{accuracy_vs_eps_plot(audit)}"
+            f"<h2>Perturbation sizes</h2>{perturbation_histograms(audit)}"
+            f"<h2>Attacks</h2>{_attack_tables(audit)}{_model_section(model)}</body></html>")

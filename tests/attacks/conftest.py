@@ -1,0 +1,31 @@
+"""The digits demo model, trained, quantized and compiled once per session: the audit tests' deployed target."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeq import api
+from edgeq.demo_model import build_digits_mlp, load_digits_split
+from edgeq.frontends.tflite import write_tflite
+from edgeq.ir import Graph
+
+
+@dataclass
+class Deployed:
+    project: Path
+    tflite: bytes
+    graph: Graph
+    x: np.ndarray               # float NHWC test images in [0, 1]
+    y: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory) -> Deployed:
+    out = tmp_path_factory.mktemp("digits")
+    data = load_digits_split()
+    graph, _ = build_digits_mlp(data)
+    model = out / "digits_int8.tflite"
+    model.write_bytes(write_tflite(graph))
+    api.compile_model(model, "cortex-m4", out / "m4")
+    return Deployed(out / "m4", model.read_bytes(), graph, data.x_test, data.y_test)

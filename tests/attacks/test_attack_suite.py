@@ -1,0 +1,39 @@
+"""Each attack of the suite, quick preset, against the emulated digits model: it runs and lowers accuracy.
+White-box attacks are crafted on the model's dense float twin and scored on the device."""
+import numpy as np
+import pytest
+import torch
+
+from attacks.presets import PRESETS, resolve
+from attacks.suite import SUITE
+from attacks.torch_model import art_classifier
+from edgeq import api
+
+pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
+torch.set_num_threads(1)
+
+
+def test_presets_cover_the_suite():
+    for preset in PRESETS.values():
+        assert set(preset) == set(SUITE)
+
+
+@pytest.mark.parametrize("name", list(SUITE))
+def test_attack_lowers_device_accuracy(digits, name):
+    np.random.seed(0)
+    torch.manual_seed(0)
+    params = resolve("quick", [name])[name]
+    if isinstance(params.get("eps"), list):
+        params["eps"] = max(params["eps"])
+    est = api.device_estimator(digits.project, recheck_rate=0.05)
+    attack = SUITE[name]
+    target = art_classifier(api.dense_twin(digits.graph), (8, 8, 1), 10, False) if attack.box == "white" else est.art()
+    x, y = digits.x[:24], digits.y[:24]
+    clean = np.mean(est.predict(x).argmax(1) == y)
+    x_adv = attack.build(target, params)(x, y)
+    assert x_adv.shape == x.shape and x_adv.dtype == np.float32 and 0 <= x_adv.min() and x_adv.max() <= 1
+    adversarial = np.mean(est.predict(x_adv).argmax(1) == y)
+    est.verify()
+    assert adversarial < clean - 0.1, f"{name}: device accuracy {clean:.2f} → {adversarial:.2f}"
+    if attack.box == "black":
+        assert est.counts.fast > 2 * len(x)
