@@ -161,51 +161,65 @@ def dense_twin(graph: Graph):
     return dense_stack(layers)
 
 
-def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4") -> dict:
-    """The embedded default: digits MLP → int8 .tflite → firmware → QEMU, checked byte for byte against
-    tflite-micro. Prints the figures and returns them."""
-    from .demo_model import build_digits_mlp, load_digits_split, quantize_input
-    from .frontends.tflite import write_tflite
+def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", audit_samples: int = 64) -> dict:
+    """The embedded default, no download: train a digits CNN, quantize it to int8 and to mixed int4/int8 (weights
+    at most 60 % of int8's flash), compile both, run the test set in QEMU checked byte for byte against
+    tflite-micro and the reference executor, then audit both variants with the quick attack preset."""
+    from .demo_model import load_digits_split, nchw, train_digits_cnn
     from .oracle import tflm_run
-    from .reference import run as reference_run
+    from .reference import Executor
+    from .report.tables import format_figures
 
+    import torch
+    torch.set_num_threads(1)        # small batches on 2 shared cores: a second thread mostly waits
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    print("[1/5] training a float MLP on sklearn digits and quantizing it to int8 ...", flush=True)
+    print("[1/6] training a float CNN on sklearn digits ...", flush=True)
     data = load_digits_split()
-    graph, float_acc = build_digits_mlp(data)
-    model_path = out / "digits_int8.tflite"
-    model_path.write_bytes(write_tflite(graph))
-    print(f"[2/5] compiling {model_path} for {target} ...", flush=True)
-    report = compile_model(model_path, target, out / target)
+    net = train_digits_cnn(data)
+    calib, labels = nchw(data.x_train), data.y_train
+    print("[2/6] quantizing to int8 and compiling it ...", flush=True)
+    quantize(net, calib, labels, policy="hawq", target=target, out=out / "digits_int8.tflite")
+    int8_report = compile_model(out / "digits_int8.tflite", target, out / "int8")
+    budget = int8_report["totals"]["flash_bytes"] - 0.4 * int8_report["totals"]["weight_bytes"]
+    print(f"[3/6] mixed int4/int8 under a {budget:,.0f} B flash budget (weights <= 60 % of int8's) ...", flush=True)
+    quantize(net, calib, labels, policy="hawq", flash_bytes=budget, target=target, out=out / "digits_mixed.tflite")
+    report = compile_model(out / "digits_mixed.tflite", target, out / "mixed")
     print(layer_table(report))
-    x = quantize_input(data.x_test)
-    print(f"[3/5] running {len(x)} test images in QEMU ({report['totals']['flash_bytes']} B flash) ...", flush=True)
-    y_dev, metrics = run_project(out / target, x)
-    print("[4/5] checking against tflite-micro and the reference executor ...", flush=True)
-    y_tflm = tflm_run(model_path.read_bytes(), [x])[0]
-    y_ref = reference_run(read_tflite(model_path), [x])[0]
-    mismatches = int(np.count_nonzero(np.any(y_dev.reshape(len(x), -1) != y_tflm.reshape(len(x), -1), axis=1)))
-    ref_mismatches = int(np.count_nonzero(np.any(y_ref.reshape(len(x), -1) != y_tflm.reshape(len(x), -1), axis=1)))
-    figures = {
-        "float_accuracy": float_acc,
-        "device_accuracy": float(np.mean(np.argmax(y_dev.reshape(len(x), -1), axis=1) == data.y_test)),
-        "inputs": len(x),
-        "device_vs_tflm_mismatching_inputs": mismatches,
-        "reference_vs_tflm_mismatching_inputs": ref_mismatches,
-        **metrics,
-    }
+    figures = {"float_accuracy": float(np.mean(_float_argmax(net, data.x_test) == data.y_test))}
+    print(f"[4/6] running {len(data.x_test)} test images in QEMU, checking against tflite-micro ...", flush=True)
+    for name in ("int8", "mixed"):
+        model_path = out / f"digits_{name}.tflite"
+        x = quantize_inputs(data.x_test, load_report(out / name)["input"])
+        y_dev, metrics = run_project(out / name, x)
+        flat = y_dev.reshape(len(x), -1)
+        y_tflm = tflm_run(model_path.read_bytes(), [x])[0].reshape(len(x), -1)
+        y_ref = Executor(read_tflite(model_path)).run([x])[0].reshape(len(x), -1)
+        figures[name] = {"device_accuracy": float(np.mean(np.argmax(flat, 1) == data.y_test)),
+                         "device_vs_tflm_mismatching_inputs": int(np.any(flat != y_tflm, axis=1).sum()),
+                         "reference_vs_tflm_mismatching_inputs": int(np.any(y_ref != y_tflm, axis=1).sum()),
+                         **metrics}
+        print(f"[5/6] {name}:\n{format_figures(figures[name])}", flush=True)
+    bad = {n: (f[k], f[r]) for n, f in figures.items() if isinstance(f, dict)
+           for k, r in [("device_vs_tflm_mismatching_inputs", "reference_vs_tflm_mismatching_inputs")] if f[k] or f[r]}
+    if bad:
+        raise EdgeqError(f"outputs differ from tflite-micro (device, reference mismatching inputs): {bad}")
+    print(f"[6/6] auditing int8 and mixed on {audit_samples} test images (quick preset) ...", flush=True)
+    audit({"int8": out / "int8", "mixed": out / "mixed"}, data.x_test[:audit_samples], data.y_test[:audit_samples],
+          float_model=net, channels_first=True, preset="quick", out_dir=out / "audit")
     (out / "demo.json").write_text(json.dumps(figures, indent=2))
-    print("[5/5] figures")
-    print(run_summary_text(figures))
-    if mismatches or ref_mismatches:
-        raise EdgeqError(f"{mismatches} emulated and {ref_mismatches} reference outputs differ from tflite-micro")
+    print(f"float accuracy {figures['float_accuracy']:.4f}; int8 {figures['int8']['device_accuracy']:.4f} "
+          f"({figures['int8']['flash_bytes']:,} B flash); mixed {figures['mixed']['device_accuracy']:.4f} "
+          f"({figures['mixed']['flash_bytes']:,} B flash); report: {out / 'audit' / 'report.html'}")
     return figures
 
 
-def run_summary_text(figures: dict) -> str:
-    from .report.tables import format_figures
-    return format_figures(figures)
+def _float_argmax(net, x_nhwc: np.ndarray) -> np.ndarray:
+    import torch
+
+    from .demo_model import nchw
+    with torch.no_grad():
+        return net(torch.from_numpy(nchw(x_nhwc))).argmax(1).numpy()
 
 
 def _white_box_model(float_model, project_dir: Path, report: dict):
@@ -271,30 +285,16 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
     return result
 
 
-def audit_demo(out_dir: str | os.PathLike = "out/demo/audit", target: str = "cortex-m4", samples: int = 100) -> dict:
-    """The demo's audit: the digits model (trained, quantized, compiled here), quick preset, `samples` test
-    images; white-box attacks run on its dense float twin."""
-    from .demo_model import build_digits_mlp, load_digits_split
-    from .frontends.tflite import write_tflite
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_digits_split()
-    graph, _ = build_digits_mlp(data)
-    model_path = out / "digits_int8.tflite"
-    model_path.write_bytes(write_tflite(graph))
-    compile_model(model_path, target, out / "int8")
-    return audit({"int8": out / "int8"}, data.x_test[:samples], data.y_test[:samples], preset="quick",
-                 out_dir=out)
-
-
 def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: float | None = None,
              ram_bytes: float | None = None, instructions: float | None = None, observer: str = "minmax",
              qat_epochs: int = 0, kure: float = 0.0, target: str = "cortex-m4", out: str | os.PathLike | None = None,
-             log=print):
+             measure: bool = False, log=print):
     """`edgeq quantize`: a float model (nn.Module taking NCHW `calib`, Keras .h5 path, or float Graph) → mixed
     int4/int8 integer graph under flash/RAM/instruction budgets. The int8 model is compiled once for `target`
-    to measure what the budgets' fixed part (code, arena) is. With `out`, writes out (.tflite) and the policy
-    report beside it (.policy.json, .policy.png). Returns (pipeline.Quantized, report dict)."""
+    to measure what the budgets' fixed part (code, arena) is. With `measure`, the result is compiled and run
+    too, and the report gets measured flash, per-layer instructions and accuracy beside the predicted ones.
+    With `out`, writes out (.tflite) and the policy report beside it (.policy.json, .policy.png).
+    Returns (pipeline.Quantized, report dict)."""
     import tempfile
 
     from .frontends.tflite import write_tflite
@@ -317,7 +317,8 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
                         ram_needed_bytes=totals["static_ram_bytes"])
     result = run_pipeline(graph, x, labels, policy=policy, budget=budget, observer=observer, qat_epochs=qat_epochs,
                           kure=kure, input_layout=layout, log=log)
-    report = policy_report(result, policy)
+    measured = _measure_quantized(graph, result.graph, x, labels, layout, target, log) if measure else None
+    report = policy_report(result, policy, measured)
     report["predicted"]["flash_bytes"] = budget.fixed_flash_bytes + report["predicted"]["weight_flash_bytes"]
     if out is not None:
         out = Path(out)
@@ -326,6 +327,35 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
         paths = write_report(report, out.with_suffix(".policy"))
         log(f"wrote {out}, {paths[0]} and {paths[1]}")
     return result, report
+
+
+def _measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layout: str, target: str, log,
+                       device_samples: int = 4) -> dict:
+    """What the quantized model measures: flash and per-layer instructions of its firmware (compiled for
+    `target`, `device_samples` inputs in the emulator) and its top-1 accuracy (reference executor, bit-exact
+    with the firmware) on x against `labels`, or against the float model's predictions when there are none."""
+    import tempfile
+
+    import torch
+
+    from .quantize.twin import Twin
+    from .reference import Executor
+
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "nchw" and x.ndim == 4 else x
+    with torch.no_grad():
+        float_pred = Twin(float_graph).logits(torch.from_numpy(nhwc)).argmax(1).numpy()
+    y = float_pred if labels is None else np.asarray(labels).reshape(-1)
+    log(f"[quantize] measuring: compiling for {target}, {device_samples} inputs in the emulator ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        compiled = compile_graph(q, target, tmp)
+        _, metrics = run_project(tmp, nhwc[:device_samples])
+    int_pred = Executor(q).run([quantize_inputs(nhwc, compiled["input"])])[0].reshape(len(nhwc), -1).argmax(1)
+    return {"flash_bytes": compiled["totals"]["flash_bytes"], "weight_flash_bytes": compiled["totals"]["weight_bytes"],
+            "instructions_per_inference": metrics["instructions_per_inference"],
+            "layer_instructions": {q.ops[layer["index"]].name: layer["instructions"] for layer in metrics["layers"]},
+            "accuracy": float(np.mean(int_pred == y)), "float_accuracy": float(np.mean(float_pred == y)),
+            "accuracy_against": "float model predictions" if labels is None else "labels",
+            "accuracy_samples": len(y), "target": target}
 
 
 def _float_model(model, calib):

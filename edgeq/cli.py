@@ -69,9 +69,13 @@ def _quantize(args) -> None:
     labels = calib["y"] if hasattr(calib, "files") and "y" in calib.files else None
     _, report = api.quantize(_load_model(args.model, args.weights), calib, labels, policy=args.policy,
                              flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, observer=args.observer,
-                             qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out)
+                             qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out,
+                             measure=args.measure)
     for layer in report["layers"]:
-        print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  w{layer['bits']}")
+        measured = layer.get("instructions_measured")
+        print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  w{layer['bits']}  "
+              f"{layer['instructions']:>12,.0f} instr. predicted"
+              + (f", {measured:>12,.0f} measured" if measured is not None else ""))
 
 
 def _demo(args) -> None:
@@ -127,6 +131,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--kure", type=float, default=0.0, help="KURE weight λ (target kurtosis 1.8)")
     q.add_argument("--target", default="cortex-m4", choices=sorted(TARGETS))
     q.add_argument("--out", type=Path, required=True, help=".tflite to write; the report goes beside it")
+    q.add_argument("--measure", action="store_true",
+                   help="also compile and run the result: measured flash, instructions, accuracy in the report")
     q.set_defaults(func=_quantize)
 
     d = sub.add_parser("demo", help="the embedded default: digits model → firmware → QEMU, checked against tflite-micro")

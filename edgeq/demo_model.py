@@ -1,12 +1,14 @@
-"""The embedded default model for `edgeq demo`: an MLP trained on sklearn's digits at demo time (no download),
-quantized post-training to a full-int8 TFLite-style graph (per-channel int8 weights, asymmetric int8
-activations calibrated by min/max over the training set), so the deploy path has something real to carry."""
+"""The embedded default models, trained on sklearn's digits at run time (no download): the CNN `edgeq demo`
+quantizes, deploys and audits, and a small int8 MLP quantized here by hand (per-tensor int8 weights, min/max
+calibrated activations) that the attack tests use as their fast fully-connected device model."""
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import nn
 
 from .ir import (Activation, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, QParams, SoftmaxAttrs, Tensor,
                  verify)
@@ -87,3 +89,42 @@ def build_digits_mlp(data: DigitsData, hidden: int = 32, seed: int = 0) -> tuple
     g.ops.append(Op(OpKind.SOFTMAX, [x], ["probs"], SoftmaxAttrs(1.0), "softmax"))
     g.outputs = ["probs"]
     return verify(g), float_acc
+
+
+class DigitsCNN(nn.Module):
+    """Conv+BN+ReLU, conv+ReLU, max pool, depthwise conv with a residual add, NCHW flatten, Linear: every kind
+    of layer the quantizer and the deploy path handle, small enough to train in seconds."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.relu(self.dw(x) + x)
+        return self.fc(torch.flatten(x, 1))
+
+
+def train_digits_cnn(data: DigitsData, epochs: int = 15, seed: int = 0) -> DigitsCNN:
+    """The demo's float model, trained on the digits in a few seconds (seeded), in eval mode; NCHW in [0, 1]."""
+    torch.manual_seed(seed)
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    x = torch.from_numpy(nchw(data.x_train))
+    y = torch.from_numpy(data.y_train).long()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x)).split(64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+def nchw(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-command set-up on a fresh Debian machine (idempotent): Arm toolchain + QEMU, the Python venv with pinned
+# One-command set-up on a fresh Debian machine (idempotent): Arm toolchain + QEMU + Chromium, the Python venv with pinned
 # dependencies, CMSIS-NN in the ignored cache, and the QEMU instruction-count plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ need_apt=()
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi)
 [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -d /usr/lib/arm-none-eabi/newlib ] || need_apt+=(libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+command -v chromium >/dev/null || need_apt+=(chromium)      # renders the audit report in a test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (Debian)"
   if [ "$(id -u)" -ne 0 ]; then

@@ -59,15 +59,16 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
 
 def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy: str = "hawq",
              budget: Budget = Budget(), observer: str = "minmax", qat_epochs: int = 0, kure: float = 0.0,
-             qat_data: tuple | None = None, sensitivity_samples: int = 256, lr: float = 1e-4,
-             input_layout: str = "nhwc", seed: int = 0, log=print) -> Quantized:
+             qat_data: tuple | None = None, sensitivity_samples: int = 256, lr: float = 5e-5,
+             augment: bool = False, input_layout: str = "nhwc", seed: int = 0, log=print) -> Quantized:
     """Quantize a float graph. x: calibration inputs as the twin takes them; y: their labels (the float model's
-    own predictions when None). qat_data: (x, y) for fine-tuning, default (x, y)."""
+    own predictions when None). qat_data: (x, y) for fine-tuning, default (x, y); augment: random crops and
+    flips during QAT (natural images)."""
     torch.manual_seed(seed)
     twin = Twin(graph, input_layout=input_layout).eval()
     if y is None:
         with torch.no_grad():
-            y = twin(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
+            y = twin.logits(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
     log(f"[quantize] calibrating {len(graph.ops)} ops on {len(x)} samples ({observer}) ...")
     ranges = twin.observe([x[i:i + 256] for i in range(0, len(x), 256)], observer)
     spec8 = make_spec(graph, ranges)
@@ -77,10 +78,15 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
     spec = make_spec(graph, ranges, bits)
     if qat_epochs:
         log(f"[quantize] QAT: {qat_epochs} epochs{f', KURE {kure}' if kure else ''} ...")
-        qx, qy = qat_data if qat_data is not None else (x, y)
         started = time.perf_counter()
-        tuned = finetune(Twin(graph, spec, input_layout), qx, qy, qat_epochs, lr=lr, kure=kure, seed=seed, log=log)
+        graph = fine_tuned(graph, spec, *(qat_data or (x, y)), qat_epochs, lr=lr, kure=kure, augment=augment,
+                           input_layout=input_layout, seed=seed, log=log)
         timings["qat_s"] = time.perf_counter() - started
-        graph = tuned.float_graph()
     return Quantized(quantize_graph(graph, spec), spec, bits, sensitivity, layer_costs(graph), timings)
 
+
+def fine_tuned(graph: Graph, spec: QuantSpec, x, y, epochs: int, *, lr: float = 5e-5, kure: float = 0.0,
+               augment: bool = False, input_layout: str = "nhwc", seed: int = 0, log=print) -> Graph:
+    """The float graph with weights fine-tuned by QAT under `spec` (PTQ it with the same spec)."""
+    twin = Twin(graph, spec, input_layout)
+    return finetune(twin, x, y, epochs, lr=lr, kure=kure, augment_images=augment, seed=seed, log=log).float_graph()

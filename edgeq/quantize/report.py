@@ -7,15 +7,23 @@ from pathlib import Path
 
 
 def policy_report(result, policy: str, measured: dict | None = None) -> dict:
+    """`measured` (optional): flash_bytes, layer_instructions {layer: count}, accuracy and the like, as
+    api.quantize measures them on the compiled firmware; each layer gets its measured count beside the
+    predicted one."""
+    per_layer = (measured or {}).get("layer_instructions", {})
     layers = [{"name": c.name, "op": c.kind, "params": c.params, "macs": c.macs,
                "sensitivity": result.sensitivity.get(c.name), "bits": result.bits[c.name],
                "flash_bytes": c.flash[result.bits[c.name]],
-               "instructions": c.instructions[result.bits[c.name]]} for c in result.costs]
+               "instructions": c.instructions[result.bits[c.name]],
+               "instructions_measured": per_layer.get(c.name)} for c in result.costs]
+    measured = dict(measured or {})
+    if per_layer:
+        measured["instructions_weighted_layers"] = sum(per_layer.get(c.name, 0.0) for c in result.costs)
     return {"policy": policy, "layers": layers,
             "predicted": {"weight_flash_bytes": sum(layer["flash_bytes"] for layer in layers),
                           "weight_flash_bytes_int8": sum(c.flash[8] for c in result.costs),
                           "instructions_weighted_layers": sum(layer["instructions"] for layer in layers)},
-            "measured": measured or {}, "timings_s": result.timings}
+            "measured": measured, "timings_s": result.timings}
 
 
 def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:

@@ -32,7 +32,8 @@ class QuantSpec:
 
 
 def weight_scale(w: np.ndarray, bits: int, axis: int | None) -> np.ndarray:
-    """float32 scales, one per channel along `axis` (or one): max |w| / qmax."""
+    """float32 scales, one per channel along `axis` (or one): max |w| / qmax. (An MSE-optimal clipped int4
+    range was tried on ResNet-8: uniform int4 PTQ rose from 56 % to 73 %, but the mixed policy fell 2 points.)"""
     qmax = WEIGHT_DTYPE[bits].qmax if bits == 4 else 127
     others = tuple(d for d in range(w.ndim) if d != axis) if axis is not None else None
     amax = np.abs(w).max(axis=others) if axis is not None else np.abs(w).max()

@@ -1,12 +1,16 @@
 """The IR as a PyTorch module: the single float forward of edgeq (calibration, sensitivities, QAT and the
-float model a Keras .h5 loads as), and, given a QuantSpec, a fake-quantized forward that reproduces the
-integer reference executor.
+float model a Keras .h5 loads as), and, given a QuantSpec, a quantized forward whose values ARE the integer
+reference executor's.
 
-Fake quantization is straight-through: round and clamp in the forward, identity gradient. Every activation
-tensor is snapped to its int8 grid (fused ReLU/ReLU6 are the grid's clamp, as in the integer kernels), weights
-to their per-channel int8/int4 grid, biases to s_in x s_w. What still differs from the integer kernels is
-the requantization arithmetic (fixed-point multiplier vs a float division) and softmax's exp table, so outputs
-agree within about 1 LSB (tests/unit/test_twin.py states the measured tolerance).
+The quantized forward runs two paths at once. The value path quantizes the twin's current weights exactly as
+PTQ writes them (ptq.quantize_graph) and runs the reference kernels on them op by op (TFLite's fixed-point
+requantization, ADD rescaling, average-pool and softmax rounding), so every activation equals the executor's
+bit for bit: nothing is re-implemented in torch that could drift from the kernels. The gradient path is the
+float fake-quant surrogate (round and clamp with straight-through gradients; weights on their per-channel
+int8/int4 grid, biases at s_in x s_w, activations on their int8 grid, fused ReLU/ReLU6 as its clamp); each
+activation is the surrogate's value plus the detached difference to the exact one, so gradients are the
+surrogate's and values the kernels'. Each op's surrogate reads the exact values of its inputs, so its error
+never accumulates.
 
 Layout: inputs are NHWC like the IR and the .tflite (`input_layout="nchw"` takes NCHW); outputs are the
 graph's output shape with the batch axis first. Inside, 4-D values are NCHW for torch's convolutions.
@@ -19,7 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ir import Activation, Graph, OpKind, Padding
-from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale
+from ..reference import Executor
+from .ptq import quantize_graph
+from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale, weight_scale
 
 CLAMP = {Activation.NONE: None, Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
          Activation.RELU_N1_TO_1: (-1.0, 1.0)}
@@ -36,12 +42,10 @@ def fake_quant(x: torch.Tensor, scale, zero_point, qmin: int, qmax: int) -> torc
 
 
 def quantize_weight(w: torch.Tensor, per_channel: bool, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fake-quantized weights (torch layout, channels first) and their float32 scales, computed as
-    scheme.weight_scale does so that PTQ writes the very grid the twin trained on."""
+    """Fake-quantized weights (torch layout, channels first) and their float32 scales: scheme.weight_scale's,
+    so that PTQ writes the very grid the twin trains on."""
     qmax = 7 if bits == 4 else 127
-    a = w.detach().abs().float()
-    amax = a.amax(dim=tuple(range(1, w.ndim))) if per_channel else a.max().reshape(1)
-    scale = torch.clamp(amax, min=1e-6) / qmax
+    scale = torch.from_numpy(weight_scale(w.detach().float().numpy(), bits, 0 if per_channel else None))
     s = scale.reshape(-1, *([1] * (w.ndim - 1))) if per_channel else scale[0]
     return fake_quant(w, s.to(w.dtype), 0, -qmax, qmax), scale
 
@@ -82,12 +86,20 @@ class Twin(nn.Module):
         self.index = {op.name: str(i) for i, op in enumerate(self.layers)}
 
     # ---------------------------------------------------------------------------------------- quantization
-    def _act(self, name: str, x: torch.Tensor) -> torch.Tensor:
+    def _act(self, name: str, x: torch.Tensor, exact: np.ndarray | None = None) -> torch.Tensor:
+        """x on the tensor's grid (fake-quantized); with `exact` (the executor's integers, NHWC), the value is
+        exact's and the gradient fake quantization's."""
         if self.spec is None:
             return x
         q = self.spec.act[name]
         d = self.spec.act_dtype
-        return fake_quant(x, q.s, q.zp, d.qmin, d.qmax)
+        y = fake_quant(x, q.s, q.zp, d.qmin, d.qmax)
+        if exact is None:
+            return y
+        e = torch.from_numpy((exact.astype(np.float64) - q.zp) * q.s).to(y.dtype)
+        e = e.reshape(len(y), *self.graph.tensors[name].shape[1:])                # NHWC, or [N, K]
+        e = e.permute(0, 3, 1, 2) if e.ndim == 4 else e
+        return y + (e - y).detach()
 
     def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The layer's weights in torch layout and their scales: fake-quantized at the layer's bits when the twin
@@ -104,15 +116,31 @@ class Twin(nn.Module):
         if x.ndim == 4 and self.input_layout == "nhwc":
             x = x.permute(0, 3, 1, 2)
         values = {g.inputs[0]: self._act(g.inputs[0], x)}
+        exact = self._exact(values[g.inputs[0]]) if self.spec is not None else {}
         for op in g.ops:
             out = op.outputs[0]
-            values[out] = self._act(out, self._op(op, [values.get(n) for n in op.inputs]))
+            values[out] = self._act(out, self._op(op, [values.get(n) for n in op.inputs]), exact.get(out))
             if record is not None:
                 record[out] = values[out]
         if record is not None:
             record[g.inputs[0]] = values[g.inputs[0]]
         y = values[g.outputs[0]]
         return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX)."""
+        record: dict = {}
+        out = self(torch.as_tensor(x, dtype=torch.float32) if not isinstance(x, torch.Tensor) else x, record)
+        last = self.graph.ops[-1]
+        return record[last.inputs[0]] if last.kind is OpKind.SOFTMAX else out
+
+    def _exact(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """Every activation tensor as the reference executor computes it on the integer graph PTQ writes from
+        the current weights, for the (already input-quantized) batch x."""
+        q = self.spec.act[self.graph.inputs[0]]
+        xi = torch.round(x.detach() / q.s) + q.zp
+        xi = (xi.permute(0, 2, 3, 1) if xi.ndim == 4 else xi).numpy().astype(self.spec.act_dtype.numpy)
+        return Executor(quantize_graph(self.float_graph(), self.spec), chunk=max(len(xi), 1)).run_all([xi])
 
     def _op(self, op, args):
         kind, attrs, x = op.kind, op.attrs, args[0]

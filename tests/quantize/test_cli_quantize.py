@@ -1,5 +1,6 @@
-"""`edgeq quantize file.py:Class --weights --calib --flash-kb` end to end: a mixed .tflite tflite-micro runs,
-the policy report (JSON + chart) beside it, flash predicted within the budget."""
+"""`edgeq quantize file.py:Class --weights --calib --flash-kb` end to end: int8 with --measure (flash, per-layer
+instructions and accuracy measured on the compiled firmware), then a mixed .tflite under a flash budget the int8
+model misses, with the policy report (JSON + chart) beside it and flash predicted within the budget."""
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
     src = Path(__file__).resolve().parents[1] / "digits_cnn.py"
     args = ["quantize", f"{src}:DigitsCNN", "--weights", str(tmp_path / "net.pt"), "--calib",
             str(tmp_path / "calib.npz"), "--out", str(out)]
-    assert main(args + ["--policy", "int8", "--flash-kb", "1000"]) == 0
-    int8_flash = json.loads(out.with_suffix(".policy.json").read_text())["predicted"]["flash_bytes"]
+    assert main(args + ["--policy", "int8", "--measure"]) == 0
+    measured = json.loads(out.with_suffix(".policy.json").read_text())["measured"]
+    assert measured["accuracy"] > 0.9 and measured["float_accuracy"] > 0.9
+    assert set(measured["layer_instructions"]) >= {"conv1", "conv2", "dw", "fc"}
+    assert all(layer["instructions_measured"] > 0 for layer in
+               json.loads(out.with_suffix(".policy.json").read_text())["layers"])
+    int8_flash = measured["flash_bytes"]
     budget_kb = (int8_flash - 1500) / 1024                   # int8 no longer fits: some layers must go int4
     assert main(args + ["--policy", "hawq", "--flash-kb", f"{budget_kb}"]) == 0
     report = json.loads(out.with_suffix(".policy.json").read_text())
