@@ -190,7 +190,8 @@ def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", aud
     print(f"[4/6] running {len(data.x_test)} test images in QEMU, checking against tflite-micro ...", flush=True)
     for name in ("int8", "mixed"):
         model_path = out / f"digits_{name}.tflite"
-        x = quantize_inputs(data.x_test, load_report(out / name)["input"])
+        compiled = load_report(out / name)
+        x = quantize_inputs(data.x_test, compiled["input"])
         y_dev, metrics = run_project(out / name, x)
         flat = y_dev.reshape(len(x), -1)
         y_tflm = tflm_run(model_path.read_bytes(), [x])[0].reshape(len(x), -1)
@@ -198,7 +199,7 @@ def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", aud
         figures[name] = {"device_accuracy": float(np.mean(np.argmax(flat, 1) == data.y_test)),
                          "device_vs_tflm_mismatching_inputs": int(np.any(flat != y_tflm, axis=1).sum()),
                          "reference_vs_tflm_mismatching_inputs": int(np.any(y_ref != y_tflm, axis=1).sum()),
-                         **metrics}
+                         "weight_bytes": compiled["totals"]["weight_bytes"], **metrics}
         print(f"[5/6] {name}:\n{format_figures(figures[name])}", flush=True)
     bad = {n: (f[k], f[r]) for n, f in figures.items() if isinstance(f, dict)
            for k, r in [("device_vs_tflm_mismatching_inputs", "reference_vs_tflm_mismatching_inputs")] if f[k] or f[r]}
@@ -208,9 +209,9 @@ def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", aud
     audit({"int8": out / "int8", "mixed": out / "mixed"}, data.x_test[:audit_samples], data.y_test[:audit_samples],
           float_model=net, channels_first=True, preset="quick", out_dir=out / "audit")
     (out / "demo.json").write_text(json.dumps(figures, indent=2))
-    print(f"float accuracy {figures['float_accuracy']:.4f}; int8 {figures['int8']['device_accuracy']:.4f} "
-          f"({figures['int8']['flash_bytes']:,} B flash); mixed {figures['mixed']['device_accuracy']:.4f} "
-          f"({figures['mixed']['flash_bytes']:,} B flash); report: {out / 'audit' / 'report.html'}")
+    print(f"float accuracy {figures['float_accuracy']:.4f}; " + "; ".join(
+        f"{n} {figures[n]['device_accuracy']:.4f} ({figures[n]['weight_bytes']:,} B weights, "
+        f"{figures[n]['flash_bytes']:,} B flash)" for n in ("int8", "mixed")) + f"; report: {out / 'audit' / 'report.html'}")
     return figures
 
 
