@@ -45,7 +45,7 @@ def accuracy(q, x_test, y_test) -> float:
     """On the model as written to .tflite and read back."""
     q = read_tflite(write_tflite(q))
     t = q.tensors[q.inputs[0]]
-    xi = np.clip(np.floor(x_test / t.qparams.s + 0.5) + t.qparams.zp, -128, 127).astype(np.int8)
+    xi = t.qparams.quantize_half_up(x_test, t.dtype)
     return float(np.mean(Executor(q).run([xi])[0].reshape(len(xi), -1).argmax(1) == y_test))
 
 

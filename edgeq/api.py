@@ -16,7 +16,7 @@ from .codegen import generate_project
 from .emulate import get_runner
 from .errors import EdgeqError
 from .frontends.tflite import read_tflite
-from .ir import Graph
+from .ir import DType, Graph, QParams
 from .report.tables import layer_table, run_summary
 
 REPORT = "report.json"
@@ -84,8 +84,7 @@ def quantize_inputs(x: np.ndarray, spec: dict) -> np.ndarray:
         raise EdgeqError(f"inputs have shape {x.shape}; the model takes [N, {', '.join(map(str, shape))}]")
     info = np.iinfo(dtype) if dtype.kind == "i" else None
     if np.issubdtype(x.dtype, np.floating) and info is not None:
-        q = np.floor(x / spec["scale"] + 0.5) + spec["zero_point"]
-        return np.clip(q, info.min, info.max).astype(dtype)
+        return QParams(spec["scale"], spec["zero_point"]).quantize_half_up(x, DType(spec["dtype"]))
     if info is not None and (x.min() < info.min or x.max() > info.max):
         raise EdgeqError(f"integer inputs range over [{x.min()}, {x.max()}], outside {dtype}")
     return x.astype(dtype)

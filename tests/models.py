@@ -279,10 +279,7 @@ def cifar(n: int) -> tuple[np.ndarray, np.ndarray]:
 def cifar_inputs(graph: Graph, x: np.ndarray) -> np.ndarray:
     """MLPerf Tiny takes raw pixels - 128; the D&G models take quantize(x / 255), rounding half up, clipped."""
     t = graph.tensors[graph.inputs[0]]
-    if t.qparams.s == 1.0:
-        return (x.astype(np.int16) + t.qparams.zp).astype(t.dtype.numpy)
-    q = np.floor(x.astype(np.float64) / 255.0 / t.qparams.s + 0.5) + t.qparams.zp
-    return np.clip(q, t.dtype.qmin, t.dtype.qmax).astype(t.dtype.numpy)
+    return t.qparams.quantize_half_up(x if t.qparams.s == 1.0 else x.astype(np.float64) / 255.0, t.dtype)
 
 
 def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[np.ndarray]:

@@ -75,3 +75,9 @@ class QParams:
         if self.per_channel:
             raise ValueError("per-channel QParams has no single zero point")
         return int(self.zero_point[0])
+
+    def quantize_half_up(self, x: np.ndarray, dtype: DType) -> np.ndarray:
+        """Real inputs → `dtype` integers, rounding half up and clipping: how edgeq feeds a model's input (the
+        David-and-Goliath study's rule; TFLite's QUANTIZE op rounds half away from zero instead)."""
+        q = np.floor(np.asarray(x, dtype=np.float64) / self.s + 0.5) + self.zp
+        return np.clip(q, dtype.qmin, dtype.qmax).astype(dtype.numpy)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from edgeq.frontends.torch import load_keras_h5
+from edgeq.ir import DType
 from edgeq.quantize.calibrate import make_spec
 from edgeq.quantize.ptq import quantize_graph
 from edgeq.reference import Executor
@@ -20,7 +21,7 @@ def test_resnet8_twin_equals_executor():
     spec.bits = {name: 4 if i % 2 else 8 for i, name in enumerate(spec.bits)}
     q = quantize_graph(graph, spec)
     qin = spec.act[graph.inputs[0]]
-    xi = np.clip(np.floor(x / qin.s + 0.5) + qin.zp, -128, 127).astype(np.int8)
+    xi = qin.quantize_half_up(x, DType.INT8)
     expected = Executor(q).run_all([xi])
     twin.spec = spec
     record: dict = {}
