@@ -162,7 +162,7 @@ def dense_twin(graph: Graph):
 
 def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", audit_samples: int = 64) -> dict:
     """The embedded default, no download: train a digits CNN, quantize it to int8 and to mixed int4/int8 (weights
-    at most 60 % of int8's flash), compile both, run the test set in QEMU checked byte for byte against
+    at most 60 % of int8's bytes), compile both, run the test set in QEMU checked byte for byte against
     tflite-micro and the reference executor, then audit both variants with the quick attack preset."""
     from .demo_model import load_digits_split, nchw, train_digits_cnn
     from .oracle import tflm_run
@@ -180,11 +180,15 @@ def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", aud
     print("[2/6] quantizing to int8 and compiling it ...", flush=True)
     quantize(net, calib, labels, policy="hawq", target=target, out=out / "digits_int8.tflite")
     int8_report = compile_model(out / "digits_int8.tflite", target, out / "int8")
-    budget = int8_report["totals"]["flash_bytes"] - 0.4 * int8_report["totals"]["weight_bytes"]
-    print(f"[3/6] mixed int4/int8 under a {budget:,.0f} B flash budget (weights <= 60 % of int8's) ...", flush=True)
-    quantize(net, calib, labels, policy="hawq", flash_bytes=budget, target=target, out=out / "digits_mixed.tflite")
+    budget = 0.6 * int8_report["totals"]["weight_bytes"]
+    print(f"[3/6] mixed int4/int8 under a {budget:,.0f} B weight budget (60 % of int8's) ...", flush=True)
+    quantize(net, calib, labels, policy="hawq", weight_flash_bytes=budget, target=target,
+             out=out / "digits_mixed.tflite")
     report = compile_model(out / "digits_mixed.tflite", target, out / "mixed")
     print(layer_table(report))
+    saved = {k: int8_report["totals"][k] - report["totals"][k] for k in ("weight_bytes", "code_bytes")}
+    print(f"      mixed vs int8: weights {-saved['weight_bytes']:+,} B, code {-saved['code_bytes']:+,} B (the int4 "
+          "kernels); a --flash-kb budget prices both", flush=True)
     figures = {"float_accuracy": float(np.mean(_float_argmax(net, data.x_test) == data.y_test))}
     print(f"[4/6] running {len(data.x_test)} test images in QEMU, checking against tflite-micro ...", flush=True)
     for name in ("int8", "mixed"):
@@ -286,16 +290,19 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
 
 
 def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: float | None = None,
-             ram_bytes: float | None = None, instructions: float | None = None, observer: str = "minmax",
-             qat_epochs: int = 0, kure: float = 0.0, target: str = "cortex-m4", out: str | os.PathLike | None = None,
+             ram_bytes: float | None = None, instructions: float | None = None,
+             weight_flash_bytes: float | None = None, observer: str = "minmax", qat_epochs: int = 0,
+             kure: float = 0.0, target: str = "cortex-m4", out: str | os.PathLike | None = None,
              measure: bool = False, log=print):
     """`edgeq quantize`: a float model (nn.Module taking NCHW `calib`, Keras .h5 path, or float Graph) → mixed
-    int4/int8 integer graph under flash/RAM/instruction budgets. The int8 model is compiled once for `target`
-    to measure what the budgets' fixed part (code, arena) is. With `measure`, the result is compiled and run
-    too, and the report gets measured flash, per-layer instructions and accuracy beside the predicted ones.
+    int4/int8 integer graph under budgets on total flash, weight flash, RAM and instructions. With a flash or
+    RAM budget the int8 model is compiled once for `target` to measure the budgets' fixed part (code, arena),
+    and the solver prices the CMSIS-NN kernels each choice links (int4 kernels are extra code). With
+    `measure`, the result is compiled and run too, and the report gets measured flash, per-layer instructions and accuracy beside the predicted ones.
     With `out`, writes out (.tflite) and the policy report beside it (.policy.json, .policy.png).
     Returns (pipeline.Quantized, report dict)."""
     import tempfile
+    from dataclasses import replace
 
     from .frontends.tflite import write_tflite
     from .quantize.calibrate import make_spec
@@ -306,20 +313,27 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
     from .quantize.solver import Budget
 
     graph, x, layout = _float_model(model, calib)
-    budget = Budget(flash_bytes, ram_bytes, instructions)
+    budget, code = Budget(flash_bytes, ram_bytes, instructions, weight_flash_bytes=weight_flash_bytes), None
     if any(b is not None for b in (flash_bytes, ram_bytes)):
         from .quantize.twin import Twin
-        int8 = quantize_graph(graph, make_spec(graph, Twin(graph, input_layout=layout).observe([x[:256]])))
+        spec8 = make_spec(graph, Twin(graph, input_layout=layout).observe([x[:256]]))
+        int8 = quantize_graph(graph, spec8)
         with tempfile.TemporaryDirectory() as tmp:
             totals = compile_graph(int8, target, tmp)["totals"]
+        costs = layer_costs(graph)
+        code = _code_cost(int8, quantize_graph(graph, replace(spec8, bits={c.name: 4 for c in costs})), target)
         budget = Budget(flash_bytes, ram_bytes, instructions,
-                        fixed_flash_bytes=totals["flash_bytes"] - sum(c.flash[8] for c in layer_costs(graph)),
-                        ram_needed_bytes=totals["static_ram_bytes"])
+                        fixed_flash_bytes=totals["flash_bytes"] - sum(c.flash[8] for c in costs)
+                        - code.bytes({c.name: 8 for c in costs}), ram_needed_bytes=totals["static_ram_bytes"],
+                        weight_flash_bytes=weight_flash_bytes)
     result = run_pipeline(graph, x, labels, policy=policy, budget=budget, observer=observer, qat_epochs=qat_epochs,
-                          kure=kure, input_layout=layout, log=log)
+                          kure=kure, input_layout=layout, code=code, log=log)
     measured = _measure_quantized(graph, result.graph, x, labels, layout, target, log) if measure else None
     report = policy_report(result, policy, measured)
-    report["predicted"]["flash_bytes"] = budget.fixed_flash_bytes + report["predicted"]["weight_flash_bytes"]
+    predicted = report["predicted"]
+    predicted["kernel_code_bytes"] = code.bytes(result.bits) if code else 0
+    predicted["flash_bytes"] = (budget.fixed_flash_bytes + predicted["weight_flash_bytes"]
+                                + predicted["kernel_code_bytes"])
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -327,6 +341,25 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
         paths = write_report(report, out.with_suffix(".policy"))
         log(f"wrote {out}, {paths[0]} and {paths[1]}")
     return result, report
+
+
+def _code_cost(int8: Graph, int4: Graph, target: str):
+    """What each weighted layer's kernel links at 8 and at 4 bits (CodeCost), from the kernels the code
+    generator binds for `target` in the all-int8 and all-int4 graphs and the sections they reach in CMSIS-NN."""
+    from .codegen.bindings import bind_graph
+    from .kernel_code import target_library
+    from .quantize.cost import CodeCost
+    from .quantize.scheme import WEIGHTED
+    from .targets import get_target
+
+    library, simd = target_library(target), get_target(target).simd
+    bound = {bits: bind_graph(g, simd) for bits, g in ((8, int8), (4, int4))}
+    reach = {bits: [{f"{m}:{s}": n for (m, s), n in library.sections([layer.function]).items()} for layer in layers]
+             for bits, layers in bound.items()}
+    weighted = [i for i, op in enumerate(int8.ops) if op.kind in WEIGHTED]
+    sizes = {s: n for by_layer in reach.values() for sections in by_layer for s, n in sections.items()}
+    fixed = frozenset().union(*(reach[8][i] for i in range(len(int8.ops)) if i not in weighted))
+    return CodeCost({int8.ops[i].name: {b: frozenset(reach[b][i]) for b in (8, 4)} for i in weighted}, sizes, fixed)
 
 
 def _measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layout: str, target: str, log,

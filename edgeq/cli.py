@@ -68,7 +68,8 @@ def _quantize(args) -> None:
     calib = np.load(args.calib)
     labels = calib["y"] if hasattr(calib, "files") and "y" in calib.files else None
     _, report = api.quantize(_load_model(args.model, args.weights), calib, labels, policy=args.policy,
-                             flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, observer=args.observer,
+                             flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, instructions=args.instructions,
+                             weight_flash_bytes=args.weight_flash_kb, observer=args.observer,
                              qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out,
                              measure=args.measure)
     for layer in report["layers"]:
@@ -125,8 +126,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--calib", type=Path, required=True, help=".npz with x (calibration inputs) and optionally y")
     q.add_argument("--policy", default="hawq", choices=["hawq", "ans", "te", "measured", "int8", "int4", "random"])
     q.add_argument("--observer", default="minmax", choices=["minmax", "percentile", "mse"])
-    q.add_argument("--flash-kb", type=_kib, default=None)
+    q.add_argument("--flash-kb", type=_kib, default=None, help="total firmware flash: code, kernels and weights")
     q.add_argument("--ram-kb", type=_kib, default=None)
+    q.add_argument("--weight-flash-kb", type=_kib, default=None, help="the weighted layers' constants alone")
+    q.add_argument("--instructions", type=float, default=None, help="instructions per inference (cost model)")
     q.add_argument("--qat-epochs", type=int, default=0)
     q.add_argument("--kure", type=float, default=0.0, help="KURE weight λ (target kurtosis 1.8)")
     q.add_argument("--target", default="cortex-m4", choices=sorted(TARGETS))

@@ -3,8 +3,10 @@ of each weighted layer at int8 and int4 weights, computed from the float graph.
 
 Instructions are `per_mac[kind, bits] * MACs + per_output[kind, bits] * outputs`, the coefficients fitted by
 least squares to the emulator's exact per-layer counts on Cortex-M4 (benchmarks/fit_cost_model.py prints the
-fit and how far the model is off on a held-out mixed policy). Flash counts packed weights, int32 bias and the
-per-channel multiplier and shift CMSIS-NN stores (2 x int32 per output channel).
+fit and how far the model is off on a held-out mixed policy). Flash counts packed weights, int32 bias and, for
+convolutions, the per-channel multiplier and shift CMSIS-NN stores (2 x int32 per output channel; dense layers
+have per-tensor weights and take theirs as arguments), and, through CodeCost, the
+kernel code each precision choice links (an int4 layer can pull in kernels no int8 layer uses).
 """
 from __future__ import annotations
 
@@ -39,6 +41,26 @@ class LayerCost:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class CodeCost:
+    """The kernel code a precision choice links: the code sections each weighted layer's CMSIS-NN kernel reaches
+    at 8 and at 4 bits, their bytes, and the sections linked whatever the bits (the other ops' kernels). Layers
+    sharing a kernel or a helper share its bytes, so code is priced per section, not per layer."""
+
+    layers: dict[str, dict[int, frozenset[str]]]      # op name -> bits -> sections
+    sizes: dict[str, int]                             # section -> bytes
+    fixed: frozenset[str] = frozenset()
+
+    def variable_sections(self) -> list[str]:
+        used = set().union(*(s for by_bits in self.layers.values() for s in by_bits.values()))
+        return sorted(used - self.fixed)
+
+    def bytes(self, bits: dict[str, int]) -> int:
+        """Code bytes of the weighted layers' kernels beyond the fixed sections, with `bits` per layer."""
+        linked = set().union(*(self.layers[name][b] for name, b in bits.items())) - self.fixed
+        return sum(self.sizes[s] for s in linked)
+
+
 def macs_of(graph: Graph, op) -> int:
     w = graph.tensors[op.inputs[1]]
     out = graph.tensors[op.outputs[0]]
@@ -57,7 +79,8 @@ def layer_costs(graph: Graph, instructions: dict = INSTRUCTIONS) -> list[LayerCo
         w, out = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
         channels = out.shape[-1]
         macs = macs_of(graph, op)
-        flash = {8: w.size + 12 * channels, 4: (w.size + 1) // 2 + 12 * channels}
+        per_channel = 4 if op.kind is OpKind.FULLY_CONNECTED else 12      # bias (+ multiplier and shift)
+        flash = {8: w.size + per_channel * channels, 4: (w.size + 1) // 2 + per_channel * channels}
         instr = {b: float(instructions[op.kind, b][0] * macs + instructions[op.kind, b][1] * out.size)
                  for b in (8, 4)}
         costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr))

@@ -10,7 +10,7 @@ import torch
 
 from ..ir import Graph
 from .calibrate import make_spec
-from .cost import LayerCost, layer_costs
+from .cost import CodeCost, LayerCost, layer_costs
 from .ptq import quantize_graph
 from .qat import finetune
 from .scheme import QuantSpec
@@ -31,10 +31,11 @@ class Quantized:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget, seed: int = 0
-                ) -> tuple[dict[str, int], dict[str, float], dict]:
+def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget, seed: int = 0,
+                code: CodeCost | None = None) -> tuple[dict[str, int], dict[str, float], dict]:
     """(bits per layer, sensitivity per layer, timings) under `policy`: a sensitivity metric solved by the ILP,
-    or uniform int8/int4, or random (each layer int4 with probability 1/2, re-drawn until it fits)."""
+    or uniform int8/int4, or random (each layer int4 with probability 1/2, re-drawn until it fits). `code`
+    prices the kernels each choice links into the flash budget."""
     graph, names = twin.graph, [op.name for op in twin.layers]
     costs = layer_costs(graph)
     timings = {}
@@ -46,13 +47,14 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
         while True:
             bits = {n: int(rng.choice([4, 8])) for n in names}
             total = budget.fixed_flash_bytes + sum(flash[n][b] for n, b in bits.items())
+            total += code.bytes(bits) if code else 0
             if budget.flash_bytes is None or total <= budget.flash_bytes:
                 return bits, {}, timings
     started = time.perf_counter()
     sensitivity = SENSITIVITIES[policy](twin, spec8, x, y)
     timings["sensitivity_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    bits = solve(costs, sensitivity, budget, residual_ties(graph))
+    bits = solve(costs, sensitivity, budget, residual_ties(graph), code)
     timings["solve_s"] = time.perf_counter() - started
     return bits, sensitivity, timings
 
@@ -60,7 +62,8 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
 def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy: str = "hawq",
              budget: Budget = Budget(), observer: str = "minmax", qat_epochs: int = 0, kure: float = 0.0,
              qat_data: tuple | None = None, sensitivity_samples: int = 256, lr: float = 5e-5,
-             augment: bool = False, input_layout: str = "nhwc", seed: int = 0, log=print) -> Quantized:
+             augment: bool = False, input_layout: str = "nhwc", seed: int = 0, code: CodeCost | None = None,
+             log=print) -> Quantized:
     """Quantize a float graph. x: calibration inputs as the twin takes them; y: their labels (the float model's
     own predictions when None). qat_data: (x, y) for fine-tuning, default (x, y); augment: random crops and
     flips during QAT (natural images)."""
@@ -74,7 +77,7 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
     spec8 = make_spec(graph, ranges)
     log(f"[quantize] policy {policy} ...")
     k = min(sensitivity_samples, len(x))
-    bits, sensitivity, timings = choose_bits(twin, spec8, x[:k], y[:k], policy, budget, seed)
+    bits, sensitivity, timings = choose_bits(twin, spec8, x[:k], y[:k], policy, budget, seed, code)
     spec = make_spec(graph, ranges, bits)
     if qat_epochs:
         log(f"[quantize] QAT: {qat_epochs} epochs{f', KURE {kure}' if kure else ''} ...")

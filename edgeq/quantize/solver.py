@@ -1,8 +1,12 @@
 """The policy solver: an integer program (scipy.optimize.milp, HiGHS) choosing int4 or int8 weights per layer
 to minimise total sensitivity under budgets on flash bytes, peak RAM and instructions per inference.
 
-x_l = 1 puts layer l at int4. Minimise sum_l s_l x_l (s_l: the layer's int4 sensitivity, its int8 cost taken
-as 0) subject to flash_8 - sum_l (f8_l - f4_l) x_l <= flash, instr_8 + sum_l (i4_l - i8_l) x_l <= instructions
+x_l = 1 puts layer l at int4; with a CodeCost, v_s = 1 links code section s. Minimise sum_l s_l x_l (s_l: the
+layer's int4 sensitivity, its int8 cost taken as 0) subject to
+  flash_8 - sum_l (f8_l - f4_l) x_l + sum_s bytes_s v_s <= flash   (v_s >= x_l where l's int4 kernel reaches s,
+                                                                    v_s >= 1 - x_l where its int8 kernel does),
+  instr_8 + sum_l (i4_l - i8_l) x_l <= instructions,
+  flash_8 - sum_l (f8_l - f4_l) x_l <= weight flash (the weights alone, when that is the budget),
 and x_i = x_j for tied layers (the branches meeting in one residual add, as HAWQ-V3 ties them). Weight bits do
 not change the activation arena, so RAM is checked once. An infeasible budget raises BudgetError naming the
 budget and the shortfall at its best reachable value.
@@ -16,18 +20,19 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import BudgetError
 from ..ir import Graph, OpKind
-from .cost import LayerCost
+from .cost import CodeCost, LayerCost
 from .scheme import WEIGHTED
 
 
 @dataclass(frozen=True)
 class Budget:
-    flash_bytes: float | None = None      # weighted layers' constants plus `fixed_flash_bytes`
+    flash_bytes: float | None = None      # weighted layers' constants and kernels plus `fixed_flash_bytes`
     ram_bytes: float | None = None
     instructions: float | None = None     # per inference, weighted layers plus `fixed_instructions`
-    fixed_flash_bytes: float = 0.0        # code and other constants, measured by compiling the int8 model
+    fixed_flash_bytes: float = 0.0        # the rest of the firmware, measured by compiling the int8 model
     fixed_instructions: float = 0.0
     ram_needed_bytes: float = 0.0         # the planned arena (+ static RAM) of the model, any weight bits
+    weight_flash_bytes: float | None = None   # the weighted layers' constants alone (a share of int8's, say)
 
 
 def residual_ties(graph: Graph) -> list[list[str]]:
@@ -42,55 +47,94 @@ def residual_ties(graph: Graph) -> list[list[str]]:
     return groups
 
 
-def solve(costs: list[LayerCost], sensitivity: dict[str, float], budget: Budget,
-          ties: list[list[str]] = ()) -> dict[str, int]:
+class Program:
+    """The variables z = [x_l ..., v_s ...], the flash and instruction totals as affine forms base + row @ z,
+    and the constraints every policy obeys (ties; code sections linked by the kernels chosen)."""
+
+    def __init__(self, costs: list[LayerCost], ties=(), code: CodeCost | None = None):
+        self.names = [c.name for c in costs]
+        self.sections = code.variable_sections() if code else []
+        n, m = len(costs), len(self.sections)
+        self.size = n + m
+        self.forms = {
+            "flash": (sum(c.flash[8] for c in costs),
+                      np.array([c.flash[4] - c.flash[8] for c in costs] + [code.sizes[s] for s in self.sections],
+                               float)),
+            "weight flash": (sum(c.flash[8] for c in costs),
+                             np.array([c.flash[4] - c.flash[8] for c in costs] + [0.0] * m)),
+            "instructions": (sum(c.instructions[8] for c in costs),
+                             np.array([c.instructions[4] - c.instructions[8] for c in costs] + [0.0] * m))}
+        index = {name: i for i, name in enumerate(self.names)}
+        rows, lower = [], []
+        for group in ties:
+            for a, b in zip(group, group[1:]):
+                rows.append(self._row({index[a]: 1, index[b]: -1}))
+                lower.append(0)
+        uppers = [0] * len(rows)
+        for j, section in enumerate(self.sections, n):
+            for name, by_bits in (code.layers.items() if code else ()):
+                i = index[name]
+                if section in by_bits[4]:                   # v_s - x_l >= 0
+                    rows.append(self._row({j: 1, i: -1}))
+                    lower.append(0)
+                    uppers.append(np.inf)
+                if section in by_bits[8]:                   # v_s + x_l >= 1
+                    rows.append(self._row({j: 1, i: 1}))
+                    lower.append(1)
+                    uppers.append(np.inf)
+        self.structure = [LinearConstraint(np.array(rows), lower, uppers)] if rows else []
+
+    def _row(self, entries: dict[int, float]) -> np.ndarray:
+        row = np.zeros(self.size)
+        for i, v in entries.items():
+            row[i] = v
+        return row
+
+    def minimise(self, objective: np.ndarray, extra: list[LinearConstraint] = ()):
+        return milp(objective, constraints=self.structure + list(extra), integrality=np.ones(self.size),
+                    bounds=Bounds(0, 1))
+
+    def bits(self, z: np.ndarray) -> dict[str, int]:
+        return {name: 4 if x > 0.5 else 8 for name, x in zip(self.names, z)}
+
+
+def solve(costs: list[LayerCost], sensitivity: dict[str, float], budget: Budget, ties: list[list[str]] = (),
+          code: CodeCost | None = None) -> dict[str, int]:
     """Bits per layer (op name → 4 or 8)."""
-    names = [c.name for c in costs]
-    n = len(names)
     if budget.ram_bytes is not None and budget.ram_needed_bytes > budget.ram_bytes:
         raise BudgetError(f"RAM budget {budget.ram_bytes:,.0f} B is short by "
                           f"{budget.ram_needed_bytes - budget.ram_bytes:,.0f} B: the activation arena alone needs "
                           f"{budget.ram_needed_bytes:,.0f} B whatever the weight bits")
+    program = Program(costs, ties, code)
+    limits = {"flash": (budget.flash_bytes, budget.fixed_flash_bytes),
+              "weight flash": (budget.weight_flash_bytes, 0.0),
+              "instructions": (budget.instructions, budget.fixed_instructions)}
     rows, upper, what = [], [], []
-    for label, total, amount, saving in (
-            ("flash", budget.flash_bytes, budget.fixed_flash_bytes, lambda c: c.flash[8] - c.flash[4]),
-            ("instructions", budget.instructions, budget.fixed_instructions,
-             lambda c: c.instructions[8] - c.instructions[4])):
-        if total is None:
-            continue
-        base = amount + sum(c.flash[8] if label == "flash" else c.instructions[8] for c in costs)
-        rows.append([-saving(c) for c in costs])
-        upper.append(total - base)
-        what.append((label, total, base))
-    index = {name: i for i, name in enumerate(names)}
-    ties_rows = []
-    for group in ties:
-        for a, b in zip(group, group[1:]):
-            row = np.zeros(n)
-            row[index[a]], row[index[b]] = 1, -1
-            ties_rows.append(row)
-    constraints = []
-    if rows:
-        constraints.append(LinearConstraint(np.array(rows), -np.inf, np.array(upper)))
-    if ties_rows:
-        constraints.append(LinearConstraint(np.array(ties_rows), 0, 0))
-    c = np.array([max(float(sensitivity[name]), 0.0) for name in names]) + 1e-12
-    res = milp(c, constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1))
+    for label, (total, fixed) in limits.items():
+        if total is not None:
+            base, row = program.forms[label]
+            rows.append(row)
+            upper.append(total - fixed - base)
+            what.append((label, total, fixed + base))
+    budgets = [LinearConstraint(np.array(rows), -np.inf, np.array(upper))] if rows else []
+    # sections cost a hair so that none is linked for nothing; layers their sensitivity (a hair at least)
+    objective = np.concatenate([[max(float(sensitivity[name]), 0.0) + 1e-12 for name in program.names],
+                                1e-9 * program.forms["flash"][1][len(program.names):]])
+    res = program.minimise(objective, budgets)
     if res.status != 0 or res.x is None:
-        raise BudgetError(_infeasible(costs, what, constraints[1:] if ties_rows and rows else []))
-    return {name: 4 if x > 0.5 else 8 for name, x in zip(names, res.x)}
+        raise BudgetError(_infeasible(program, what))
+    return program.bits(res.x)
 
 
-def _infeasible(costs, what, ties) -> str:
+def _infeasible(program: Program, what) -> str:
     """Which budget cannot be met, and by how much at its best (each budget alone, ties kept)."""
     parts = []
     for label, total, base in what:
-        key = "flash" if label == "flash" else "instructions"
-        saving = np.array([getattr(c, key)[8] - getattr(c, key)[4] for c in costs])
-        best = milp(-saving, constraints=ties, integrality=np.ones(len(costs)), bounds=Bounds(0, 1))
-        reachable = base - float(saving @ np.round(best.x)) if best.x is not None else base
+        row = program.forms[label][1]
+        best = program.minimise(row)
+        reachable = base + float(row @ np.round(best.x)) if best.x is not None else base
         if reachable > total:
-            unit = "B" if label == "flash" else "instructions"
+            unit = "instructions" if label == "instructions" else "B"
             parts.append(f"{label} budget {total:,.0f} {unit} is short by {reachable - total:,.0f} {unit} "
                          f"(the smallest reachable is {reachable:,.0f})")
     return "no int4/int8 policy fits: " + ("; ".join(parts) or "the budgets cannot be met together")

@@ -16,6 +16,8 @@ FORBIDDEN = {
     "plan": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
     "codegen": {"frontends", "reference", "build", "emulate", "api", "cli", "report"},
     "build": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "emulate", "api", "cli", "report"},
+    "kernel_code": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "emulate", "api", "cli", "report",
+                    "quantize"},
     "cmsis_nn": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "firmware": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "targets": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
