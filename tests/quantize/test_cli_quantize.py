@@ -33,7 +33,7 @@ def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
     assert all(layer["instructions_measured"] > 0 for layer in
                json.loads(out.with_suffix(".policy.json").read_text())["layers"])
     int8_flash = measured["flash_bytes"]
-    budget_kb = (int8_flash - 1500) / 1024                   # int8 no longer fits: some layers must go int4
+    budget_kb = (int8_flash - 200) / 1024      # int8 no longer fits; the int4 conv kernels cost more than 1.5 KB
     assert main(args + ["--policy", "hawq", "--flash-kb", f"{budget_kb}"]) == 0
     report = json.loads(out.with_suffix(".policy.json").read_text())
     assert out.with_suffix(".policy.png").stat().st_size > 1000
