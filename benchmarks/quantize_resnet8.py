@@ -1,11 +1,13 @@
-"""MLPerf Tiny ResNet-8: int8 vs a mixed int4/int8 policy at <= 60 % of int8 weight flash vs uniform int4 vs a
-random policy of the same budget (and the mixed one fine-tuned with KURE), each PTQ'd and then fine-tuned with the
-same short QAT (quantize/qat.py: Adam, cosine decay, distillation from the float model, crops and flips),
-evaluated by the integer reference executor (bit-exact with tflite-micro) on the .tflite as written, on the exact
-first 1000 CIFAR-10 test images. First it times the policy search: each sensitivity metric, then the ILP.
+"""MLPerf Tiny ResNet-8: int8 vs a mixed int4/int8 policy at <= 60 % of int8 weight flash vs uniform int4 vs
+random policies of the same budget (one per --seeds; their mean and spread) and the mixed one fine-tuned with
+KURE, each PTQ'd and then fine-tuned with the same short QAT (quantize/qat.py: Adam, cosine decay, distillation
+from the float model, crops and flips), evaluated by the integer reference executor (bit-exact with tflite-micro)
+on the .tflite as written, on the exact first 1000 CIFAR-10 test images. First it times the policy search: each
+sensitivity metric, then the ILP.
 
 Needs ../shared. CPU budget: calibration on 1000 and QAT on --train JPEG training images for --epochs.
-Usage: .venv/bin/python benchmarks/quantize_resnet8.py [--policy hawq] [--train 4000] [--epochs 3]
+Usage: .venv/bin/python benchmarks/quantize_resnet8.py [--policy hawq] [--train 4000] [--epochs 3] [--seeds 1,2,3]
+       [--runs int8,mixed,int4,random,kure]
 """
 from __future__ import annotations
 
@@ -70,6 +72,8 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--kure", type=float, default=0.01)
     ap.add_argument("--flash", type=float, default=0.60, help="fraction of int8 weight flash")
+    ap.add_argument("--seeds", default="1,2,3", help="one random policy per seed")
+    ap.add_argument("--runs", default="int8,mixed,int4,random,kure")
     args = ap.parse_args()
     torch.set_num_threads(1)          # on 2 shared cores, a second thread mostly waits (5x slower under load)
     started = time.perf_counter()
@@ -80,7 +84,7 @@ def main():
     x, y = train_subset(args.train)
     costs = layer_costs(graph)
     int8_flash = sum(c.flash[8] for c in costs)
-    budget = Budget(flash_bytes=args.flash * int8_flash)
+    budget = Budget(weight_flash_bytes=args.flash * int8_flash)
     ranges = twin.observe([x[i:i + 250] for i in range(0, 1000, 250)])
     spec8 = make_spec(graph, ranges)
     print(f"policy search on 1 thread (256 samples, flash <= {args.flash:.0%} of int8 weights):")
@@ -88,19 +92,26 @@ def main():
 
     print(f"QAT: {args.train} training JPEGs, {args.epochs} epochs, Adam lr {args.lr} cosine, distillation, "
           f"crop+flip; accuracy: reference executor on the written .tflite, first 1000 test images")
-    runs = (("int8", "int8", 0.0), (f"mixed ({args.policy})", args.policy, 0.0), ("uniform int4", "int4", 0.0),
-            ("random", "random", 0.0), (f"mixed + KURE {args.kure}", args.policy, args.kure))
-    for name, policy, kure in runs:
-        bits, _, _ = choose_bits(twin, spec8, x[:256], y[:256], policy, budget)
+    runs = {"int8": [("int8", "int8", 0.0, 0)], "mixed": [(f"mixed ({args.policy})", args.policy, 0.0, 0)],
+            "int4": [("uniform int4", "int4", 0.0, 0)],
+            "random": [(f"random (seed {seed})", "random", 0.0, int(seed)) for seed in args.seeds.split(",")],
+            "kure": [(f"mixed + KURE {args.kure}", args.policy, args.kure, 0)]}
+    qat_random = []
+    for name, policy, kure, seed in (r for key in args.runs.split(",") for r in runs[key]):
+        bits, _, _ = choose_bits(twin, spec8, x[:256], y[:256], policy, budget, seed)
         spec = make_spec(graph, ranges, bits)
         ptq = accuracy(quantize_graph(graph, spec), x_test, y_test)
         tuned = fine_tuned(graph, spec, x, y, args.epochs, lr=args.lr, kure=kure, augment=True,
                            log=lambda *_: None)
         qat = accuracy(quantize_graph(tuned, spec), x_test, y_test)
+        qat_random += [qat] if policy == "random" else []
         flash = sum(c.flash[bits[c.name]] for c in costs)
         int4 = [n for n, b in bits.items() if b == 4]
         print(f"| {name:<18} | {flash / int8_flash:6.1%} | {len(int4):>2}/{len(bits)} {','.join(int4) or '-':<58} "
               f"| {ptq:6.1%} | {qat:6.1%} |  ({time.perf_counter() - started:.0f} s)", flush=True)
+    if len(qat_random) > 1:
+        print(f"random policies after QAT: mean {np.mean(qat_random):.1%}, sd {np.std(qat_random, ddof=1):.1%} "
+              f"over {len(qat_random)} seeds")
 
 
 if __name__ == "__main__":

@@ -55,10 +55,12 @@ class CodeCost:
         used = set().union(*(s for by_bits in self.layers.values() for s in by_bits.values()))
         return sorted(used - self.fixed)
 
+    def linked(self, bits: dict[str, int]) -> set[str]:
+        """The sections beyond the fixed ones that the weighted layers' kernels link with `bits` per layer."""
+        return set().union(*(self.layers[name][b] for name, b in bits.items())) - self.fixed
+
     def bytes(self, bits: dict[str, int]) -> int:
-        """Code bytes of the weighted layers' kernels beyond the fixed sections, with `bits` per layer."""
-        linked = set().union(*(self.layers[name][b] for name, b in bits.items())) - self.fixed
-        return sum(self.sizes[s] for s in linked)
+        return sum(self.sizes[s] for s in self.linked(bits))
 
 
 def macs_of(graph: Graph, op) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import BudgetError
 from ..ir import Graph
 from .calibrate import make_spec
 from .cost import CodeCost, LayerCost, layer_costs
@@ -15,7 +16,7 @@ from .ptq import quantize_graph
 from .qat import finetune
 from .scheme import QuantSpec
 from .sensitivity import SENSITIVITIES
-from .solver import Budget, residual_ties, solve
+from .solver import Budget, fits, residual_ties, solve
 from .twin import Twin
 
 POLICIES = (*SENSITIVITIES, "int8", "int4", "random")
@@ -43,13 +44,12 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
         return {n: int(policy[-1]) for n in names}, {}, timings
     if policy == "random":
         rng = np.random.default_rng(seed)
-        flash = {c.name: c.flash for c in costs}
-        while True:
+        for _ in range(10_000):
             bits = {n: int(rng.choice([4, 8])) for n in names}
-            total = budget.fixed_flash_bytes + sum(flash[n][b] for n, b in bits.items())
-            total += code.bytes(bits) if code else 0
-            if budget.flash_bytes is None or total <= budget.flash_bytes:
+            if fits(costs, bits, budget, code):
                 return bits, {}, timings
+        solve(costs, {n: 1.0 for n in names}, budget, (), code)      # raises with the shortfall if none fits
+        raise BudgetError(f"no random policy of 10,000 draws met the budget ({budget})")
     started = time.perf_counter()
     sensitivity = SENSITIVITIES[policy](twin, spec8, x, y)
     timings["sensitivity_s"] = time.perf_counter() - started

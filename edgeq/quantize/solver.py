@@ -97,6 +97,28 @@ class Program:
     def bits(self, z: np.ndarray) -> dict[str, int]:
         return {name: 4 if x > 0.5 else 8 for name, x in zip(self.names, z)}
 
+    def point(self, bits: dict[str, int], code: CodeCost | None) -> np.ndarray:
+        """z for a given policy: its int4 layers and the code sections their kernels link."""
+        linked = code.linked(bits) if code else set()
+        return np.array([bits[n] == 4 for n in self.names] + [s in linked for s in self.sections], float)
+
+
+def fits(costs: list[LayerCost], bits: dict[str, int], budget: Budget, code: CodeCost | None = None) -> bool:
+    """Whether a given policy (a random or uniform one, say) meets every budget."""
+    program = Program(costs, (), code)
+    z = program.point(bits, code)
+    for label, total, fixed in _limits(budget):
+        base, row = program.forms[label]
+        if total is not None and fixed + base + row @ z > total:
+            return False
+    return True
+
+
+def _limits(budget: Budget):
+    return (("flash", budget.flash_bytes, budget.fixed_flash_bytes),
+            ("weight flash", budget.weight_flash_bytes, 0.0),
+            ("instructions", budget.instructions, budget.fixed_instructions))
+
 
 def solve(costs: list[LayerCost], sensitivity: dict[str, float], budget: Budget, ties: list[list[str]] = (),
           code: CodeCost | None = None) -> dict[str, int]:
@@ -106,11 +128,8 @@ def solve(costs: list[LayerCost], sensitivity: dict[str, float], budget: Budget,
                           f"{budget.ram_needed_bytes - budget.ram_bytes:,.0f} B: the activation arena alone needs "
                           f"{budget.ram_needed_bytes:,.0f} B whatever the weight bits")
     program = Program(costs, ties, code)
-    limits = {"flash": (budget.flash_bytes, budget.fixed_flash_bytes),
-              "weight flash": (budget.weight_flash_bytes, 0.0),
-              "instructions": (budget.instructions, budget.fixed_instructions)}
     rows, upper, what = [], [], []
-    for label, (total, fixed) in limits.items():
+    for label, total, fixed in _limits(budget):
         if total is not None:
             base, row = program.forms[label]
             rows.append(row)
