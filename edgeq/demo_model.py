@@ -36,8 +36,9 @@ def load_digits_split(seed: int = 0) -> DigitsData:
 
 
 def quantize_input(x: np.ndarray) -> np.ndarray:
-    """Float pixels in [0, 1] → the model's int8 input (round half up, clip), as the study quantizes inputs."""
-    return np.clip(np.floor(x / INPUT_SCALE + 0.5) + INPUT_ZP, -128, 127).astype(np.int8)
+    """Float pixels in [0, 1] → int8 at scale 1/255 (as float32, like every model of [0, 1] inputs stores it),
+    zero point -128: edgeq's one input rule, QParams.quantize_half_up."""
+    return QParams(np.float32(INPUT_SCALE), INPUT_ZP).quantize_half_up(x, DType.INT8)
 
 
 def _activation_qparams(values: np.ndarray) -> QParams:
