@@ -1,8 +1,11 @@
 """The David-and-Goliath CIFAR-10 ResNet-8 audit: clean accuracy of the emulated int8 and int16 models on the
 first N test images (bit-exact fast path, a share re-checked in QEMU, the split stated), and PGD L∞ crafted on
-the float Keras model and transferred to both devices over the study's ε grid.
+the float Keras model and transferred to both devices over the study's ε grid; with --attacks, any others of the
+dg preset (white-box ones transferred, black-box ones querying each device), each within --budget-s seconds
+(an attack stopped by it is kept and marked partial; a rerun with the same --out continues it).
 
     .venv/bin/python benchmarks/audit_dg.py --samples 1000 --restarts 20 --out out/bench/audit_dg
+    .venv/bin/python benchmarks/audit_dg.py --samples 100 --attacks all --budget-s 300 --out out/bench/audit_dg_all
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--restarts", type=int, default=20, help="PGD random restarts (the study: 20)")
     p.add_argument("--recheck", type=float, default=0.05, help="share of fast-path answers re-run in QEMU")
+    p.add_argument("--attacks", default="pgd_linf", help="comma list of dg-preset attacks, or all")
+    p.add_argument("--budget-s", type=float, default=None, help="time budget per attack run")
     p.add_argument("--out", type=Path, default=Path("out/bench/audit_dg"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -36,20 +41,26 @@ def main() -> None:
             api.compile_model(models / f"cifar_resnet_{variant}.tflite", "cortex-m4", projects[variant])
     x, y = api.load_dataset(SHARED / "data" / "cifar10_test_first.npz", args.samples)
     report = api.audit(projects, x, y, float_model=load_keras_h5(models / "cifar_resnet_float.h5"),
-                       float_outputs="probabilities", preset="dg", attacks="pgd_linf",
-                       overrides={"pgd_linf": {"num_random_init": args.restarts}}, out_dir=args.out,
-                       recheck_rate=args.recheck)
-    summary = {"samples": len(x), "variants": report["variants"],
-               "pgd_transfer": [{"eps": r["eps"], "eps_steps": r.get("eps_steps"), "status": r["status"],
-                                 **{f"{v}_accuracy": s["adversarial_accuracy"] for v, s in r["scores"].items()},
-                                 **{f"transfer_{v}": t for v, t in r.get("transfer_rate", {}).items()}}
-                                for r in report["runs"]]}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+                       float_outputs="probabilities", preset="dg", attacks=args.attacks,
+                       overrides={"pgd_linf": {"num_random_init": args.restarts}} if "pgd" in args.attacks
+                       or args.attacks == "all" else None, out_dir=args.out, recheck_rate=args.recheck,
+                       budget_s=args.budget_s)
+    runs = [{"key": r["key"], "eps": r.get("eps"), "eps_steps": r.get("eps_steps"), "status": r["status"],
+             "samples_done": r.get("samples_done"), "elapsed_s": r.get("elapsed_s"), "queries": r.get("queries"),
+             "median_l2": r.get("perturbation", {}).get("l2", {}).get("median"),
+             **{f"{v}_accuracy": s["adversarial_accuracy"] for v, s in r.get("scores", {}).items()},
+             **{f"{v}_success": s.get("success_rate") for v, s in r.get("scores", {}).items()},
+             **{f"transfer_{v}": t for v, t in r.get("transfer_rate", {}).items()}} for r in report["runs"]]
+    (args.out / "summary.json").write_text(json.dumps({"samples": len(x), "variants": report["variants"],
+                                                       "runs": runs}, indent=1))
     for name, v in report["variants"].items():
         print(f"{name:6s} clean accuracy {100 * v['clean_accuracy']:.1f} %  queries {v.get('queries')}")
-    print(f"{'eps':>8} {'steps':>6} " + " ".join(f"{v:>8}" for v in report["variants"]))
-    for r in summary["pgd_transfer"]:
-        print(f"{r['eps']:>8g} {r['eps_steps']:>6.2f} "
+    print(f"{'run':<28} {'status':<9} {'done':>5} {'ε steps':>7} {'median L2':>9} "
+          + " ".join(f"{v:>8}" for v in report["variants"]))
+    for r in runs:
+        steps = f"{r['eps_steps']:.2f}" if r["eps_steps"] is not None else "-"
+        l2 = f"{r['median_l2']:.3f}" if r["median_l2"] is not None else "-"
+        print(f"{r['key']:<28} {r['status']:<9} {r['samples_done'] or 0:>5} {steps:>7} {l2:>9} "
               + " ".join(f"{100 * r.get(f'{v}_accuracy', np.nan):>7.1f}%" for v in report["variants"]))
 
 
