@@ -1,9 +1,10 @@
 """The audit loop: run each attack of a preset (resumably, within its budget), score every model variant on the
 adversarial examples, and return every number as a plain dict for the report.
 
-White-box attacks are crafted once on the float model and transferred to every variant; black-box attacks
-query each device variant directly. Device variants answer through their DeviceEstimator, whose fast-path
-answers are re-checked on the emulator after every attack."""
+White-box attacks are crafted once on a white-box model (the float model, or the exact quantized twin of a
+device variant) and transferred to every variant; black-box attacks query each device variant directly. Device
+variants answer through their DeviceEstimator, whose fast-path answers are re-checked on the emulator after
+every attack."""
 from __future__ import annotations
 
 import time
@@ -85,7 +86,7 @@ def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budg
 
 
 def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: list[Variant], clean: dict,
-           input_scale: float | None) -> dict:
+           input_scale: float | None, crafted_on: str) -> dict:
     n = run.done
     x0, y0 = x[:n], y[:n]
     scored = [target] if target is not None else variants
@@ -96,36 +97,39 @@ def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: lis
            "perturbation_values": {k: v.tolist() for k, v in per.items()}}
     if input_scale and n:
         out["device_steps_linf"] = metrics.spread(metrics.device_steps(x0, run.x_adv, input_scale))
-    float_v = next((v for v in variants if not v.on_device), None)
-    if box == "white" and float_v is not None and n:
-        out["transfer_rate"] = {v.name: metrics.transfer_rate(y0, clean[float_v.name][:n], adv[float_v.name],
-                                                              clean[v.name][:n], adv[v.name])
-                                for v in variants if v.on_device}
+    src = crafted_on                                    # the variant the white-box model stands for
+    if box == "white" and src in adv and n:
+        out["transfer_rate"] = {v.name: metrics.transfer_rate(y0, clean[src][:n], adv[src], clean[v.name][:n],
+                                                              adv[v.name]) for v in variants if v.name != src}
     return out
 
 
 def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: dict[str, dict], out_dir,
-              *, white_box=None, input_scale: float | None = None, budget: Budget | None = None,
-              zero_density_samples: int = 16, log: Callable[[str], None] = print) -> dict:
+              *, white_box=None, crafted_on: str = "float", input_scale: float | None = None,
+              budget: Budget | None = None, zero_density_samples: int = 16,
+              log: Callable[[str], None] = print) -> dict:
     """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` is the ART
-    estimator of the float model (None: white-box attacks are skipped). Adversarial examples go under
-    out_dir/adversarial/. Returns the report dict (every number; no arrays but the perturbation values)."""
+    estimator white-box attacks are crafted on (None: they are skipped), `crafted_on` the variant it stands for
+    (the float model, or the device variant whose quantized twin it is): transfer rates are from that variant.
+    Adversarial examples go under out_dir/adversarial/. Returns the report dict (every number; no arrays but
+    the perturbation values)."""
     x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
     budget = budget or Budget()
     store = Store(f"{out_dir}/adversarial")
     data_id = digest(x)
     clean = {v.name: v.predict(x).argmax(1) for v in variants}
-    report = {"samples": len(x), "input_scale": input_scale, "variants": {}, "runs": []}
+    report = {"samples": len(x), "input_scale": input_scale, "crafted_on": crafted_on if white_box else None,
+              "variants": {}, "runs": []}
     runs = list(_runs(attacks, variants, white_box is not None))
     for i, (key, attack, params, target, runnable) in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {key} ({attack.box}-box, {attack.norm})")
         entry = {"key": key, "attack": attack.name, "box": attack.box, "norm": attack.norm, "params": params,
-                 "target": target.name if target else "float", "eps": params.get("eps")}
+                 "target": target.name if target else crafted_on, "eps": params.get("eps")}
         if input_scale and params.get("eps") is not None and attack.norm == "linf":
             entry["eps_steps"] = params["eps"] / input_scale
         if not runnable:
-            report["runs"].append({**entry, "status": "skipped", "stopped_by": "no float model for white-box"})
-            log(f"  {key}: skipped (no float model)")
+            report["runs"].append({**entry, "status": "skipped", "stopped_by": "no white-box model"})
+            log(f"  {key}: skipped (no white-box model)")
             continue
         run = store.load(key, data_id, params) or RunRecord(key, x[:0].copy(), data_id, params)
         if run.status != "complete":
@@ -138,7 +142,7 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
         report["runs"].append({**entry, "status": run.status, "stopped_by": run.stopped_by,
                                "samples_done": run.done, "elapsed_s": run.elapsed_s,
                                "queries": run.queries if attack.box == "black" else None,
-                               **_score(run, attack.box, target, x, y, variants, clean, input_scale)})
+                               **_score(run, attack.box, target, x, y, variants, clean, input_scale, crafted_on)})
         for v in variants:
             if v.on_device:
                 v.estimator.verify()

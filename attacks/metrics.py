@@ -38,8 +38,8 @@ def scores(y: np.ndarray, clean_pred: np.ndarray, adv_pred: np.ndarray) -> dict:
 
 def transfer_rate(y: np.ndarray, source_clean: np.ndarray, source_adv: np.ndarray, target_clean: np.ndarray,
                   target_adv: np.ndarray) -> float | None:
-    """Of the samples both models classify correctly and the attack fools on the source model (float), the share
-    it also fools on the target (the device)."""
+    """Of the samples both models classify correctly and the attack fools on the source model (the one the
+    white-box attack was crafted on), the share it also fools on the target."""
     fooled_source = (source_clean == y) & (target_clean == y) & (source_adv != y)
     if not fooled_source.any():
         return None

@@ -10,6 +10,10 @@ import copy
 from edgeq.errors import EdgeqError
 
 PGD_EPS_DG = [0.0002, 0.0004, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]
+# From "no effect" to near 0 on the digits demo (8x8 images, 1/16 grey levels): device accuracy of the emulated
+# int8 CNN under quick PGD crafted on its twin, 450 test images: 0.976 / 0.933 / 0.716 / 0.089 (clean 0.984);
+# the grid before, [0.002, 0.01, 0.03, 0.1], left it at 0.982 / 0.976 / 0.964 / 0.716.
+PGD_EPS_QUICK = [0.01, 0.05, 0.1, 0.2]
 
 PRESETS: dict[str, dict[str, dict]] = {
     "dg": {
@@ -27,7 +31,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         "geoda": {"sub_dim": 75, "bin_search_tol": 1e-4, "max_iter": 4000},
     },
     "quick": {
-        "pgd_linf": {"eps": [0.002, 0.01, 0.03, 0.1], "max_iter": 10, "num_random_init": 1},
+        "pgd_linf": {"eps": PGD_EPS_QUICK, "max_iter": 10, "num_random_init": 1},
         "cw_l2": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 1.0, "learning_rate": 0.1},
         "cw_linf": {"max_iter": 10, "learning_rate": 0.05},
         "deepfool": {"max_iter": 50, "epsilon": 0.02},

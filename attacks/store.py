@@ -35,9 +35,13 @@ class RunRecord:
 
 
 class Store:
+    TMP = ".tmp.npz"                    # a save writes <key>.tmp.npz, then renames it over <key>.npz
+
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(f"*{self.TMP}"):      # left by a process that died mid-save
+            stale.unlink(missing_ok=True)
 
     def path(self, key: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key)
@@ -61,6 +65,6 @@ class Store:
         meta = {"key": run.key, "data_digest": run.data_digest, "params": run.params, "status": run.status,
                 "elapsed_s": run.elapsed_s, "queries": run.queries, "stopped_by": run.stopped_by,
                 "extra": run.meta}
-        tmp = self.path(run.key).with_suffix(".tmp.npz")
+        tmp = self.path(run.key).with_suffix(self.TMP)
         np.savez_compressed(tmp, x_adv=run.x_adv, meta=np.array(json.dumps(meta)))
         tmp.replace(self.path(run.key))

@@ -1,8 +1,9 @@
 """The ten attacks of the David-and-Goliath study, each a small adapter over IBM ART.
 
-White-box attacks are crafted on the float model (an ART PyTorchClassifier) and transferred to the device;
-black-box attacks query the device estimator. Every adapter takes the ART estimator and the preset's params
-and returns `generate(x, y) -> x_adv` over NHWC float inputs in [0, 1] and integer labels."""
+White-box attacks are crafted on a torch model (an ART PyTorchClassifier over the float model or the deployed
+model's quantized twin) and transferred to the device; black-box attacks query the device estimator. Every
+adapter takes the ART estimator and the preset's params and returns `generate(x, y) -> x_adv` over NHWC float
+inputs in [0, 1] and integer labels."""
 from __future__ import annotations
 
 import contextlib
@@ -18,7 +19,7 @@ Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class Attack:
     name: str
-    box: str                    # "white": crafted on the float model; "black": queries the device
+    box: str                    # "white": crafted on a torch model; "black": queries the device
     norm: str                   # the norm the attack bounds or minimises, for the report
     build: Callable[[object, dict], Generate]
 

@@ -2,8 +2,6 @@
 layout), whatever layout the module itself takes. torch is imported here only, lazily by its callers."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import torch
 
@@ -35,19 +33,6 @@ def as_logits(model: torch.nn.Module, outputs: str) -> torch.nn.Module:
     if outputs not in ("logits", "probabilities"):
         raise ValueError(f"float model outputs must be 'logits' or 'probabilities', not {outputs!r}")
     return LogProbs(model) if outputs == "probabilities" else model
-
-
-def dense_stack(layers: Sequence[tuple[np.ndarray, np.ndarray, bool]]) -> torch.nn.Module:
-    """A flatten + Linear(+ReLU) stack from (weights [out, in], bias, relu) triples: the float twin of a
-    fully-connected integer graph, built from its dequantized weights."""
-    mods: list[torch.nn.Module] = [torch.nn.Flatten()]
-    for w, b, relu in layers:
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(torch.as_tensor(w, dtype=torch.float32))
-            lin.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
-        mods += [lin] + ([torch.nn.ReLU()] if relu else [])
-    return torch.nn.Sequential(*mods).eval()
 
 
 def art_classifier(model: torch.nn.Module, input_shape: tuple[int, ...], nb_classes: int, channels_first: bool):

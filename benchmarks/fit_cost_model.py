@@ -1,8 +1,11 @@
 """Fit the policy solver's instruction model (edgeq/quantize/cost.py) to exact emulator counts on Cortex-M4.
 
-Compiles the D&G ResNet-8 (PTQ from its Keras float weights) at all-int8 and all-int4 weights, runs 2 images
-in QEMU, fits (instructions per MAC, per output) per op kind and bits, then checks the fit on a held-out mixed
-policy: prints the coefficients and the predicted vs measured instructions per layer and in total.
+Compiles two models at all-int8 and all-int4 weights: the D&G ResNet-8 (PTQ from its Keras float weights; 3x3
+and 1x1 convolutions, a dense layer) and the digits CNN of the demo (adds a depthwise convolution), runs 2 inputs
+in QEMU, and fits (instructions per MAC, per output value) for each CMSIS-NN function the layers call. A layer's
+count does not depend on its neighbours' bits, so a mixed policy is no held-out test; instead each layer is
+predicted by a fit without it (leave one layer out, for functions with 3 layers or more; in-sample otherwise,
+marked *). Prints the coefficients, the errors per layer, and the totals of a mixed policy per model.
 Needs ../shared, the toolchain and QEMU.  Usage: .venv/bin/python benchmarks/fit_cost_model.py
 """
 from __future__ import annotations
@@ -16,51 +19,67 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeq import api  # noqa: E402
-from edgeq.frontends.torch import load_keras_h5  # noqa: E402
+from edgeq.demo_model import load_digits_split, train_digits_cnn  # noqa: E402
+from edgeq.frontends.torch import from_module, load_keras_h5  # noqa: E402
 from edgeq.quantize.calibrate import make_spec  # noqa: E402
-from edgeq.quantize.cost import INSTRUCTIONS, fit_instructions, layer_costs  # noqa: E402
+from edgeq.quantize.cost import fit_instructions, layer_costs  # noqa: E402
 from edgeq.quantize.ptq import quantize_graph  # noqa: E402
 from edgeq.quantize.scheme import WEIGHTED  # noqa: E402
+from edgeq.quantize.twin import Twin  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def measure(graph, spec, x, out: Path) -> dict[str, float]:
-    """Per weighted layer (op name): mean instructions per inference in QEMU."""
+def measure(graph, spec, x, out: Path) -> dict[str, tuple[str, float]]:
+    """Per weighted layer (op name): (CMSIS-NN function, mean instructions per inference in QEMU)."""
     q = quantize_graph(graph, spec)
-    api.compile_graph(q, "cortex-m4", out)
+    report = api.compile_graph(q, "cortex-m4", out)
     _, metrics = api.run_project(out, x)
-    return {op.name: layer["instructions"] for op, layer in zip(q.ops, metrics["layers"]) if op.kind in WEIGHTED}
+    return {op.name: (compiled["kernel"], layer["instructions"])
+            for op, compiled, layer in zip(q.ops, report["layers"], metrics["layers"]) if op.kind in WEIGHTED}
+
+
+def models():
+    """(name, float graph, calibration/run inputs NHWC) for each model of the fit."""
+    twin = load_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5")
+    yield "resnet8", twin.graph, np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
+    data = load_digits_split()
+    net = train_digits_cnn(data)
+    yield "digits", from_module(net, (1, 1, 8, 8), "digits_cnn"), data.x_train[:256]
 
 
 def main():
-    torch.set_num_threads(2)
-    twin = load_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5")
-    graph = twin.graph
-    x = np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
-    ranges = twin.observe([x])
-    names = [op.name for op in graph.ops if op.kind in WEIGHTED]
-    kinds = {op.name: op.kind for op in graph.ops}
-    costs = {c.name: c for c in layer_costs(graph)}
+    torch.set_num_threads(1)
+    samples = []
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {b: measure(graph, make_spec(graph, ranges, {n: b for n in names}), x[:2], Path(tmp) / f"w{b}")
-                for b in (8, 4)}
-        mixed_bits = {n: 4 if i % 2 else 8 for i, n in enumerate(names)}
-        held_out = measure(graph, make_spec(graph, ranges, mixed_bits), x[:2], Path(tmp) / "mixed")
-    samples = [(kinds[n], b, costs[n].macs, costs[n].outputs, runs[b][n]) for b in (8, 4) for n in names]
-    coeffs = fit_instructions(samples)
-    print("fitted (instructions per MAC, per output):")
-    for (kind, b), c in sorted(coeffs.items(), key=lambda kv: (kv[0][0].value, kv[0][1])):
-        print(f"  ({kind}, {b}): ({c[0]:.4f}, {c[1]:.2f})")
-    fitted = {c.name: c for c in layer_costs(graph, {**INSTRUCTIONS, **coeffs})}
-    pred = {n: fitted[n].instructions[mixed_bits[n]] for n in names}
-    print(f"held-out mixed policy: {'layer':<10} {'bits':>4} {'predicted':>11} {'measured':>11} {'error':>7}")
-    for n in names:
-        print(f"  {n:<28} {mixed_bits[n]:>4} {pred[n]:>11,.0f} {held_out[n]:>11,.0f} "
-              f"{(pred[n] - held_out[n]) / held_out[n]:>+7.1%}")
-    total_p, total_m = sum(pred.values()), sum(held_out.values())
-    print(f"  weighted layers in total: predicted {total_p:,.0f}, measured {total_m:,.0f} "
-          f"({(total_p - total_m) / total_m:+.1%})")
+        for model, graph, x in models():
+            ranges = Twin(graph).observe([x])
+            names = [op.name for op in graph.ops if op.kind in WEIGHTED]
+            costs = {c.name: c for c in layer_costs(graph)}
+            for bits in (8, 4):
+                print(f"{model} w{bits}: compiling and running in QEMU ...", flush=True)
+                got = measure(graph, make_spec(graph, ranges, {n: bits for n in names}), x[:2],
+                              Path(tmp) / f"{model}_w{bits}")
+                samples += [(model, n, bits, f, costs[n].macs, costs[n].outputs, count) for n, (f, count) in got.items()]
+    fit = [(f, macs, outs, count) for _, _, _, f, macs, outs, count in samples]
+    coeffs = fit_instructions(fit)
+    print("fitted (instructions per MAC, per output value), Cortex-M4:")
+    for f, (per_mac, per_out) in sorted(coeffs.items()):
+        print(f'    "{f}": ({per_mac:.4f}, {per_out:.2f}),')
+    print(f"  {'layer':<30} {'kernel':<28} {'predicted':>11} {'measured':>11} {'error':>7}")
+    predicted = []
+    for i, (model, n, bits, f, macs, outs, count) in enumerate(samples):
+        others = [s for j, s in enumerate(fit) if j != i and s[0] == f]
+        per_mac, per_out = fit_instructions(others)[f] if len(others) >= 2 else coeffs[f]
+        predicted.append(per_mac * macs + per_out * outs)
+        print(f"  {f'{model}/{n} w{bits}':<30} {f + ('' if len(others) >= 2 else ' *'):<28} {predicted[-1]:>11,.0f} "
+              f"{count:>11,.0f} {(predicted[-1] - count) / count:>+7.1%}")
+    for model in dict.fromkeys(s[0] for s in samples):
+        layers = [i for i, s in enumerate(samples) if s[0] == model]
+        names = list(dict.fromkeys(samples[i][1] for i in layers))
+        chosen = [i for i in layers if samples[i][2] == (4 if names.index(samples[i][1]) % 2 else 8)]
+        p, m = sum(predicted[i] for i in chosen), sum(samples[i][6] for i in chosen)
+        print(f"  {model}, odd layers int4: weighted layers predicted {p:,.0f}, measured {m:,.0f} ({(p - m) / m:+.1%})")
 
 
 if __name__ == "__main__":

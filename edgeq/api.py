@@ -143,23 +143,6 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, 
                            fast_predict=fast, recheck_rate=recheck_rate)
 
 
-def dense_twin(graph: Graph):
-    """The float torch twin of a graph of FULLY_CONNECTED layers (the digits demo), from its dequantized
-    weights: the white-box surrogate until the quantizer's differentiable twin covers the model."""
-    from attacks.torch_model import dense_stack
-    from .ir import Activation, OpKind
-    layers = []
-    for op in graph.ops:
-        if op.kind is OpKind.FULLY_CONNECTED:
-            w, b = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
-            layers.append((w.data.astype(np.float32) * w.qparams.scale.reshape(-1, 1),
-                           b.data.astype(np.float32) * b.qparams.scale, op.attrs.activation is Activation.RELU))
-        elif op.kind not in (OpKind.RESHAPE, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
-            raise EdgeqError(f"{graph.source}: op {op.name or op.kind.name} ({op.kind.name}) has no dense float "
-                             "twin; pass the float model (--float-model) to audit it white-box")
-    return dense_stack(layers)
-
-
 def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", audit_samples: int = 64) -> dict:
     """The embedded default, no download: train a digits CNN, quantize it to int8 and to mixed int4/int8 (weights
     at most 60 % of int8's bytes), compile both, run the test set in QEMU checked byte for byte against
@@ -226,18 +209,21 @@ def _float_argmax(net, x_nhwc: np.ndarray) -> np.ndarray:
         return net(torch.from_numpy(nchw(x_nhwc))).argmax(1).numpy()
 
 
-def _white_box_model(float_model, project_dir: Path, report: dict):
-    """The white-box model: a torch module, a path to one saved whole with torch.save, or (None) the dense
-    float twin of the deployed graph where it has one."""
+def _float_module(float_model):
+    """The float model: a torch module, or a path to one saved whole with torch.save."""
     import torch
-    if float_model is None:
-        return dense_twin(read_tflite(_project_model(project_dir, report)))
     if isinstance(float_model, (str, os.PathLike)):
         try:
             return torch.load(float_model, weights_only=False).eval()
         except (OSError, RuntimeError) as e:
             raise EdgeqError(f"cannot load the float model {float_model}: {e}") from e
     return float_model.eval()
+
+
+def integer_twin(project_dir: str | os.PathLike):
+    """The exact quantized twin (quantize.twin.Twin.of_integer) of a compiled project's deployed model."""
+    from .quantize.twin import Twin
+    return Twin.of_integer(read_tflite(_project_model(project_dir, load_report(project_dir))))
 
 
 def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -253,33 +239,52 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
 
 
 def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_first: bool = False,
-          float_outputs: str = "logits", preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
-          budget_s: float | None = None, budget_queries: int | None = None, fast_path: bool = True,
-          recheck_rate: float = 0.02) -> dict:
+          float_outputs: str = "logits", white_box: str | None = None, preset: str = "quick", attacks="all",
+          overrides: dict | None = None, out_dir="audit", budget_s: float | None = None,
+          budget_queries: int | None = None, fast_path: bool = True, recheck_rate: float = 0.02) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
-    NHWC floats in [0, 1]; `float_outputs` says whether the float model returns logits or probabilities. A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
+    NHWC floats in [0, 1]; `float_outputs` says whether the float model returns logits or probabilities.
+    White-box attacks are crafted on `white_box`: "float" (the float model) or "twin" (the exact quantized twin
+    of the first project's deployed model: the device's values, fake-quant gradients); by default the float
+    model when one is given, else the twin. The float model, when given, is scored as a variant either way.
+    A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
     import torch
     from attacks.audit import Budget, Variant, run_audit
     from attacks.presets import resolve
     from attacks.torch_model import art_classifier, as_logits, float_predict
+    from .quantize.twin import Logits
     from .report.html import render
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
+    white_box = white_box or ("float" if float_model is not None else "twin")
+    if white_box not in ("float", "twin"):
+        raise EdgeqError(f"white-box attacks are crafted on 'float' or 'twin', not {white_box!r}")
+    if white_box == "float" and float_model is None:
+        raise EdgeqError("white-box attacks crafted on the float model need one (--float-model); "
+                         "or craft them on the quantized twin (--white-box twin)")
     chosen = resolve(preset, attacks, overrides)
     projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
-    first_dir = Path(next(iter(projects.values())))
+    first_name, first_dir = next(iter(projects.items()))
     first = load_report(first_dir)
-    net = as_logits(_white_box_model(float_model, first_dir, first), float_outputs)
     shape = tuple(first["input"]["shape"][1:])
     nb_classes = int(np.prod(first["output"]["shape"][1:]))
-    variants = [Variant("float", float_predict(net, channels_first))]
+    net = None if float_model is None else as_logits(_float_module(float_model), float_outputs)
+    variants = [] if net is None else [Variant("float", float_predict(net, channels_first))]
     variants += [Variant(name, est.predict, est) for name, d in projects.items()
                  for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
-    white_box = art_classifier(net, shape, nb_classes, channels_first)
-    result = run_audit(x, y, variants, chosen, out_dir, white_box=white_box, input_scale=first["input"]["scale"],
-                       budget=Budget(budget_s, budget_queries))
+    if white_box == "float":
+        crafted_on, described = "float", "the float model"
+        estimator = art_classifier(net, shape, nb_classes, channels_first)
+    else:
+        crafted_on = first_name
+        described = (f"the exact quantized twin of {first_name} ({_project_model(first_dir, first).name}): "
+                     "the deployed integer model's values, fake-quant straight-through gradients")
+        estimator = art_classifier(Logits(integer_twin(first_dir)), shape, nb_classes, False)
+    result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
+                       input_scale=first["input"]["scale"], budget=Budget(budget_s, budget_queries))
     result["preset"] = preset
+    result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
     _, figures = run_project(first_dir, x[:1])
     model = {**first, "run": figures}
     out = Path(out_dir)
@@ -295,45 +300,31 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
              kure: float = 0.0, target: str = "cortex-m4", out: str | os.PathLike | None = None,
              measure: bool = False, log=print):
     """`edgeq quantize`: a float model (nn.Module taking NCHW `calib`, Keras .h5 path, or float Graph) → mixed
-    int4/int8 integer graph under budgets on total flash, weight flash, RAM and instructions. With a flash or
-    RAM budget the int8 model is compiled once for `target` to measure the budgets' fixed part (code, arena),
-    and the solver prices the CMSIS-NN kernels each choice links (int4 kernels are extra code). With
-    `measure`, the result is compiled and run too, and the report gets measured flash, per-layer instructions and accuracy beside the predicted ones.
-    With `out`, writes out (.tflite) and the policy report beside it (.policy.json, .policy.png).
-    Returns (pipeline.Quantized, report dict)."""
-    import tempfile
-    from dataclasses import replace
-
+    int4/int8 integer graph under budgets on total flash, weight flash, RAM and instructions per inference. With
+    a flash, RAM or instruction budget, the int8 model is compiled for `target` (and, for instructions, run once
+    in the emulator) to measure the budgets' fixed part, and each layer is priced by the CMSIS-NN kernel the
+    code generator picks for it at each bits: its instructions and the code it links. With `measure`, the
+    result is compiled and run too, and the report gets measured flash, per-layer instructions and accuracy
+    beside the predicted ones. With `out`, writes out (.tflite) and the policy report beside it (.policy.json,
+    .policy.png). Returns (pipeline.Quantized, report dict)."""
     from .frontends.tflite import write_tflite
-    from .quantize.calibrate import make_spec
-    from .quantize.cost import layer_costs
     from .quantize.pipeline import quantize as run_pipeline
-    from .quantize.ptq import quantize_graph
     from .quantize.report import policy_report, write_report
     from .quantize.solver import Budget
 
     graph, x, layout = _float_model(model, calib)
-    budget, code = Budget(flash_bytes, ram_bytes, instructions, weight_flash_bytes=weight_flash_bytes), None
-    if any(b is not None for b in (flash_bytes, ram_bytes)):
-        from .quantize.twin import Twin
-        spec8 = make_spec(graph, Twin(graph, input_layout=layout).observe([x[:256]]))
-        int8 = quantize_graph(graph, spec8)
-        with tempfile.TemporaryDirectory() as tmp:
-            totals = compile_graph(int8, target, tmp)["totals"]
-        costs = layer_costs(graph)
-        code = _code_cost(int8, quantize_graph(graph, replace(spec8, bits={c.name: 4 for c in costs})), target)
-        budget = Budget(flash_bytes, ram_bytes, instructions,
-                        fixed_flash_bytes=totals["flash_bytes"] - sum(c.flash[8] for c in costs)
-                        - code.bytes({c.name: 8 for c in costs}), ram_needed_bytes=totals["static_ram_bytes"],
-                        weight_flash_bytes=weight_flash_bytes)
+    budget, kernels = Budget(flash_bytes, ram_bytes, instructions, weight_flash_bytes=weight_flash_bytes), None
+    if any(b is not None for b in (flash_bytes, ram_bytes, instructions)):
+        budget, kernels = _target_budget(graph, _nhwc(x, layout), target, budget, log)
     result = run_pipeline(graph, x, labels, policy=policy, budget=budget, observer=observer, qat_epochs=qat_epochs,
-                          kure=kure, input_layout=layout, code=code, log=log)
+                          kure=kure, input_layout=layout, kernels=kernels, log=log)
     measured = _measure_quantized(graph, result.graph, x, labels, layout, target, log) if measure else None
     report = policy_report(result, policy, measured)
     predicted = report["predicted"]
-    predicted["kernel_code_bytes"] = code.bytes(result.bits) if code else 0
+    predicted["kernel_code_bytes"] = kernels.bytes(result.bits) if kernels else 0
     predicted["flash_bytes"] = (budget.fixed_flash_bytes + predicted["weight_flash_bytes"]
                                 + predicted["kernel_code_bytes"])
+    predicted["instructions_per_inference"] = budget.fixed_instructions + predicted["instructions_weighted_layers"]
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -343,12 +334,40 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
     return result, report
 
 
-def _code_cost(int8: Graph, int4: Graph, target: str):
-    """What each weighted layer's kernel links at 8 and at 4 bits (CodeCost), from the kernels the code
-    generator binds for `target` in the all-int8 and all-int4 graphs and the sections they reach in CMSIS-NN."""
+def _target_budget(graph: Graph, nhwc: np.ndarray, target: str, budget, log):
+    """(budget with its fixed parts measured, the target's Kernels): the int8 model compiled for `target`, and
+    run once in the emulator when there is an instruction budget (the unweighted ops' instructions)."""
+    import tempfile
+    from dataclasses import replace
+
+    from .quantize.calibrate import make_spec
+    from .quantize.cost import layer_costs
+    from .quantize.ptq import quantize_graph
+    from .quantize.scheme import WEIGHTED
+    from .quantize.twin import Twin
+
+    spec8 = make_spec(graph, Twin(graph).observe([nhwc[:256]]))
+    int8 = quantize_graph(graph, spec8)
+    log(f"[quantize] compiling the int8 model for {target}: the budgets' fixed part ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        totals = compile_graph(int8, target, tmp)["totals"]
+        run = run_project(tmp, nhwc[:1])[1] if budget.instructions is not None else None
+    weighted = [op.name for op in int8.ops if op.kind in WEIGHTED]
+    kernels = _kernels(int8, quantize_graph(graph, replace(spec8, bits={n: 4 for n in weighted})), target)
+    costs, int8_bits = layer_costs(graph, kernels), {n: 8 for n in weighted}
+    fixed_instructions = 0.0 if run is None else run["instructions_per_inference"] - sum(
+        layer["instructions"] for op, layer in zip(int8.ops, run["layers"]) if op.kind in WEIGHTED)
+    return replace(budget, fixed_flash_bytes=totals["flash_bytes"] - sum(c.flash[8] for c in costs)
+                   - kernels.bytes(int8_bits), fixed_instructions=fixed_instructions,
+                   ram_needed_bytes=totals["static_ram_bytes"]), kernels
+
+
+def _kernels(int8: Graph, int4: Graph, target: str):
+    """quantize.cost.Kernels for `target`: the kernel the code generator binds for each weighted layer in the
+    all-int8 and the all-int4 graph, and the code sections each reaches in the target's CMSIS-NN library."""
     from .codegen.bindings import bind_graph
     from .kernel_code import target_library
-    from .quantize.cost import CodeCost
+    from .quantize.cost import Kernels
     from .quantize.scheme import WEIGHTED
     from .targets import get_target
 
@@ -359,7 +378,12 @@ def _code_cost(int8: Graph, int4: Graph, target: str):
     weighted = [i for i, op in enumerate(int8.ops) if op.kind in WEIGHTED]
     sizes = {s: n for by_layer in reach.values() for sections in by_layer for s, n in sections.items()}
     fixed = frozenset().union(*(reach[8][i] for i in range(len(int8.ops)) if i not in weighted))
-    return CodeCost({int8.ops[i].name: {b: frozenset(reach[b][i]) for b in (8, 4)} for i in weighted}, sizes, fixed)
+    return Kernels({int8.ops[i].name: {b: bound[b][i].function for b in (8, 4)} for i in weighted},
+                   {int8.ops[i].name: {b: frozenset(reach[b][i]) for b in (8, 4)} for i in weighted}, sizes, fixed)
+
+
+def _nhwc(x: np.ndarray, layout: str) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "nchw" and x.ndim == 4 else x
 
 
 def _measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layout: str, target: str, log,
@@ -374,7 +398,7 @@ def _measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layo
     from .quantize.twin import Twin
     from .reference import Executor
 
-    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "nchw" and x.ndim == 4 else x
+    nhwc = _nhwc(x, layout)
     with torch.no_grad():
         float_pred = Twin(float_graph).logits(torch.from_numpy(nhwc)).argmax(1).numpy()
     y = float_pred if labels is None else np.asarray(labels).reshape(-1)

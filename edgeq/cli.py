@@ -40,7 +40,8 @@ def _audit(args) -> None:
     projects = dict(p.split("=", 1) if "=" in p else (Path(p).name, p) for p in args.project)
     x, y = api.load_dataset(args.data, args.samples)
     api.audit(projects, x, y, float_model=args.float_model, channels_first=args.channels_first,
-              preset=args.preset, attacks=args.attacks, overrides=json.loads(args.params) if args.params else None,
+              white_box=args.white_box, preset=args.preset, attacks=args.attacks,
+              overrides=json.loads(args.params) if args.params else None,
               out_dir=args.out, budget_s=args.budget_s, budget_queries=args.budget_queries,
               fast_path=not args.emulator_only, recheck_rate=args.recheck)
 
@@ -107,8 +108,12 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("project", nargs="+", help="compiled project folder(s), optionally named: int8=build/m4")
     a.add_argument("--data", type=Path, required=True, help=".npz with x (NHWC; uint8 pixels or floats in [0, 1]), y")
     a.add_argument("--float-model", type=Path, default=None,
-                   help="torch module saved whole (torch.save); default: the dense float twin of an FC-only model")
+                   help="torch module saved whole (torch.save), scored beside the devices and, by default, "
+                        "the model white-box attacks are crafted on")
     a.add_argument("--channels-first", action="store_true", help="the float model takes NCHW inputs")
+    a.add_argument("--white-box", choices=["float", "twin"], default=None,
+                   help="craft white-box attacks on the float model or on the exact quantized twin of the first "
+                        "project's deployed model (default: float when --float-model is given, else twin)")
     a.add_argument("--preset", default="quick", choices=["quick", "dg"])
     a.add_argument("--attacks", default="all", help="'all' or a comma list, e.g. pgd_linf,square_l2")
     a.add_argument("--params", default=None, help='JSON overrides per attack, e.g. \'{"pgd_linf": {"eps": [0.01]}}\'')

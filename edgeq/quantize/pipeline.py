@@ -11,7 +11,7 @@ import torch
 from ..errors import BudgetError
 from ..ir import Graph
 from .calibrate import make_spec
-from .cost import CodeCost, LayerCost, layer_costs
+from .cost import Kernels, LayerCost, layer_costs
 from .ptq import quantize_graph
 from .qat import finetune
 from .scheme import QuantSpec
@@ -33,12 +33,12 @@ class Quantized:
 
 
 def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget, seed: int = 0,
-                code: CodeCost | None = None) -> tuple[dict[str, int], dict[str, float], dict]:
+                kernels: Kernels | None = None) -> tuple[dict[str, int], dict[str, float], dict]:
     """(bits per layer, sensitivity per layer, timings) under `policy`: a sensitivity metric solved by the ILP,
-    or uniform int8/int4, or random (each layer int4 with probability 1/2, re-drawn until it fits). `code`
-    prices the kernels each choice links into the flash budget."""
+    or uniform int8/int4, or random (each layer int4 with probability 1/2, re-drawn until it fits). `kernels`
+    (the target's) prices instructions by the kernel each choice runs and flash by the code it links."""
     graph, names = twin.graph, [op.name for op in twin.layers]
-    costs = layer_costs(graph)
+    costs = layer_costs(graph, kernels)
     timings = {}
     if policy in ("int8", "int4"):
         return {n: int(policy[-1]) for n in names}, {}, timings
@@ -46,15 +46,15 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
         rng = np.random.default_rng(seed)
         for _ in range(10_000):
             bits = {n: int(rng.choice([4, 8])) for n in names}
-            if fits(costs, bits, budget, code):
+            if fits(costs, bits, budget, kernels):
                 return bits, {}, timings
-        solve(costs, {n: 1.0 for n in names}, budget, (), code)      # raises with the shortfall if none fits
+        solve(costs, {n: 1.0 for n in names}, budget, (), kernels)      # raises with the shortfall if none fits
         raise BudgetError(f"no random policy of 10,000 draws met the budget ({budget})")
     started = time.perf_counter()
     sensitivity = SENSITIVITIES[policy](twin, spec8, x, y)
     timings["sensitivity_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    bits = solve(costs, sensitivity, budget, residual_ties(graph), code)
+    bits = solve(costs, sensitivity, budget, residual_ties(graph), kernels)
     timings["solve_s"] = time.perf_counter() - started
     return bits, sensitivity, timings
 
@@ -62,7 +62,7 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
 def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy: str = "hawq",
              budget: Budget = Budget(), observer: str = "minmax", qat_epochs: int = 0, kure: float = 0.0,
              qat_data: tuple | None = None, sensitivity_samples: int = 256, lr: float = 5e-5,
-             augment: bool = False, input_layout: str = "nhwc", seed: int = 0, code: CodeCost | None = None,
+             augment: bool = False, input_layout: str = "nhwc", seed: int = 0, kernels: Kernels | None = None,
              log=print) -> Quantized:
     """Quantize a float graph. x: calibration inputs as the twin takes them; y: their labels (the float model's
     own predictions when None). qat_data: (x, y) for fine-tuning, default (x, y); augment: random crops and
@@ -77,7 +77,7 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
     spec8 = make_spec(graph, ranges)
     log(f"[quantize] policy {policy} ...")
     k = min(sensitivity_samples, len(x))
-    bits, sensitivity, timings = choose_bits(twin, spec8, x[:k], y[:k], policy, budget, seed, code)
+    bits, sensitivity, timings = choose_bits(twin, spec8, x[:k], y[:k], policy, budget, seed, kernels)
     spec = make_spec(graph, ranges, bits)
     if qat_epochs:
         log(f"[quantize] QAT: {qat_epochs} epochs{f', KURE {kure}' if kure else ''} ...")
@@ -85,7 +85,7 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
         graph = fine_tuned(graph, spec, *(qat_data or (x, y)), qat_epochs, lr=lr, kure=kure, augment=augment,
                            input_layout=input_layout, seed=seed, log=log)
         timings["qat_s"] = time.perf_counter() - started
-    return Quantized(quantize_graph(graph, spec), spec, bits, sensitivity, layer_costs(graph), timings)
+    return Quantized(quantize_graph(graph, spec), spec, bits, sensitivity, layer_costs(graph, kernels), timings)
 
 
 def fine_tuned(graph: Graph, spec: QuantSpec, x, y, epochs: int, *, lr: float = 5e-5, kure: float = 0.0,

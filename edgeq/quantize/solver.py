@@ -1,7 +1,7 @@
 """The policy solver: an integer program (scipy.optimize.milp, HiGHS) choosing int4 or int8 weights per layer
 to minimise total sensitivity under budgets on flash bytes, peak RAM and instructions per inference.
 
-x_l = 1 puts layer l at int4; with a CodeCost, v_s = 1 links code section s. Minimise sum_l s_l x_l (s_l: the
+x_l = 1 puts layer l at int4; with Kernels, v_s = 1 links code section s. Minimise sum_l s_l x_l (s_l: the
 layer's int4 sensitivity, its int8 cost taken as 0) subject to
   flash_8 - sum_l (f8_l - f4_l) x_l + sum_s bytes_s v_s <= flash   (v_s >= x_l where l's int4 kernel reaches s,
                                                                     v_s >= 1 - x_l where its int8 kernel does),
@@ -20,7 +20,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import BudgetError
 from ..ir import Graph, OpKind
-from .cost import CodeCost, LayerCost
+from .cost import Kernels, LayerCost
 from .scheme import WEIGHTED
 
 
@@ -51,7 +51,7 @@ class Program:
     """The variables z = [x_l ..., v_s ...], the flash and instruction totals as affine forms base + row @ z,
     and the constraints every policy obeys (ties; code sections linked by the kernels chosen)."""
 
-    def __init__(self, costs: list[LayerCost], ties=(), code: CodeCost | None = None):
+    def __init__(self, costs: list[LayerCost], ties=(), code: Kernels | None = None):
         self.names = [c.name for c in costs]
         self.sections = code.variable_sections() if code else []
         n, m = len(costs), len(self.sections)
@@ -72,7 +72,7 @@ class Program:
                 lower.append(0)
         uppers = [0] * len(rows)
         for j, section in enumerate(self.sections, n):
-            for name, by_bits in (code.layers.items() if code else ()):
+            for name, by_bits in (code.sections.items() if code else ()):
                 i = index[name]
                 if section in by_bits[4]:                   # v_s - x_l >= 0
                     rows.append(self._row({j: 1, i: -1}))
@@ -97,13 +97,13 @@ class Program:
     def bits(self, z: np.ndarray) -> dict[str, int]:
         return {name: 4 if x > 0.5 else 8 for name, x in zip(self.names, z)}
 
-    def point(self, bits: dict[str, int], code: CodeCost | None) -> np.ndarray:
+    def point(self, bits: dict[str, int], code: Kernels | None) -> np.ndarray:
         """z for a given policy: its int4 layers and the code sections their kernels link."""
         linked = code.linked(bits) if code else set()
         return np.array([bits[n] == 4 for n in self.names] + [s in linked for s in self.sections], float)
 
 
-def fits(costs: list[LayerCost], bits: dict[str, int], budget: Budget, code: CodeCost | None = None) -> bool:
+def fits(costs: list[LayerCost], bits: dict[str, int], budget: Budget, code: Kernels | None = None) -> bool:
     """Whether a given policy (a random or uniform one, say) meets every budget."""
     program = Program(costs, (), code)
     z = program.point(bits, code)
@@ -121,7 +121,7 @@ def _limits(budget: Budget):
 
 
 def solve(costs: list[LayerCost], sensitivity: dict[str, float], budget: Budget, ties: list[list[str]] = (),
-          code: CodeCost | None = None) -> dict[str, int]:
+          code: Kernels | None = None) -> dict[str, int]:
     """Bits per layer (op name → 4 or 8)."""
     if budget.ram_bytes is not None and budget.ram_needed_bytes > budget.ram_bytes:
         raise BudgetError(f"RAM budget {budget.ram_bytes:,.0f} B is short by "

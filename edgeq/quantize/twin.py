@@ -12,6 +12,11 @@ activation is the surrogate's value plus the detached difference to the exact on
 surrogate's and values the kernels'. Each op's surrogate reads the exact values of its inputs, so its error
 never accumulates.
 
+`Twin.of_integer(graph)` is the twin of an already-integer graph (a deployed .tflite): its weights are the
+dequantized integer ones and its value path runs the executor on that very graph, frozen (nothing is
+re-quantized, so no scale can move by an ulp), taking float inputs as the device does (api.quantize_inputs).
+It is for crafting attacks (input gradients), not for training: its parameters do not require gradients.
+
 Layout: inputs are NHWC like the IR and the .tflite (`input_layout="nchw"` takes NCHW); outputs are the
 graph's output shape with the batch axis first. Inside, 4-D values are NCHW for torch's convolutions.
 """
@@ -22,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ir import Activation, Graph, OpKind, Padding
+from ..errors import EdgeqError
+from ..ir import Activation, DType, Graph, OpKind, Padding
 from ..reference import Executor
-from .ptq import quantize_graph
+from .ptq import dequantize_graph, quantize_graph
 from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale, weight_scale
 
 CLAMP = {Activation.NONE: None, Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
@@ -84,6 +90,23 @@ class Twin(nn.Module):
             self.weights[str(i)] = nn.Parameter(torch.from_numpy(to_torch_weight(op.kind, w).copy()))
             self.biases[str(i)] = nn.Parameter(torch.from_numpy(b.copy()))
         self.index = {op.name: str(i) for i, op in enumerate(self.layers)}
+        self.frozen: Executor | None = None        # of_integer: the integer graph the values come from
+
+    @classmethod
+    def of_integer(cls, graph: Graph, input_layout: str = "nhwc") -> "Twin":
+        """The twin of a deployed integer graph (int8 or int16 activations, int8/int4 weights): forward values
+        equal Executor(graph)'s (dequantized) bit for bit, gradients are the fake-quant surrogate's."""
+        twin = cls(*dequantize_graph(graph), input_layout=input_layout)
+        twin.frozen = Executor(graph)
+        twin.requires_grad_(False).eval()
+        shape = graph.tensors[graph.inputs[0]].shape
+        try:                                       # ops the twin lacks fail here, not in an attack
+            with torch.no_grad():
+                twin(torch.zeros(1, *(shape[1:] if input_layout == "nhwc" or len(shape) != 4
+                                      else (shape[3], shape[1], shape[2]))))
+        except NotImplementedError as e:
+            raise EdgeqError(f"{graph.source}: no quantized twin: {e}") from e
+        return twin
 
     # ---------------------------------------------------------------------------------------- quantization
     def _act(self, name: str, x: torch.Tensor, exact: np.ndarray | None = None) -> torch.Tensor:
@@ -115,8 +138,8 @@ class Twin(nn.Module):
         g = self.graph
         if x.ndim == 4 and self.input_layout == "nhwc":
             x = x.permute(0, 3, 1, 2)
-        values = {g.inputs[0]: self._act(g.inputs[0], x)}
-        exact = self._exact(values[g.inputs[0]]) if self.spec is not None else {}
+        exact = self._exact(x) if self.spec is not None else {}
+        values = {g.inputs[0]: self._act(g.inputs[0], x, exact.get(g.inputs[0]))}
         for op in g.ops:
             out = op.outputs[0]
             values[out] = self._act(out, self._op(op, [values.get(n) for n in op.inputs]), exact.get(out))
@@ -135,11 +158,18 @@ class Twin(nn.Module):
         return record[last.inputs[0]] if last.kind is OpKind.SOFTMAX else out
 
     def _exact(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """Every activation tensor as the reference executor computes it on the integer graph PTQ writes from
-        the current weights, for the (already input-quantized) batch x."""
-        q = self.spec.act[self.graph.inputs[0]]
-        xi = torch.round(x.detach() / q.s) + q.zp
-        xi = (xi.permute(0, 2, 3, 1) if xi.ndim == 4 else xi).numpy().astype(self.spec.act_dtype.numpy)
+        """Every activation tensor as the reference executor computes it for the float batch x (NCHW or [N, K]):
+        on the frozen integer graph, fed as the device is; else on the integer graph PTQ writes from the current
+        weights, x quantized as the input's fake quantization does."""
+        x = x.detach()
+        if self.frozen is not None:
+            g = self.frozen.graph
+            t = g.tensors[g.inputs[0]]
+            x = (x.permute(0, 2, 3, 1) if x.ndim == 4 else x).numpy().astype(np.float32)
+            return self.frozen.run_all([x if t.dtype is DType.FLOAT32 else t.qparams.quantize_half_up(x, t.dtype)])
+        q, d = self.spec.act[self.graph.inputs[0]], self.spec.act_dtype
+        xi = torch.clamp(torch.round(x / q.s) + q.zp, d.qmin, d.qmax)
+        xi = (xi.permute(0, 2, 3, 1) if xi.ndim == 4 else xi).numpy().astype(d.numpy)
         return Executor(quantize_graph(self.float_graph(), self.spec), chunk=max(len(xi), 1)).run_all([xi])
 
     def _op(self, op, args):
@@ -213,3 +243,14 @@ class Twin(nn.Module):
             for name, v in record.items():
                 seen.setdefault(name, OBSERVERS[observer]()).update(v.numpy())
         return {name: o.range() for name, o in seen.items()}
+
+
+class Logits(nn.Module):
+    """A twin's pre-softmax output (Twin.logits) as a module's forward: what ART's classifiers take."""
+
+    def __init__(self, twin: Twin):
+        super().__init__()
+        self.twin = twin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.twin.logits(x)

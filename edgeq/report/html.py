@@ -97,9 +97,16 @@ def _attack_tables(audit: dict) -> str:
                      f"{_fmt(run.get('elapsed_s'))} s; device queries {_fmt(run.get('queries'))}; "
                      f"ε {_fmt(run.get('eps'))}{steps}; {run['norm']} mean/median/max "
                      f"{_fmt(pert.get('mean'))} / {_fmt(pert.get('median'))} / {_fmt(pert.get('max'))}</p>"
-                     + _table(["variant", "clean acc", "adversarial acc", "success rate", "transfer float→device"],
-                              rows))
+                     + _table(["variant", "clean acc", "adversarial acc", "success rate",
+                               f"transfer {audit.get('crafted_on') or 'float'}→variant"], rows))
     return "".join(parts)
+
+
+def _white_box(audit: dict) -> str:
+    """What the white-box attacks were crafted on (and so transferred from)."""
+    wb = audit.get("white_box") or {}
+    what = wb.get("description") or audit.get("crafted_on")
+    return f"<p>White-box attacks crafted on <b>{html.escape(what)}</b>.</p>" if what else ""
 
 
 def _model_section(model: dict | None) -> str:
@@ -129,7 +136,7 @@ def render(audit: dict, model: dict | None = None, title: str = "edgeq robustnes
              "margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}img{max-width:100%}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>{audit['samples']} samples; input step {_fmt(audit.get('input_scale'))}.</p>"
+            f"<p>{audit['samples']} samples; input step {_fmt(audit.get('input_scale'))}.</p>{_white_box(audit)}"
             f"<h2>Variants</h2>{variants}<h2>Accuracy against ε</h2>{accuracy_vs_eps_plot(audit)}"
             f"<h2>Perturbation sizes</h2>{perturbation_histograms(audit)}"
             f"<h2>Attacks</h2>{_attack_tables(audit)}{_model_section(model)}</body></html>")

@@ -1,5 +1,5 @@
 """Each attack of the suite, quick preset, against the emulated digits model: it runs and lowers accuracy.
-White-box attacks are crafted on the model's dense float twin and scored on the device."""
+White-box attacks are crafted on the deployed model's exact quantized twin and scored on the device."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +8,7 @@ from attacks.presets import PRESETS, resolve
 from attacks.suite import SUITE
 from attacks.torch_model import art_classifier
 from edgeq import api
+from edgeq.quantize.twin import Logits
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 torch.set_num_threads(1)
@@ -27,7 +28,8 @@ def test_attack_lowers_device_accuracy(digits, name):
         params["eps"] = max(params["eps"])
     est = api.device_estimator(digits.project, recheck_rate=0.05)
     attack = SUITE[name]
-    target = art_classifier(api.dense_twin(digits.graph), (8, 8, 1), 10, False) if attack.box == "white" else est.art()
+    white = attack.box == "white"
+    target = art_classifier(Logits(api.integer_twin(digits.project)), (8, 8, 1), 10, False) if white else est.art()
     x, y = digits.x[:24], digits.y[:24]
     clean = np.mean(est.predict(x).argmax(1) == y)
     x_adv = attack.build(target, params)(x, y)

@@ -8,20 +8,22 @@ import pytest
 from attacks.audit import Budget, Variant, run_audit
 from attacks.presets import resolve
 from attacks.store import Store
-from attacks.torch_model import art_classifier, float_predict
+from attacks.torch_model import art_classifier
 from edgeq import api
+from edgeq.quantize.twin import Logits
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 
 
 def _audit(digits, out, budget):
-    twin = api.dense_twin(digits.graph)
+    twin = Logits(api.integer_twin(digits.project))
     est = api.device_estimator(digits.project, recheck_rate=0.05)
-    variants = [Variant("float", float_predict(twin, False)), Variant("int8", est.predict, est)]
+    variants = [Variant("int8", est.predict, est)]
     attacks = resolve("quick", ["pgd_linf", "square_linf"], {"pgd_linf": {"eps": [0.001, 0.1]}})
     x = (np.floor(digits.x[:24] * 255 + 0.5) / 255).astype(np.float32)     # on the input grid, as images are
     return run_audit(x, digits.y[:24], variants, attacks, out, input_scale=1 / 255,
-                     white_box=art_classifier(twin, (8, 8, 1), 10, False), budget=budget, log=lambda s: None)
+                     white_box=art_classifier(twin, (8, 8, 1), 10, False), crafted_on="int8", budget=budget,
+                     log=lambda s: None)
 
 
 def test_budget_marks_partial_and_rerun_continues(digits, tmp_path):

@@ -73,3 +73,13 @@ def test_weight_flash_budget(digits):
     assert report["measured"]["weight_flash_bytes"] <= 3000
     assert 4 in q.bits.values()
     assert abs(report["predicted"]["flash_bytes"] - report["measured"]["flash_bytes"]) <= 0.005 * 20000
+
+
+def test_instruction_budget_predicts_the_emulated_count(digits, int8):
+    """The fixed part is measured on the int8 firmware, each layer priced by the kernel it runs at each bits."""
+    budget = 1.5 * int8["measured"]["instructions_per_inference"]          # int4 kernels are slower on M4
+    q, report = api.quantize(*digits, policy="hawq", instructions=budget, weight_flash_bytes=3000, measure=True,
+                             **QUIET)
+    predicted, measured = (report[k]["instructions_per_inference"] for k in ("predicted", "measured"))
+    assert 4 in q.bits.values() and predicted <= budget
+    assert abs(predicted - measured) <= 0.03 * measured
