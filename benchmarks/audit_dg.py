@@ -6,6 +6,7 @@ dg preset (white-box ones transferred, black-box ones querying each device), eac
 
     .venv/bin/python benchmarks/audit_dg.py --samples 1000 --restarts 20 --out out/bench/audit_dg
     .venv/bin/python benchmarks/audit_dg.py --samples 100 --attacks all --budget-s 300 --out out/bench/audit_dg_all
+    .venv/bin/python benchmarks/audit_dg.py --white-box twin --restarts 1 --out out/bench/audit_dg_twin
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def main() -> None:
     p.add_argument("--recheck", type=float, default=0.05, help="share of fast-path answers re-run in QEMU")
     p.add_argument("--attacks", default="pgd_linf", help="comma list of dg-preset attacks, or all")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per attack run")
+    p.add_argument("--white-box", choices=["float", "twin"], default="float",
+                   help="craft white-box attacks on the float Keras model or on the int8 model's exact twin")
     p.add_argument("--out", type=Path, default=Path("out/bench/audit_dg"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -41,7 +44,7 @@ def main() -> None:
             api.compile_model(models / f"cifar_resnet_{variant}.tflite", "cortex-m4", projects[variant])
     x, y = api.load_dataset(SHARED / "data" / "cifar10_test_first.npz", args.samples)
     report = api.audit(projects, x, y, float_model=load_keras_h5(models / "cifar_resnet_float.h5"),
-                       float_outputs="probabilities", preset="dg", attacks=args.attacks,
+                       float_outputs="probabilities", white_box=args.white_box, preset="dg", attacks=args.attacks,
                        overrides={"pgd_linf": {"num_random_init": args.restarts}} if "pgd" in args.attacks
                        or args.attacks == "all" else None, out_dir=args.out, recheck_rate=args.recheck,
                        budget_s=args.budget_s)
