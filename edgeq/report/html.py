@@ -49,35 +49,49 @@ def accuracy_vs_eps_plot(audit: dict) -> str:
     curves = _sweeps(audit)
     if not curves:
         return "<p>No attack was swept over ε.</p>"
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4), squeeze=False)
+    from matplotlib.ticker import NullFormatter
+    fig, axes = plt.subplots(1, len(curves), figsize=(7 * len(curves), 4.5), squeeze=False)
     for ax, (attack, per_variant) in zip(axes[0], curves.items()):
+        grid = sorted({e for points in per_variant.values() for e, _ in points})
         for variant, points in sorted(per_variant.items()):
             eps, acc = zip(*sorted(points))
             ax.plot(eps, acc, marker="o", label=variant)
+        ax.set(xscale="log", xlabel="ε (L∞, inputs in [0, 1])", ylabel="accuracy", ylim=(0, 1), title=attack)
+        ax.set_xticks(grid, [f"{e:g}" for e in grid], rotation=60, fontsize=8)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         if audit.get("input_scale"):
             ax.axvline(audit["input_scale"] / 2, ls=":", c="k", label="half an input step")
             top = ax.secondary_xaxis("top", functions=(lambda e: e / audit["input_scale"],
                                                        lambda s: s * audit["input_scale"]))
             top.set_xlabel("ε in input quantization steps")
-        ax.set(xscale="log", xlabel="ε (L∞, inputs in [0, 1])", ylabel="accuracy", ylim=(0, 1), title=attack)
+            top.xaxis.set_minor_formatter(NullFormatter())
         ax.legend()
+    fig.tight_layout()
     return _png(fig)
 
 
+def _shown_norm(run: dict) -> str:
+    """The norm a run's histogram shows: the one its attack minimises, or L2 for an L∞-bounded attack (whose
+    L∞ is its ε, the same for every sample)."""
+    values = run.get("perturbation_values", {})
+    return "l2" if run["norm"] == "linf" and run.get("eps") is not None and values.get("l2") else run["norm"]
+
+
 def perturbation_histograms(audit: dict) -> str:
-    """Histogram of each run's perturbation size in the norm its attack works in."""
+    """Histogram of each run's perturbation size (see _shown_norm)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    runs = [r for r in audit["runs"] if r.get("perturbation_values", {}).get(r["norm"])]
+    runs = [r for r in audit["runs"] if r.get("perturbation_values", {}).get(_shown_norm(r))]
     if not runs:
         return "<p>No perturbations to show.</p>"
     cols = 4
     rows = -(-len(runs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
     for ax, run in zip(axes.ravel(), runs):
-        ax.hist(run["perturbation_values"][run["norm"]], bins=20, color="tab:blue")
-        ax.set(title=run["key"], xlabel=run["norm"])
+        ax.hist(run["perturbation_values"][_shown_norm(run)], bins=20, color="tab:blue")
+        ax.set(title=run["key"], xlabel=_shown_norm(run).upper().replace("INF", "∞"))
+        ax.locator_params(axis="x", nbins=4)
     for ax in axes.ravel()[len(runs):]:
         ax.axis("off")
     fig.tight_layout()
