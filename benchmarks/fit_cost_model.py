@@ -1,11 +1,13 @@
 """Fit the policy solver's instruction model (edgeq/quantize/cost.py) to exact emulator counts on Cortex-M4.
 
-Compiles two models at all-int8 and all-int4 weights: the D&G ResNet-8 (PTQ from its Keras float weights; 3x3
+Compiles two models at all-int8, all-int4 and all-a16w8 (every weighted layer at int16 activations, int8 weights;
+the int8 input requantized to int16 first): the D&G ResNet-8 (PTQ from its Keras float weights; 3x3
 and 1x1 convolutions, a dense layer) and the digits CNN of the demo (adds a depthwise convolution), runs 2 inputs
 in QEMU, and fits (instructions per MAC, per output value) for each CMSIS-NN function the layers call. A layer's
 count does not depend on its neighbours' bits, so a mixed policy is no held-out test; instead each layer is
 predicted by a fit without it (leave one layer out, for functions with 3 layers or more; in-sample otherwise,
-marked *). Prints the coefficients, the errors per layer, and the totals of a mixed policy per model.
+marked *). Prints the coefficients, the errors per layer, the totals of mixed policies per model (odd layers
+int4 or a16w8, the rest int8), and the requantize loops' instructions per element in the all-a16 firmware.
 Needs ../shared, the toolchain and QEMU.  Usage: .venv/bin/python benchmarks/fit_cost_model.py
 """
 from __future__ import annotations
@@ -21,22 +23,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgeq import api  # noqa: E402
 from edgeq.demo_model import load_digits_split, train_digits_cnn  # noqa: E402
 from edgeq.frontends.torch import from_module, load_keras_h5  # noqa: E402
+from edgeq.ir import OpKind  # noqa: E402
 from edgeq.quantize.calibrate import make_spec  # noqa: E402
 from edgeq.quantize.cost import fit_instructions, layer_costs  # noqa: E402
 from edgeq.quantize.ptq import quantize_graph  # noqa: E402
-from edgeq.quantize.scheme import WEIGHTED  # noqa: E402
+from edgeq.quantize.scheme import A16, WEIGHTED  # noqa: E402
 from edgeq.quantize.twin import Twin  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def measure(graph, spec, x, out: Path) -> dict[str, tuple[str, float]]:
-    """Per weighted layer (op name): (CMSIS-NN function, mean instructions per inference in QEMU)."""
+    """Per weighted layer (op name): (CMSIS-NN function, mean instructions per inference in QEMU); and per
+    requantize (QUANTIZE between integer types) its instructions per element, keyed by ("requantize", name)."""
     q = quantize_graph(graph, spec)
     report = api.compile_graph(q, "cortex-m4", out)
     _, metrics = api.run_project(out, x)
-    return {op.name: (compiled["kernel"], layer["instructions"])
-            for op, compiled, layer in zip(q.ops, report["layers"], metrics["layers"]) if op.kind in WEIGHTED}
+    found = {}
+    for op, compiled, layer in zip(q.ops, report["layers"], metrics["layers"]):
+        if op.kind in WEIGHTED:
+            found[op.name] = (compiled["kernel"], layer["instructions"])
+        elif op.kind is OpKind.QUANTIZE:
+            found["requantize", op.name] = (compiled["precision"],
+                                            layer["instructions"] / q.tensors[op.outputs[0]].size)
+    return found
 
 
 def models():
@@ -56,11 +66,15 @@ def main():
             ranges = Twin(graph).observe([x])
             names = [op.name for op in graph.ops if op.kind in WEIGHTED]
             costs = {c.name: c for c in layer_costs(graph)}
-            for bits in (8, 4):
-                print(f"{model} w{bits}: compiling and running in QEMU ...", flush=True)
+            for bits in (8, 4, A16):
+                label = "a16w8" if bits == A16 else f"w{bits}"
+                print(f"{model} {label}: compiling and running in QEMU ...", flush=True)
                 got = measure(graph, make_spec(graph, ranges, {n: bits for n in names}), x[:2],
                               Path(tmp) / f"{model}_w{bits}")
-                samples += [(model, n, bits, f, costs[n].macs, costs[n].outputs, count) for n, (f, count) in got.items()]
+                for key, (what, per_element) in ((k, v) for k, v in got.items() if isinstance(k, tuple)):
+                    print(f"  requantize {key[1]} ({what}): {per_element:.2f} instructions per element")
+                samples += [(model, n, bits, f, costs[n].macs, costs[n].outputs, count) for n, (f, count) in got.items()
+                            if not isinstance(n, tuple)]
     fit = [(f, macs, outs, count) for _, _, _, f, macs, outs, count in samples]
     coeffs = fit_instructions(fit)
     print("fitted (instructions per MAC, per output value), Cortex-M4:")
@@ -77,9 +91,11 @@ def main():
     for model in dict.fromkeys(s[0] for s in samples):
         layers = [i for i, s in enumerate(samples) if s[0] == model]
         names = list(dict.fromkeys(samples[i][1] for i in layers))
-        chosen = [i for i in layers if samples[i][2] == (4 if names.index(samples[i][1]) % 2 else 8)]
-        p, m = sum(predicted[i] for i in chosen), sum(samples[i][6] for i in chosen)
-        print(f"  {model}, odd layers int4: weighted layers predicted {p:,.0f}, measured {m:,.0f} ({(p - m) / m:+.1%})")
+        for odd in (4, A16):
+            chosen = [i for i in layers if samples[i][2] == (odd if names.index(samples[i][1]) % 2 else 8)]
+            p, m = sum(predicted[i] for i in chosen), sum(samples[i][6] for i in chosen)
+            print(f"  {model}, odd layers {'a16w8' if odd == A16 else 'int4'}: weighted layers predicted {p:,.0f}, "
+                  f"measured {m:,.0f} ({(p - m) / m:+.1%})")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def main():
             "kure": [(f"mixed + KURE {args.kure}", args.policy, args.kure, 0)]}
     qat_random = []
     for name, policy, kure, seed in (r for key in args.runs.split(",") for r in runs[key]):
-        bits, _, _ = choose_bits(twin, spec8, x[:256], y[:256], policy, budget, seed)
+        bits, *_ = choose_bits(twin, spec8, x[:256], y[:256], policy, budget, seed)
         spec = make_spec(graph, ranges, bits)
         ptq = accuracy(quantize_graph(graph, spec), x_test, y_test)
         tuned = fine_tuned(graph, spec, x, y, args.epochs, lr=args.lr, kure=kure, augment=True,

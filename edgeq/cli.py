@@ -72,10 +72,10 @@ def _quantize(args) -> None:
                              flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, instructions=args.instructions,
                              weight_flash_bytes=args.weight_flash_kb, observer=args.observer,
                              qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out,
-                             measure=args.measure)
+                             measure=args.measure, allow_a16=args.a16)
     for layer in report["layers"]:
         measured = layer.get("instructions_measured")
-        print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  w{layer['bits']}  "
+        print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  {layer['precision']:<5}  "
               f"{layer['instructions']:>12,.0f} instr. predicted"
               + (f", {measured:>12,.0f} measured" if measured is not None else ""))
 
@@ -139,8 +139,11 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--kure", type=float, default=0.0, help="KURE weight λ (target kurtosis 1.8)")
     q.add_argument("--target", default="cortex-m4", choices=sorted(TARGETS))
     q.add_argument("--out", type=Path, required=True, help=".tflite to write; the report goes beside it")
+    q.add_argument("--a16", action="store_true",
+                   help="a16w8 (int16 activations, int8 weights) as a third choice per layer, limited by the RAM "
+                        "and instruction budgets (policies hawq, measured, random)")
     q.add_argument("--measure", action="store_true",
-                   help="also compile and run the result: measured flash, instructions, accuracy in the report")
+                   help="also compile and run the result: measured flash, RAM, instructions, accuracy in the report")
     q.set_defaults(func=_quantize)
 
     d = sub.add_parser("demo", help="the embedded default: digits model → firmware → QEMU, checked against tflite-micro")

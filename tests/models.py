@@ -166,6 +166,12 @@ class _Net:
         self.rms[out] = self.rms[x]
         return self._op(OpKind.RESHAPE, [x], out, NoAttrs())
 
+    def requantize(self, x: str, dtype: DType) -> str:
+        """QUANTIZE between int8 and int16 (over its own calibrated range); the ops after it run in `dtype`."""
+        self.act = dtype
+        return self._op(OpKind.QUANTIZE, [x], self._activation("requantize", self.t(x).shape, self.rms[x], NONE),
+                        NoAttrs())
+
 
 def _spatial(hw, kernel: int, stride: int, padding: Padding) -> tuple[int, int]:
     if padding is SAME:
@@ -221,6 +227,15 @@ def _float_edges(n: _Net) -> Graph:
     return n.graph(n.dequantize(n.conv(x, 8, kernel=3, activation=RELU)))
 
 
+def _a16(n: _Net) -> Graph:
+    """int8 and a16w8 layers in one graph, requantized both ways where they meet (edgeq's per-layer a16w8)."""
+    x = n.input((1, 8, 8, 4))
+    y = n.requantize(n.conv(x, 8, activation=RELU), DType.INT16)
+    y = n.conv(n.depthwise(y, activation=RELU6), 8, kernel=1)                  # a16w8
+    y = n.requantize(n.pool(OpKind.MAX_POOL_2D, y), DType.INT8)                # 4x4x8, int16 pool
+    return n.graph(n.softmax(n.fc(n.reshape(y, (1, 128)), 10)))
+
+
 def _resnet(n: _Net) -> Graph:
     """A two-stage ResNet in miniature, shaped like the MLPerf Tiny ResNet-8."""
     x = n.input((1, 8, 8, 3))
@@ -234,7 +249,8 @@ def _resnet(n: _Net) -> Graph:
 
 _PRECISIONS = {"int8": (DType.INT8, DType.INT8),       # int8 activations, int8 weights
                "int4": (DType.INT8, DType.INT4),       # int8 activations, int4 weights
-               "int16": (DType.INT16, DType.INT8)}     # 16x8: int16 activations, int8 weights, int64 bias
+               "int16": (DType.INT16, DType.INT8),     # 16x8: int16 activations, int8 weights, int64 bias
+               "mixed": (DType.INT8, DType.INT8)}      # int8 and a16w8 layers (starts int8)
 _TOPOLOGIES = {
     "conv": (_conv, ("int8", "int4", "int16")),
     "depthwise": (_depthwise, ("int8", "int4", "int16")),
@@ -246,6 +262,7 @@ _TOPOLOGIES = {
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),
     "resnet": (_resnet, ("int8", "int16")),
+    "a16": (_a16, ("mixed",)),
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import BudgetError, UnsupportedModelError
 from ..ir import Graph, verify
-from ..plan import check_no_overlap, plan_memory
+from ..plan import MemoryPlan, check_no_overlap, plan_memory
 from ..firmware import firmware_files
 from ..targets import get_target
 from .bindings import Layer, bind_graph
@@ -80,11 +80,8 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
                                     f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
-    layers = bind_graph(graph, target.simd)
+    layers, plan = plan_graph(graph, target.simd)
     scratch = {layer.index: layer.scratch for layer in layers}
-    overlaps = {layer.index: layer.overlap for layer in layers if layer.overlap is not None}
-    plan = plan_memory(graph, scratch, overlaps)
-    check_no_overlap(plan)
     info = ProjectInfo(
         out_dir=Path(out_dir), target=target.name,
         layers=tuple(_layer_info(graph, layer, plan) for layer in layers),
@@ -98,6 +95,15 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     files.update(firmware_files(target.name))
     _write_folder(Path(out_dir), files)
     return info
+
+
+def plan_graph(graph: Graph, simd: str) -> tuple[list[Layer], MemoryPlan]:
+    """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked."""
+    layers = bind_graph(graph, simd)
+    plan = plan_memory(graph, {layer.index: layer.scratch for layer in layers},
+                       {layer.index: layer.overlap for layer in layers if layer.overlap is not None})
+    check_no_overlap(plan)
+    return layers, plan
 
 
 def _layer_info(graph: Graph, layer: Layer, plan) -> LayerInfo:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..ir import DType
 from . import qmath
 from .conv import ConvParams, check_weights_and_bias, per_channel_multipliers
@@ -24,14 +22,17 @@ class FullyConnectedParams:
 
 
 def _per_tensor_multiplier(ops: Operands, x, w, b, y) -> float:
-    """GetQuantizedConvolutionMultipler: note the input*filter product is taken in float32, then widened."""
-    in_scale, w_scale = np.float32(ops.per_tensor(x)[0]), np.float32(ops.per_tensor(w)[0])
+    """GetQuantizedConvolutionMultipler: input scale x filter scale / output scale, all in double. (Its source
+    takes the product in float32, but the tflite-micro oracle computes the double product: over 400 near-tie
+    accumulators where the two multipliers round differently, it agreed with the double product every time and
+    with the float32 one 41 % of the time, with and without bias.)"""
+    in_scale, w_scale = ops.per_tensor(x)[0], ops.per_tensor(w)[0]
     out_scale = ops.per_tensor(y)[0]
     if b is not None:
         bias_scale = float(b.qparams.scale[0]) if b.qparams is not None else 0.0
-        if abs(float(in_scale) * float(w_scale) - bias_scale) / out_scale > 0.02:
+        if abs(in_scale * w_scale - bias_scale) / out_scale > 0.02:
             ops.fail("bias scale is not input scale x weight scale", b)
-    return float(in_scale * w_scale) / out_scale
+    return in_scale * w_scale / out_scale
 
 
 def prepare_fully_connected(ops: Operands) -> FullyConnectedParams | ConvParams:

@@ -1,22 +1,25 @@
 """Per-layer cost model for the policy solver: parameters, MACs, flash bytes and instructions per inference
-of each weighted layer at int8 and int4 weights, computed from the float graph and, when a target is known, the
-CMSIS-NN kernels its code generator picks (Kernels).
+of each weighted layer at int8 and int4 weights and at a16w8 (key A16 = 16), computed from the float graph and,
+when a target is known, the CMSIS-NN kernels its code generator picks (Kernels); and the graph facts an a16w8
+choice changes beyond its layer: the requantize loops where int8 and int16 meet, and the activation bytes live
+at each op step (an a16 layer's output, and what follows it through unweighted ops, doubles).
 
 Instructions are `per_mac[f] * MACs + per_output[f] * outputs` for the CMSIS-NN function f that runs the layer,
 the coefficients fitted by least squares to the emulator's exact per-layer counts on Cortex-M4
 (benchmarks/fit_cost_model.py prints the fit and its leave-one-layer-out errors). Flash counts packed weights,
-int32 bias and, for convolutions, the per-channel multiplier and shift CMSIS-NN stores (2 x int32 per output
-channel; dense layers have per-tensor weights and take theirs as arguments), and the kernel code each choice
-links (an int4 layer can pull in kernels no int8 layer uses).
+int32 bias (int64 at a16w8) and, for convolutions, the per-channel multiplier and shift CMSIS-NN stores (2 x int32
+per output channel; dense layers have per-tensor weights and take theirs as arguments; at a16w8 also the int16
+softmax tables when a softmax follows the layer), and the kernel code each choice links (an int4 layer can pull in
+kernels no int8 layer uses).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir import Graph, OpKind
-from .scheme import WEIGHTED
+from ..ir import DType, Graph, OpKind
+from .scheme import A16, WEIGHTED, type_sources
 
 # CMSIS-NN function -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
 # ResNet-8 and the digits CNN at int8 and int4 (benchmarks/fit_cost_model.py): leaving each 3x3 layer out of the
@@ -31,12 +34,30 @@ INSTRUCTIONS = {
     "arm_depthwise_conv_s4_opt": (17.5347, 0.00),
     "arm_fully_connected_s4": (4.9479, 77.23),
     "arm_fully_connected_s8": (1.8734, 64.25),
+    # a16w8, fitted the same way on all-a16w8 variants of both models: leaving each layer out, 3x3 convolutions are
+    # predicted within -23 % (digits conv1, one input channel) .. +4 %, the 1x1 ones (which run the im2col kernel
+    # too) at +29 % and +43 %; odd layers a16w8 total +1.6 % (ResNet-8) and -3.3 % (digits). arm_convolve_s16
+    # (ResNet-8's 3x3x64 layer, too deep for the fast kernel) and the depthwise one are fitted on one layer each.
+    "arm_convolve_fast_s16": (1.8124, 73.17),
+    "arm_convolve_s16": (4.6654, 0.00),
+    "arm_depthwise_conv_fast_s16": (14.3620, 0.00),
+    "arm_fully_connected_s16": (2.3755, 68.57),
 }
 # The kernel that stands in for a layer when no target picked one, or picked one the fit has not seen.
 GENERIC = {(OpKind.CONV_2D, 8): "arm_convolve_s8", (OpKind.CONV_2D, 4): "arm_convolve_s4",
            (OpKind.DEPTHWISE_CONV_2D, 8): "arm_depthwise_conv_3x3_s8",
            (OpKind.DEPTHWISE_CONV_2D, 4): "arm_depthwise_conv_s4_opt",
-           (OpKind.FULLY_CONNECTED, 8): "arm_fully_connected_s8", (OpKind.FULLY_CONNECTED, 4): "arm_fully_connected_s4"}
+           (OpKind.FULLY_CONNECTED, 8): "arm_fully_connected_s8", (OpKind.FULLY_CONNECTED, 4): "arm_fully_connected_s4",
+           (OpKind.CONV_2D, A16): "arm_convolve_fast_s16",
+           (OpKind.DEPTHWISE_CONV_2D, A16): "arm_depthwise_conv_fast_s16",
+           (OpKind.FULLY_CONNECTED, A16): "arm_fully_connected_s16"}
+# The inline requantize loop (arm_nn_requantize per element) where an int8 and an int16 layer meet, instructions
+# per element on Cortex-M4, measured in QEMU: int8 -> int16 11.0-11.3 (the model inputs of ResNet-8 and the digits
+# CNN at a16w8); int16 -> int8 20.4 and 34.8 (the digits CNN of tests/quantize/test_a16_digits.py, conv1 and dw
+# at a16w8: data-dependent, the clamp's branches), taken at their mean.
+REQUANTIZE = {(DType.INT8, DType.INT16): 11.2, (DType.INT16, DType.INT8): 27.6}
+SOFTMAX_S16_TABLES = 2 * 513 * 2   # arm_softmax_s16's exp and 1/(1+x) tables, int16 [513] each, in flash
+PRECISIONS = (8, 4, A16)
 
 
 @dataclass(frozen=True)
@@ -46,8 +67,8 @@ class LayerCost:
     params: int
     macs: int
     outputs: int
-    flash: dict             # bits -> bytes
-    instructions: dict      # bits -> instructions per inference
+    flash: dict             # precision (8, 4, A16) -> bytes
+    instructions: dict      # precision -> instructions per inference
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,21 +76,26 @@ class LayerCost:
 
 @dataclass(frozen=True)
 class Kernels:
-    """What a target runs for each weighted layer at 8 and at 4 bits: the CMSIS-NN function (its instructions)
-    and the code sections it reaches (its flash), their bytes, and the sections linked whatever the bits (the other
-    ops' kernels). Layers sharing a kernel or a helper share its bytes, so code is priced per section."""
+    """What a target runs for each weighted layer at each precision (8, 4 and, when bound, A16): the CMSIS-NN
+    function (its instructions) and the code sections it reaches (its flash), their bytes, and the sections linked
+    whatever the precisions (the other ops' kernels at int8). At A16 a layer's sections include the s16 kernels
+    of the unweighted ops that follow its type, and `after` holds those ops' measured extra instructions per
+    inference (s16 kernels instead of s8). Layers sharing a kernel or a helper share its bytes, so code is priced
+    per section."""
 
-    functions: dict[str, dict[int, str]]              # op name -> bits -> CMSIS-NN function
-    sections: dict[str, dict[int, frozenset[str]]]    # op name -> bits -> code sections
+    functions: dict[str, dict[int, str]]              # op name -> precision -> CMSIS-NN function
+    sections: dict[str, dict[int, frozenset[str]]]    # op name -> precision -> code sections
     sizes: dict[str, int]                             # section -> bytes
     fixed: frozenset[str] = frozenset()
+    after: dict[str, float] = field(default_factory=dict)   # op name -> instructions its followers add at A16
 
     def variable_sections(self) -> list[str]:
         used = set().union(*(s for by_bits in self.sections.values() for s in by_bits.values()))
         return sorted(used - self.fixed)
 
     def linked(self, bits: dict[str, int]) -> set[str]:
-        """The sections beyond the fixed ones that the weighted layers' kernels link with `bits` per layer."""
+        """The sections beyond the fixed ones that the weighted layers' kernels link with `bits` (precision)
+        per layer."""
         return set().union(*(self.sections[name][b] for name, b in bits.items())) - self.fixed
 
     def bytes(self, bits: dict[str, int]) -> int:
@@ -88,22 +114,113 @@ def macs_of(graph: Graph, op) -> int:
 
 def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict = INSTRUCTIONS
                 ) -> list[LayerCost]:
-    costs = []
+    sources, costs = type_sources(graph), []
+    tables = {}                           # an int16 softmax after an a16w8 layer: its tables are the layer's flash
+    for op in graph.ops:
+        if op.kind is OpKind.SOFTMAX and sources[op.inputs[0]] is not None:
+            tables[sources[op.inputs[0]]] = tables.get(sources[op.inputs[0]], 0) + SOFTMAX_S16_TABLES
     for op in graph.ops:
         if op.kind not in WEIGHTED:
             continue
         w, out = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
         channels = out.shape[-1]
         macs = macs_of(graph, op)
-        per_channel = 4 if op.kind is OpKind.FULLY_CONNECTED else 12      # bias (+ multiplier and shift)
-        flash = {8: w.size + per_channel * channels, 4: (w.size + 1) // 2 + per_channel * channels}
+        per_channel = 0 if op.kind is OpKind.FULLY_CONNECTED else 8                    # multiplier and shift
+        flash = {8: w.size + (4 + per_channel) * channels, 4: (w.size + 1) // 2 + (4 + per_channel) * channels,
+                 A16: w.size + (8 + per_channel) * channels + tables.get(op.name, 0)}   # int64 bias
         instr = {}
-        for b in (8, 4):
-            f = kernels.functions[op.name][b] if kernels else GENERIC[op.kind, b]
+        for b in PRECISIONS:
+            f = (kernels.functions[op.name].get(b) if kernels else None) or GENERIC[op.kind, b]
             per_mac, per_output = instructions.get(f) or instructions[GENERIC[op.kind, b]]
             instr[b] = float(per_mac * macs + per_output * out.size)
+        instr[A16] += kernels.after.get(op.name, 0.0) if kernels else 0.0
         costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr))
     return costs
+
+
+def _readers(graph: Graph):
+    """(type sources, {memory: step written}, {memory: [(step, type its reader needs, name it reads)]}): a
+    RESHAPE's output is its input's memory; graph outputs are read at the last step in their own type."""
+    sources, root, produced, readers = type_sources(graph), {}, {n: -1 for n in graph.inputs}, {}
+    for i, op in enumerate(graph.ops):
+        if op.kind is OpKind.RESHAPE:
+            root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
+            continue
+        need = op.name if op.kind in WEIGHTED else sources[op.inputs[0]]
+        for n in op.inputs[:1] if op.kind in WEIGHTED else [n for n in op.inputs if n in sources]:
+            readers.setdefault(root.get(n, n), []).append((i, sources[n] if op.kind is OpKind.QUANTIZE else need, n))
+        produced[op.outputs[0]] = i
+    for n in graph.outputs:
+        readers.setdefault(root.get(n, n), []).append((len(graph.ops) - 1, sources[n], n))
+    return sources, produced, readers
+
+
+def requantize_edges(graph: Graph) -> list[tuple[int, str | None, str | None, str]]:
+    """Where PTQ may insert a requantize: (elements, the layer setting the tensor's type, the layer setting the
+    type its reader needs (None: the int8 model input), the tensor), once per tensor and type (ptq.quantize_graph)."""
+    sources, _, readers = _readers(graph)
+    return list({(name, need): (graph.tensors[name].size, sources[name], need, name)
+                 for reads in readers.values() for _, need, name in reads if need != sources[name]}.values())
+
+
+def live_activations(graph: Graph) -> list[list[tuple[int, object]]]:
+    """The activation bytes live at each moment of an inference: while each op runs, and just before each op that
+    reads a requantized copy (the QUANTIZE: original and copy at once). A moment is a list of (int8 bytes, key):
+    key a layer (None: the model input) for a tensor held in that layer's type, or (tensor, layer) for the copy of
+    the tensor requantized to that layer's type (twice its int8 bytes up, once down; nothing when the two types
+    agree). A tensor lives from its writer to its last reader, a copy from its QUANTIZE to its last reader; once
+    only one copy's readers are left, the tensor is held as that copy, in its type (the original died at the
+    QUANTIZE, or there is no copy). Not in this model: the planner's in-place and overlap savings (solver.py says
+    how the RAM budget uses these sums)."""
+    sources, produced, readers = _readers(graph)
+    before = sorted({step for reads in readers.values() for step, need, name in reads if need != sources[name]})
+    moments = [(k, False) for k in range(len(graph.ops))] + [(k, True) for k in before]
+    out: list[list[tuple[int, object]]] = [[] for _ in moments]
+    for t, first in produced.items():
+        reads, size, src = readers.get(t, []), graph.tensors[t].size, sources[t]
+        end = max((step for step, *_ in reads), default=first)
+        copies: dict[tuple, tuple[int, int]] = {}                # (name, need) -> (first reader, last reader)
+        for step, need, name in reads:
+            if need != src:
+                a, b = copies.get((name, need), (step, step))
+                copies[name, need] = (min(a, step), max(b, step))
+        for m, (k, is_before) in enumerate(moments):
+            if not (first < k <= end or k == first and not is_before):
+                continue
+            original = k == first or any(step >= k and need == src for step, need, _ in reads) or any(
+                a > k or is_before and a == k for a, _ in copies.values())
+            live = [key for key, (a, b) in copies.items() if a <= k <= b]
+            if not original and len(live) == 1:
+                out[m].append((size, live[0][1]))                # held in its readers' type
+            else:
+                out[m] += [(size, src)] + [(size, key) for key in live]
+    return out
+
+
+def a16_ram(graph: Graph, precision: dict[str, int]) -> int:
+    """The RAM a policy's a16w8 layers add in the solver's model: how far the activation bytes live at its worst
+    moment (live_activations) exceed the all-int8 peak, which the int8 firmware's measured RAM already holds."""
+    a16, sources = {n for n, p in precision.items() if p == A16}, type_sources(graph)
+
+    def nbytes(n: int, key) -> int:
+        if not isinstance(key, tuple):
+            return 2 * n if key in a16 else n
+        up, down = key[1] in a16, sources[key[0]] in a16                  # the copy's type, the original's
+        return 0 if up == down else 2 * n if up else n
+    moments = live_activations(graph)
+    return max(sum(nbytes(n, key) for n, key in m) for m in moments) - int8_peak(moments)
+
+
+def int8_peak(moments: list[list[tuple[int, object]]]) -> int:
+    """The most activation bytes live at one moment with every layer at int8 (no requantized copies)."""
+    return max(sum(n for n, key in m if not isinstance(key, tuple)) for m in moments)
+
+
+def requantize_instructions(graph: Graph, precision: dict[str, int]) -> float:
+    """The requantize loops' instructions per inference under a policy (REQUANTIZE per element)."""
+    types = {None: DType.INT8, **{n: DType.INT16 if p == A16 else DType.INT8 for n, p in precision.items()}}
+    return sum(n * REQUANTIZE[types[a], types[b]] for n, a, b, _ in requantize_edges(graph)
+               if types[a] is not types[b])
 
 
 def fit_instructions(samples) -> dict:

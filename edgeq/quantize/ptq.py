@@ -6,39 +6,58 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgeqError
-from ..ir import DType, Graph, Op, OpKind, QParams, Tensor, verify
-from .scheme import CHANNEL_AXIS, WEIGHT_DTYPE, QuantSpec, quantize_bias, quantize_weights
+from ..ir import DType, Graph, NoAttrs, Op, OpKind, QParams, Tensor, verify
+from .scheme import CHANNEL_AXIS, WEIGHT_DTYPE, QuantSpec, converted, quantize_bias, quantize_weights
 
 BIAS_DTYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
+_INTS = (DType.INT8, DType.INT16)
 
 
 def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
+    """The integer graph of `graph` under `spec`; where an op reads a tensor in the other integer type (an
+    a16w8 layer after an int8 one, or the reverse), a QUANTIZE requantizes it first, once per tensor and type,
+    just before its first such reader (so the copy lives no longer than needed)."""
+    types = spec.dtypes(graph)
     tensors: dict[str, Tensor] = {}
-    act = spec.act_dtype
     for name in graph.inputs:
-        tensors[name] = Tensor(name, graph.tensors[name].shape, act, spec.act[name])
+        tensors[name] = Tensor(name, graph.tensors[name].shape, types[name], spec.qparams(name, types[name]))
     ops = []
     for op in graph.ops:
+        inputs = list(op.inputs)
+        for k, dtype in spec.needs(op, types).items():
+            if types[inputs[k]] is not dtype:
+                inputs[k] = _requantized(inputs[k], dtype, spec, tensors, ops)
         out = graph.tensors[op.outputs[0]]
-        tensors[out.name] = Tensor(out.name, out.shape, act, spec.act[out.name])
+        tensors[out.name] = Tensor(out.name, out.shape, types[out.name], spec.qparams(out.name, types[out.name]))
         if op.kind in CHANNEL_AXIS:
-            bits = spec.bits.get(op.name, 8)
+            bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
             w, b = (graph.tensors[n] for n in op.inputs[1:3])
             qw, wq = quantize_weights(w.data, bits, CHANNEL_AXIS[op.kind])
-            qb, bq = quantize_bias(b.data, spec.act[op.inputs[0]].s, wq.scale)
+            qb, bq = quantize_bias(b.data, tensors[inputs[0]].qparams.s, wq.scale, BIAS_DTYPE[act])
             tensors[w.name] = Tensor(w.name, w.shape, WEIGHT_DTYPE[bits], wq, qw)
-            tensors[b.name] = Tensor(b.name, b.shape, BIAS_DTYPE[act], bq, qb.astype(BIAS_DTYPE[act].numpy))
-        ops.append(Op(op.kind, list(op.inputs), list(op.outputs), op.attrs, op.name))
+            tensors[b.name] = Tensor(b.name, b.shape, BIAS_DTYPE[act], bq, qb)
+        ops.append(Op(op.kind, inputs, list(op.outputs), op.attrs, op.name))
     q = Graph(tensors, ops, list(graph.inputs), list(graph.outputs), source=graph.source,
               metadata={**graph.metadata, "description": "edgeq mixed-precision PTQ"})
     return verify(q)
+
+
+def _requantized(name: str, dtype: DType, spec: QuantSpec, tensors: dict, ops: list) -> str:
+    """`name` in `dtype`: the QUANTIZE writing converted(name, dtype), appended to `ops` the first time."""
+    new = converted(name, dtype)
+    if new not in tensors:
+        tensors[new] = Tensor(new, tensors[name].shape, dtype, spec.qparams(name, dtype))
+        ops.append(Op(OpKind.QUANTIZE, [name], [new], NoAttrs(), new))
+    return new
 
 
 def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
     """PTQ's inverse, for a deployed integer graph (what read_tflite returns): the float graph whose weights and
     biases are the integer ones dequantized, and the QuantSpec of its activation qparams and weight bits. Float
     edges (a QUANTIZE of a float input, a DEQUANTIZE to a float output) are cut off, so the float graph runs from
-    the first integer activation to the last; ops get unique names (a .tflite's ops have none)."""
+    the first integer activation to the last; ops get unique names (a .tflite's ops have none). Activations are
+    all int8, all int16, or mixed from an int8 input: a QUANTIZE between integer types stays, as an identity op
+    of the float graph whose output has the target type's qparams (in the spec's a16 when that is int16)."""
     where = graph.source
     if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
         raise EdgeqError(f"{where}: {len(graph.inputs)} inputs, {len(graph.outputs)} outputs and {len(graph.ops)} "
@@ -50,20 +69,26 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
     if graph.tensors[outputs[0]].dtype is DType.FLOAT32 and last.kind is OpKind.DEQUANTIZE:
         outputs, cut = [last.inputs[0]], cut | {len(graph.ops) - 1}
     tensors: dict[str, Tensor] = {}
-    act: dict[str, QParams] = {}
+    act: dict[str, dict[str, QParams]] = {DType.INT8: {}, DType.INT16: {}}
     bits: dict[str, int] = {}
+    a16 = set()
     ops = []
     for i, op in enumerate(graph.ops):
         if i in cut:
             continue
-        if op.kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+        if op.kind is OpKind.DEQUANTIZE or op.kind is OpKind.QUANTIZE and graph.t(op.inputs[0]).dtype not in _INTS:
             raise EdgeqError(f"{where}: {op.where(i)} is not at the model's float edges; the quantized twin "
-                             "takes one integer type from input to output")
+                             "takes integer activations from input to output")
         op = Op(op.kind, list(op.inputs), list(op.outputs), op.attrs, op.name or f"{op.kind.value.lower()}_{i}")
         for name in [n for n in op.inputs if n is not None] + op.outputs:
             t = graph.tensors[name]
             if not t.is_const:
-                act[name], tensors[name] = t.qparams, Tensor(name, t.shape, DType.FLOAT32)
+                if t.dtype not in _INTS:
+                    raise EdgeqError(f"{where}: {op.where(i)}: tensor {name!r} is {t.dtype.value}; the quantized "
+                                     "twin takes int8 and int16 activations")
+                act[t.dtype][name], tensors[name] = t.qparams, Tensor(name, t.shape, DType.FLOAT32)
+        if op.kind in (*CHANNEL_AXIS, OpKind.QUANTIZE) and graph.tensors[op.outputs[0]].dtype is DType.INT16:
+            a16.add(op.name)
         if op.kind in CHANNEL_AXIS:
             w, b = graph.t(op.inputs[1]), graph.t(op.inputs[2])
             if w.dtype not in (DType.INT8, DType.INT4):
@@ -81,9 +106,12 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
                 tensors[b.name] = Tensor(b.name, b.shape, DType.FLOAT32,
                                          data=(b.data * b.qparams.scale.astype(np.float64)).astype(np.float32))
         ops.append(op)
-    dtypes = {graph.tensors[n].dtype for n in act}
-    if len(dtypes) != 1 or not dtypes <= {DType.INT8, DType.INT16}:
-        raise EdgeqError(f"{where}: activations are {', '.join(sorted(d.value for d in dtypes))}; the quantized "
-                         "twin takes all-int8 or all-int16 activations")
-    return (Graph(tensors, ops, inputs, outputs, source=graph.source, metadata=dict(graph.metadata)),
-            QuantSpec(act, bits, dtypes.pop()))
+    core = Graph(tensors, ops, inputs, outputs, source=graph.source, metadata=dict(graph.metadata))
+    if not act[DType.INT8]:                                            # the whole model at 16x8
+        return core, QuantSpec(act[DType.INT16], bits, DType.INT16, act[DType.INT16])
+    spec = QuantSpec(act[DType.INT8], bits, DType.INT8, act[DType.INT16], frozenset(a16))
+    wrong = [n for n, d in spec.dtypes(core).items() if graph.tensors[n].dtype is not d]
+    if wrong:
+        raise EdgeqError(f"{where}: tensor {wrong[0]!r} is {graph.tensors[wrong[0]].dtype.value} where its input "
+                         "says otherwise; the quantized twin takes mixed int8/int16 activations from an int8 input")
+    return core, spec

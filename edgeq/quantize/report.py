@@ -1,9 +1,15 @@
-"""The policy report: per layer params, MACs, sensitivity and chosen bits; predicted vs measured flash,
-instructions and accuracy (measured figures are added when the caller has them). JSON + a matplotlib chart."""
+"""The policy report: per layer params, MACs, sensitivity (and a16w8 gain) and chosen precision (w4, w8 or
+a16w8); predicted vs measured flash, instructions and accuracy (measured figures are added when the caller has
+them). JSON + a matplotlib chart."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from .scheme import A16
+
+NAMES = {4: "w4", 8: "w8", A16: "a16w8"}
+COLOURS = {4: "tab:orange", 8: "tab:blue", A16: "tab:green"}
 
 
 def policy_report(result, policy: str, measured: dict | None = None) -> dict:
@@ -12,10 +18,10 @@ def policy_report(result, policy: str, measured: dict | None = None) -> dict:
     predicted one."""
     per_layer = (measured or {}).get("layer_instructions", {})
     layers = [{"name": c.name, "op": c.kind, "params": c.params, "macs": c.macs,
-               "sensitivity": result.sensitivity.get(c.name), "bits": result.bits[c.name],
-               "flash_bytes": c.flash[result.bits[c.name]],
-               "instructions": c.instructions[result.bits[c.name]],
-               "instructions_measured": per_layer.get(c.name)} for c in result.costs]
+               "sensitivity": result.sensitivity.get(c.name), "a16_gain": result.gain16.get(c.name),
+               "precision": NAMES[p], "bits": 8 if p == A16 else p, "flash_bytes": c.flash[p],
+               "instructions": c.instructions[p], "instructions_measured": per_layer.get(c.name)}
+              for c in result.costs for p in [result.bits[c.name]]]
     measured = dict(measured or {})
     if per_layer:
         measured["instructions_weighted_layers"] = sum(per_layer.get(c.name, 0.0) for c in result.costs)
@@ -27,7 +33,7 @@ def policy_report(result, policy: str, measured: dict | None = None) -> dict:
 
 
 def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
-    """`path` + .json and + .png (sensitivity and weight bytes per layer, int4 layers highlighted)."""
+    """`path` + .json and + .png (sensitivity and weight bytes per layer, coloured by precision)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -36,7 +42,7 @@ def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=2))
     layers = report["layers"]
     names = [layer["name"] for layer in layers]
-    colors = ["tab:orange" if layer["bits"] == 4 else "tab:blue" for layer in layers]
+    colors = [COLOURS[next(p for p, n in NAMES.items() if n == layer["precision"])] for layer in layers]
     fig, (a, b) = plt.subplots(2, 1, figsize=(max(6, 0.6 * len(names)), 6), sharex=True)
     a.bar(names, [layer["sensitivity"] or 0 for layer in layers], color=colors)
     a.set_ylabel(f"{report['policy']} sensitivity")
@@ -44,7 +50,7 @@ def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
     b.bar(names, [layer["flash_bytes"] for layer in layers], color=colors)
     b.set_ylabel("weight flash (B)")
     b.tick_params(axis="x", rotation=60)
-    a.set_title("chosen bits: orange int4, blue int8")
+    a.set_title("chosen precision: orange w4, blue w8, green a16w8")
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)

@@ -4,31 +4,86 @@ twin (which fakes it in torch), so both quantize every weight and activation wit
 - weights: symmetric, narrow range: int8 in [-127, 127], int4 in [-7, 7]; per output channel for conv and
   depthwise, per tensor for dense (TFLite's converter default, which every kernel edgeq targets takes);
 - activations: int8 asymmetric over the calibrated range widened to hold 0; int16 symmetric, zero point 0;
-- bias: int32 at scale s_in x s_w (per channel), round half to even as the converter does.
+- bias: int32 at scale s_in x s_w (per channel), round half to even as the converter does; int64 at int16 inputs.
+
+Per-layer a16w8: a weighted layer in QuantSpec.a16 reads and writes int16 (int8 weights); the unweighted ops
+after it run in their first input's type, so each activation tensor's type is that of the weighted layer (or
+QUANTIZE) its value flows from through unweighted ops (`type_sources`), int8 for the model input. Where a
+consumer needs the other type (a layer at the other precision, ADD's second input), PTQ inserts a QUANTIZE
+(int8 <-> int16 requantize) writing `converted(name, dtype)`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..ir import DType, OpKind, QParams
+from ..ir import DType, Graph, Op, OpKind, QParams
 
 CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: None}
 WEIGHTED = tuple(CHANNEL_AXIS)
 WEIGHT_DTYPE = {8: DType.INT8, 4: DType.INT4}
 SOFTMAX_OUT = {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)}
 MIN_RANGE = 1e-6                                   # keeps an all-zero channel or tensor from a zero scale
+A16 = 16                                           # the precision key of a16w8 layers (beside 8 and 4 weight bits)
 
 
 @dataclass
 class QuantSpec:
-    """What PTQ and the twin need beyond the float graph: each activation tensor's qparams and each weighted
-    layer's weight bits (keyed by op name)."""
+    """What PTQ and the twin need beyond the float graph: each activation tensor's qparams, int8 in `act` and
+    int16 in `act16` (both from its calibrated range), each weighted layer's weight bits and the layers (op
+    names) at a16w8. act_dtype INT16 is the whole-model 16x8 mode: every tensor int16, input included, `act`
+    holding the int16 qparams."""
 
     act: dict[str, QParams]
     bits: dict[str, int] = field(default_factory=dict)
     act_dtype: DType = DType.INT8
+    act16: dict[str, QParams] = field(default_factory=dict)
+    a16: frozenset[str] = frozenset()
+
+    def qparams(self, name: str, dtype: DType) -> QParams:
+        return (self.act if self.act_dtype is dtype or dtype is DType.INT8 else self.act16)[name]
+
+    def with_precision(self, precision: dict[str, int]) -> QuantSpec:
+        """This spec with each weighted layer at `precision`: 4 or 8 (weight bits, int8 activations) or A16."""
+        return replace(self, bits={n: 8 if p == A16 else p for n, p in precision.items()},
+                       a16=frozenset(n for n, p in precision.items() if p == A16))
+
+    def precision(self) -> dict[str, int]:
+        """Weighted layer → 4, 8 (weight bits, int8 activations) or A16 (a16w8)."""
+        return {name: A16 if self.is_a16(name) else b for name, b in self.bits.items()}
+
+    def is_a16(self, op_name: str) -> bool:
+        return self.act_dtype is DType.INT16 or op_name in self.a16
+
+    def dtypes(self, graph: Graph) -> dict[str, DType]:
+        """Each activation tensor's integer type (what its producer writes)."""
+        return {t: DType.INT16 if self.act_dtype is DType.INT16 or src in self.a16 else DType.INT8
+                for t, src in type_sources(graph).items()}
+
+    def needs(self, op: Op, types: dict[str, DType]) -> dict[int, DType]:
+        """Input position → the type `op` reads there, given `types` (dtypes()): a weighted layer its own, the
+        other ops their first input's on every activation input; QUANTIZE reads any."""
+        if op.kind is OpKind.QUANTIZE:
+            return {}
+        if op.kind in WEIGHTED:
+            return {0: DType.INT16 if self.is_a16(op.name) else DType.INT8}
+        return {k: types[op.inputs[0]] for k, n in enumerate(op.inputs) if n in types}
+
+
+def type_sources(graph: Graph) -> dict[str, str | None]:
+    """Activation tensor → the op whose precision sets its type: the weighted layer or QUANTIZE writing it, or
+    for an unweighted op's output its first input's source; None for the model input (always int8)."""
+    sources: dict[str, str | None] = {graph.inputs[0]: None}
+    for op in graph.ops:
+        mine = op.kind in WEIGHTED or op.kind is OpKind.QUANTIZE
+        sources[op.outputs[0]] = op.name if mine else sources[op.inputs[0]]
+    return sources
+
+
+def converted(name: str, dtype: DType) -> str:
+    """The tensor PTQ's QUANTIZE writes when a consumer needs `name` in the other integer type."""
+    return f"{name}/{dtype.value}"
 
 
 def weight_scale(w: np.ndarray, bits: int, axis: int | None) -> np.ndarray:
@@ -55,9 +110,10 @@ def bias_scale(in_scale: float, w_scale: np.ndarray) -> np.ndarray:
     return np.float64(np.float32(in_scale)) * w_scale.astype(np.float64)
 
 
-def quantize_bias(b: np.ndarray, in_scale: float, w_scale: np.ndarray) -> tuple[np.ndarray, QParams]:
+def quantize_bias(b: np.ndarray, in_scale: float, w_scale: np.ndarray, dtype: DType = DType.INT32
+                  ) -> tuple[np.ndarray, QParams]:
     s = bias_scale(in_scale, w_scale)
-    q = np.clip(np.round(b.astype(np.float64) / s), -2**31, 2**31 - 1).astype(np.int32)
+    q = np.clip(np.round(b.astype(np.float64) / s), dtype.qmin, dtype.qmax).astype(dtype.numpy)
     return q, QParams(s, np.zeros(s.size, np.int64))
 
 

@@ -1,6 +1,8 @@
-"""Per-layer sensitivity metrics: how much a layer costs at int4 weights instead of int8. Each is a small
-function (twin, spec, x, y) -> {layer name: score >= 0} over the float twin, the int8 QuantSpec, and a data
-batch (x as the twin takes it, y integer labels); SENSITIVITIES names them for the CLI and the API.
+"""Per-layer sensitivity metrics: how much a layer costs at int4 weights instead of int8 (SENSITIVITIES) and,
+for the policies that have one, how much it gains at a16w8, int16 activations instead of int8 (A16_GAINS). Each
+is a small function (twin, spec, x, y) -> {layer name: score >= 0} over the float twin, the int8 QuantSpec (its
+act16 holds the int16 qparams), and a data batch (x as the twin takes it, y integer labels); the dicts name them
+for the CLI and the API.
 
 - hawq: HAWQ-V3's criterion, mean Hessian trace of the loss w.r.t. the layer's weights x ||Q4(W) - W||^2,
   with the trace estimated by the empirical Fisher's (the Gauss-Newton approximation, as FIT does): the mean
@@ -17,10 +19,19 @@ batch (x as the twin takes it, y integer labels); SENSITIVITIES names them for t
   an MST edge), computed with scipy; higher-dimensional bars are left out (an approximation of GMPQ-TE).
 - measured: accuracy drop when only that layer goes to int4 (fake-quantized in the twin, everything else at
   int8), plus 1e-3 x the loss increase to order layers with the same accuracy drop.
+
+a16w8 gains (ans and te have none; the pipeline refuses them with a16):
+- hawq: the activation counterpart of the weight term, the Fisher-weighted quantization noise int16 removes
+  from the layer's output: sum over its output elements of E[(dL/da)^2] x (D8^2 - D16^2) / 12, D8 and D16 the
+  output's int8 and int16 steps (uniform rounding noise has variance D^2 / 12), the same empirical Fisher
+  (per-sample gradients) as the weight term, so the two are commensurate in the objective.
+- measured: accuracy gain when only that layer goes to a16w8 (the twin's exact values, everything else at
+  int8), plus 1e-3 x the loss decrease.
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -45,20 +56,33 @@ def _quantized(twin: Twin, spec) -> Twin:
     return q
 
 
-def hawq(twin: Twin, spec, x, y) -> dict[str, float]:
-    params = [twin.weights[twin.index[op.name]] for op in twin.layers]
+def _fisher(twin: Twin, x, y, outputs: bool) -> np.ndarray:
+    """Per layer, the empirical Fisher's trace over its weights (or, `outputs`, over its output activation):
+    the mean over samples of the squared per-sample loss gradient, summed over the tensor's elements."""
     xt, yt = torch.as_tensor(np.asarray(x), dtype=torch.float32), torch.as_tensor(np.asarray(y)).long()
-    traces = np.zeros(len(params))
+    traces = np.zeros(len(twin.layers))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)              # single-sample ops: thread hand-offs cost more than they save
     try:
         for i in range(len(xt)):
-            grads = torch.autograd.grad(F.cross_entropy(twin.logits(xt[i:i + 1]), yt[i:i + 1]), params)
-            traces += [float((g ** 2).sum()) for g in grads]
+            record: dict = {}
+            loss = F.cross_entropy(twin.logits(xt[i:i + 1], record), yt[i:i + 1])
+            wrt = [record[op.outputs[0]] if outputs else twin.weights[twin.index[op.name]] for op in twin.layers]
+            traces += [float((g ** 2).sum()) for g in torch.autograd.grad(loss, wrt)]
     finally:
         torch.set_num_threads(threads)
-    traces /= len(xt)
-    return {op.name: traces[i] / params[i].numel() * _weight_error(twin, op, relative=False)
+    return traces / len(xt)
+
+
+def hawq(twin: Twin, spec, x, y) -> dict[str, float]:
+    traces = _fisher(twin, x, y, outputs=False)
+    return {op.name: traces[i] / twin.weights[twin.index[op.name]].numel() * _weight_error(twin, op, relative=False)
+            for i, op in enumerate(twin.layers)}
+
+
+def hawq_a16(twin: Twin, spec, x, y) -> dict[str, float]:
+    fisher = _fisher(twin, x, y, outputs=True)
+    return {op.name: fisher[i] * (spec.act[op.outputs[0]].s ** 2 - spec.act16[op.outputs[0]].s ** 2) / 12
             for i, op in enumerate(twin.layers)}
 
 
@@ -100,23 +124,31 @@ def te(twin: Twin, spec, x, y, per_label: int = 32) -> dict[str, float]:
             for op in twin.layers}
 
 
-def measured(twin: Twin, spec, x, y) -> dict[str, float]:
-    yt = torch.as_tensor(y).long()
-    q = _quantized(twin, spec)
-
-    def score(bits):
-        q.spec = copy.copy(spec)
-        q.spec.bits = bits
+def _scores(twin: Twin, spec, x, y, specs) -> list[tuple[float, float]]:
+    """(accuracy, loss) of the quantized twin under each spec."""
+    yt, q = torch.as_tensor(y).long(), _quantized(twin, spec)
+    out = []
+    for each in specs:
+        q.spec = each
         with torch.no_grad():
             logits = q.logits(x)
-        return float((logits.argmax(1) == yt).float().mean()), float(F.cross_entropy(logits, yt))
-
-    acc8, loss8 = score(dict(spec.bits))
-    out = {}
-    for op in twin.layers:
-        acc, loss = score({**spec.bits, op.name: 4})
-        out[op.name] = max(acc8 - acc, 0.0) + 1e-3 * max(loss - loss8, 0.0)
+        out.append((float((logits.argmax(1) == yt).float().mean()), float(F.cross_entropy(logits, yt))))
     return out
 
 
+def measured(twin: Twin, spec, x, y) -> dict[str, float]:
+    (acc8, loss8), *each = _scores(twin, spec, x, y, [spec] + [replace(spec, bits={**spec.bits, op.name: 4})
+                                                             for op in twin.layers])
+    return {op.name: max(acc8 - acc, 0.0) + 1e-3 * max(loss - loss8, 0.0)
+            for op, (acc, loss) in zip(twin.layers, each)}
+
+
+def measured_a16(twin: Twin, spec, x, y) -> dict[str, float]:
+    (acc8, loss8), *each = _scores(twin, spec, x, y, [spec] + [replace(spec, a16=frozenset({op.name}))
+                                                             for op in twin.layers])
+    return {op.name: max(acc - acc8, 0.0) + 1e-3 * max(loss8 - loss, 0.0)
+            for op, (acc, loss) in zip(twin.layers, each)}
+
+
 SENSITIVITIES = {"hawq": hawq, "ans": ans, "te": te, "measured": measured}
+A16_GAINS = {"hawq": hawq_a16, "measured": measured_a16}

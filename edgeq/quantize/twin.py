@@ -7,9 +7,10 @@ PTQ writes them (ptq.quantize_graph) and runs the reference kernels on them op b
 requantization, ADD rescaling, average-pool and softmax rounding), so every activation equals the executor's
 bit for bit: nothing is re-implemented in torch that could drift from the kernels. The gradient path is the
 float fake-quant surrogate (round and clamp with straight-through gradients; weights on their per-channel
-int8/int4 grid, biases at s_in x s_w, activations on their int8 grid, fused ReLU/ReLU6 as its clamp); each
-activation is the surrogate's value plus the detached difference to the exact one, so gradients are the
-surrogate's and values the kernels'. Each op's surrogate reads the exact values of its inputs, so its error
+int8/int4 grid, biases at s_in x s_w, activations on the grid of their type, int8 or int16 (a16w8 layers and
+what follows them; an input PTQ requantizes for a reader of the other type is snapped to that type's grid too),
+fused ReLU/ReLU6 as its clamp); each activation is the surrogate's value plus the detached difference to the
+exact one, so gradients are the surrogate's and values the kernels'. Each op's surrogate reads the exact values of its inputs, so its error
 never accumulates.
 
 `Twin.of_integer(graph)` is the twin of an already-integer graph (a deployed .tflite): its weights are the
@@ -31,7 +32,7 @@ from ..errors import EdgeqError
 from ..ir import Activation, DType, Graph, OpKind, Padding
 from ..reference import Executor
 from .ptq import dequantize_graph, quantize_graph
-from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale, weight_scale
+from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale, converted, weight_scale
 
 CLAMP = {Activation.NONE: None, Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
          Activation.RELU_N1_TO_1: (-1.0, 1.0)}
@@ -94,7 +95,7 @@ class Twin(nn.Module):
 
     @classmethod
     def of_integer(cls, graph: Graph, input_layout: str = "nhwc") -> "Twin":
-        """The twin of a deployed integer graph (int8 or int16 activations, int8/int4 weights): forward values
+        """The twin of a deployed integer graph (int8, int16 or mixed activations, int8/int4 weights): forward values
         equal Executor(graph)'s (dequantized) bit for bit, gradients are the fake-quant surrogate's."""
         twin = cls(*dequantize_graph(graph), input_layout=input_layout)
         twin.frozen = Executor(graph)
@@ -109,13 +110,12 @@ class Twin(nn.Module):
         return twin
 
     # ---------------------------------------------------------------------------------------- quantization
-    def _act(self, name: str, x: torch.Tensor, exact: np.ndarray | None = None) -> torch.Tensor:
-        """x on the tensor's grid (fake-quantized); with `exact` (the executor's integers, NHWC), the value is
-        exact's and the gradient fake quantization's."""
+    def _act(self, name: str, x: torch.Tensor, exact: np.ndarray | None, d: DType) -> torch.Tensor:
+        """x on the tensor's grid in type d (fake-quantized); with `exact` (the executor's integers, NHWC), the
+        value is exact's and the gradient fake quantization's."""
         if self.spec is None:
             return x
-        q = self.spec.act[name]
-        d = self.spec.act_dtype
+        q = self.spec.qparams(name, d)
         y = fake_quant(x, q.s, q.zp, d.qmin, d.qmax)
         if exact is None:
             return y
@@ -139,10 +139,15 @@ class Twin(nn.Module):
         if x.ndim == 4 and self.input_layout == "nhwc":
             x = x.permute(0, 3, 1, 2)
         exact = self._exact(x) if self.spec is not None else {}
-        values = {g.inputs[0]: self._act(g.inputs[0], x, exact.get(g.inputs[0]))}
+        types = self.spec.dtypes(g) if self.spec is not None else {}
+        values = {g.inputs[0]: self._act(g.inputs[0], x, exact.get(g.inputs[0]), types.get(g.inputs[0]))}
         for op in g.ops:
             out = op.outputs[0]
-            values[out] = self._act(out, self._op(op, [values.get(n) for n in op.inputs]), exact.get(out))
+            args = [values.get(n) for n in op.inputs]
+            for k, d in (self.spec.needs(op, types) if self.spec is not None else {}).items():
+                if types[op.inputs[k]] is not d:          # PTQ requantizes it for this op: the same on the twin
+                    args[k] = self._act(op.inputs[k], args[k], exact.get(converted(op.inputs[k], d)), d)
+            values[out] = self._act(out, self._op(op, args), exact.get(out), types.get(out))
             if record is not None:
                 record[out] = values[out]
         if record is not None:
@@ -150,9 +155,10 @@ class Twin(nn.Module):
         y = values[g.outputs[0]]
         return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX)."""
-        record: dict = {}
+    def logits(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX); with
+        `record`, every activation tensor goes in it too."""
+        record = {} if record is None else record
         out = self(torch.as_tensor(x, dtype=torch.float32) if not isinstance(x, torch.Tensor) else x, record)
         last = self.graph.ops[-1]
         return record[last.inputs[0]] if last.kind is OpKind.SOFTMAX else out
@@ -167,7 +173,8 @@ class Twin(nn.Module):
             t = g.tensors[g.inputs[0]]
             x = (x.permute(0, 2, 3, 1) if x.ndim == 4 else x).numpy().astype(np.float32)
             return self.frozen.run_all([x if t.dtype is DType.FLOAT32 else t.qparams.quantize_half_up(x, t.dtype)])
-        q, d = self.spec.act[self.graph.inputs[0]], self.spec.act_dtype
+        d = self.spec.dtypes(self.graph)[self.graph.inputs[0]]
+        q = self.spec.qparams(self.graph.inputs[0], d)
         xi = torch.clamp(torch.round(x / q.s) + q.zp, d.qmin, d.qmax)
         xi = (xi.permute(0, 2, 3, 1) if xi.ndim == 4 else xi).numpy().astype(d.numpy)
         return Executor(quantize_graph(self.float_graph(), self.spec), chunk=max(len(xi), 1)).run_all([xi])
@@ -182,6 +189,8 @@ class Twin(nn.Module):
             y = x + args[1]
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
+        elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
+            return x
         elif kind is OpKind.RESHAPE:
             shape = self.graph.tensors[op.outputs[0]].shape
             nhwc = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
@@ -196,7 +205,8 @@ class Twin(nn.Module):
         w, w_scale = self.layer_weight(op)
         b = self.biases[self.index[op.name]]
         if w_scale is not None:
-            s = torch.as_tensor(bias_scale(self.spec.act[op.inputs[0]].s, w_scale.numpy()), dtype=b.dtype)
+            d = DType.INT16 if self.spec.is_a16(op.name) else DType.INT8
+            s = torch.as_tensor(bias_scale(self.spec.qparams(op.inputs[0], d).s, w_scale.numpy()), dtype=b.dtype)
             b = ste_round(b / s) * s
         if op.kind is OpKind.FULLY_CONNECTED:
             return F.linear(x.reshape(x.shape[0], -1) if x.ndim != 2 else x, w, b)

@@ -71,10 +71,10 @@ def test_digits_twin_equals_executor(digits_mlp):
 
 
 @pytest.mark.parametrize("name", ["mixed_int4_int8_resnet", "int16_resnet", "int8_float_edges", "int4_depthwise",
-                                  "int8_conv"])
+                                  "int8_conv", "mixed_a16"])
 def test_twin_equals_executor(name):
-    graph = _mixed_resnet() if name.startswith("mixed") else MODELS[name]()
-    if name.startswith("mixed"):
+    graph = _mixed_resnet() if name == "mixed_int4_int8_resnet" else MODELS[name]()
+    if name == "mixed_int4_int8_resnet":
         assert {graph.tensors[op.inputs[1]].dtype for op in graph.ops if op.kind.value == "CONV_2D"} == {
             DType.INT4, DType.INT8}
     _assert_exact_with_gradient(graph, _real_inputs(graph, 32))

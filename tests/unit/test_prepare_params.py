@@ -64,14 +64,15 @@ def test_depthwise_params_carry_the_multiplier():
     assert (p.depth_multiplier, p.padding, p.multipliers.size) == (3, (0, 0), 6)
 
 
-def test_fully_connected_per_tensor_multiplier_uses_the_float32_product():
-    """GetQuantizedConvolutionMultipler multiplies input and filter scales in float before widening."""
+def test_fully_connected_per_tensor_multiplier_uses_the_double_product():
+    """The tflite-micro oracle multiplies input and filter scales in double (not in float32 as its
+    GetQuantizedConvolutionMultipler source reads); they differ here, and near-tie accumulators tell them apart."""
     x, w, y = act("x", (1, 8), I8, 0.1, 5), const("w", (3, 8), I8, 0.3), act("y", (1, 3), I8, 0.7, -2)
     p = prepare_op(*one_op(OpKind.FULLY_CONNECTED, [x, w, None], y, FullyConnectedAttrs()))
     f32 = np.float32
     assert isinstance(p, FullyConnectedParams)
-    assert (p.multiplier, p.shift) == quantize_multiplier(float(f32(0.1) * f32(0.3)) / float(f32(0.7)))
-    assert (p.multiplier, p.shift) != quantize_multiplier(float(f32(0.1)) * float(f32(0.3)) / float(f32(0.7)))
+    assert (p.multiplier, p.shift) == quantize_multiplier(float(f32(0.1)) * float(f32(0.3)) / float(f32(0.7)))
+    assert (p.multiplier, p.shift) != quantize_multiplier(float(f32(0.1) * f32(0.3)) / float(f32(0.7)))
     assert (p.input_offset, p.filter_offset, p.output_offset) == (-5, 0, -2)
 
 

@@ -1,7 +1,8 @@
 """What edgeq can deploy: per-op element types, quantization and shapes of the kernels it targets.
 
 int8 activations with int8 or int4 weights and int32 bias; int16 activations ("16x8") with int8 weights and
-int64 bias; float32 only at the model's edges (graph input -> QUANTIZE, DEQUANTIZE -> graph output).
+int64 bias; float32 only at the model's edges (graph input -> QUANTIZE, DEQUANTIZE -> graph output); a
+QUANTIZE between int8 and int16 anywhere (a requantize, how int8 and int16 layers meet in one graph).
 Everything here raises UnsupportedModelError naming the op and the offending tensor.
 """
 from __future__ import annotations
@@ -28,8 +29,11 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
 
     x = ins[0]
     if kind is OpKind.QUANTIZE:
-        if x.dtype is not DType.FLOAT32 or x.name not in graph_inputs:
-            fail(x, "must be a float32 graph input: QUANTIZE is supported only at the model's input edge")
+        if not (x.dtype is DType.FLOAT32 and x.name in graph_inputs or {x.dtype, out.dtype} == set(ACTIVATION_TYPES)):
+            fail(x, "is neither a float32 graph input nor int8 -> int16 or back: QUANTIZE is supported at the "
+                    "model's input edge and between int8 and int16")
+        if x.dtype is not DType.FLOAT32:
+            _activation(x, fail)                    # int8 <-> int16: a requantize
         _activation(out, fail)
     elif kind is OpKind.DEQUANTIZE:
         if out.dtype is not DType.FLOAT32 or out.name not in graph_outputs:
