@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--recheck", type=float, default=0.05, help="share of fast-path answers re-run in QEMU")
     p.add_argument("--attacks", default="pgd_linf", help="comma list of dg-preset attacks, or all")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per attack run")
+    p.add_argument("--eps", default=None, help="comma list: PGD's ε grid instead of the study's")
     p.add_argument("--white-box", choices=["float", "twin"], default="float",
                    help="craft white-box attacks on the float Keras model or on the int8 model's exact twin")
     p.add_argument("--out", type=Path, default=Path("out/bench/audit_dg"))
@@ -43,10 +44,11 @@ def main() -> None:
             print(f"compiling {variant} ...", flush=True)
             api.compile_model(models / f"cifar_resnet_{variant}.tflite", "cortex-m4", projects[variant])
     x, y = api.load_dataset(SHARED / "data" / "cifar10_test_first.npz", args.samples)
+    pgd = {"num_random_init": args.restarts, **({"eps": [float(e) for e in args.eps.split(",")]} if args.eps else {})}
     report = api.audit(projects, x, y, float_model=load_keras_h5(models / "cifar_resnet_float.h5"),
                        float_outputs="probabilities", white_box=args.white_box, preset="dg", attacks=args.attacks,
-                       overrides={"pgd_linf": {"num_random_init": args.restarts}} if "pgd" in args.attacks
-                       or args.attacks == "all" else None, out_dir=args.out, recheck_rate=args.recheck,
+                       overrides={"pgd_linf": pgd} if "pgd" in args.attacks or args.attacks == "all" else None,
+                       out_dir=args.out, recheck_rate=args.recheck,
                        budget_s=args.budget_s)
     runs = [{"key": r["key"], "eps": r.get("eps"), "eps_steps": r.get("eps_steps"), "status": r["status"],
              "samples_done": r.get("samples_done"), "elapsed_s": r.get("elapsed_s"), "queries": r.get("queries"),
