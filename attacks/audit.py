@@ -21,10 +21,13 @@ from .suite import SUITE
 
 @dataclass
 class Variant:
-    """A model the audit scores: the float model (predict only) or a deployed one (its device estimator)."""
+    """A model the audit scores: the float model (predict only) or a deployed one (its device estimator).
+    `fingerprint` identifies the model itself (a digest of its weights or .tflite), so that saved attack runs
+    are never re-scored against another model."""
     name: str
     predict: Callable[[np.ndarray], np.ndarray]
     estimator: DeviceEstimator | None = None
+    fingerprint: str = ""
 
     @property
     def on_device(self) -> bool:
@@ -131,7 +134,9 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
             report["runs"].append({**entry, "status": "skipped", "stopped_by": "no white-box model"})
             log(f"  {key}: skipped (no white-box model)")
             continue
-        run = store.load(key, data_id, params) or RunRecord(key, x[:0].copy(), data_id, params)
+        source = target or next((v for v in variants if v.name == crafted_on), None)
+        made_on = f"{data_id}:{source.fingerprint if source else crafted_on}"
+        run = store.load(key, made_on, params) or RunRecord(key, x[:0].copy(), made_on, params)
         if run.status != "complete":
             est = target.estimator if target else None
             generate = attack.build(est.art() if est else white_box, params)

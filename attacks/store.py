@@ -21,7 +21,8 @@ def digest(x: np.ndarray) -> str:
 class RunRecord:
     key: str
     x_adv: np.ndarray                   # [done, ...] adversarial examples of the first `done` samples
-    data_digest: str                    # of all the audit's clean samples, so a rerun on other data is refused
+    made_on: str                        # digests of the clean samples and of the model attacked (black-box) or
+                                        # crafted on (white-box): a rerun on other data or another model is refused
     params: dict
     status: str = "running"             # "complete" | "partial"
     elapsed_s: float = 0.0
@@ -47,22 +48,22 @@ class Store:
         safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in key)
         return self.folder / f"{safe}.npz"
 
-    def load(self, key: str, data_digest: str, params: dict) -> RunRecord | None:
-        """The saved run, if any; refuses one made on other data or with other parameters."""
+    def load(self, key: str, made_on: str, params: dict) -> RunRecord | None:
+        """The saved run, if any; refuses one made on other data, on another model or with other parameters."""
         path = self.path(key)
         if not path.is_file():
             return None
         with np.load(path) as f:
             meta = json.loads(str(f["meta"]))
             x_adv = f["x_adv"]
-        if meta["data_digest"] != data_digest or meta["params"] != json.loads(json.dumps(params)):
-            raise EdgeqError(f"{path} holds attack run {key} made on other samples or parameters; delete it or "
-                             "choose another --out to start that attack afresh")
-        return RunRecord(key, x_adv, meta["data_digest"], meta["params"], meta["status"], meta["elapsed_s"],
+        if meta.get("made_on") != made_on or meta["params"] != json.loads(json.dumps(params)):
+            raise EdgeqError(f"{path} holds attack run {key} made on other samples, another model or other "
+                             "parameters; delete it or choose another --out to start that attack afresh")
+        return RunRecord(key, x_adv, meta["made_on"], meta["params"], meta["status"], meta["elapsed_s"],
                          meta["queries"], meta["stopped_by"], meta.get("extra", {}))
 
     def save(self, run: RunRecord) -> None:
-        meta = {"key": run.key, "data_digest": run.data_digest, "params": run.params, "status": run.status,
+        meta = {"key": run.key, "made_on": run.made_on, "params": run.params, "status": run.status,
                 "elapsed_s": run.elapsed_s, "queries": run.queries, "stopped_by": run.stopped_by,
                 "extra": run.meta}
         tmp = self.path(run.key).with_suffix(self.TMP)

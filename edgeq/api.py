@@ -4,8 +4,10 @@ Everything downstream of the C project gets files and bytes (build, emulate); th
 report.json holding what a later `run` needs (input/output types, shapes, quantization, layer names)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -192,6 +194,7 @@ def demo(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", aud
     if bad:
         raise EdgeqError(f"outputs differ from tflite-micro (device, reference mismatching inputs): {bad}")
     print(f"[6/6] auditing int8 and mixed on {audit_samples} test images (quick preset) ...", flush=True)
+    shutil.rmtree(out / "audit", ignore_errors=True)         # the models were just rebuilt: attack them afresh
     audit({"int8": out / "int8", "mixed": out / "mixed"}, data.x_test[:audit_samples], data.y_test[:audit_samples],
           float_model=net, channels_first=True, preset="quick", out_dir=out / "audit")
     (out / "demo.json").write_text(json.dumps(figures, indent=2))
@@ -270,8 +273,10 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
     shape = tuple(first["input"]["shape"][1:])
     nb_classes = int(np.prod(first["output"]["shape"][1:]))
     net = None if float_model is None else as_logits(_float_module(float_model), float_outputs)
-    variants = [] if net is None else [Variant("float", float_predict(net, channels_first))]
-    variants += [Variant(name, est.predict, est) for name, d in projects.items()
+    variants = [] if net is None else [Variant("float", float_predict(net, channels_first), None,
+                                               _weights_digest(net))]
+    variants += [Variant(name, est.predict, est, _file_digest(_project_model(d, load_report(d))))
+                 for name, d in projects.items()
                  for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
     if white_box == "float":
         crafted_on, described = "float", "the float model"
@@ -292,6 +297,18 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
     (out / "report.html").write_text(render(result, model))
     print(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
+
+
+def _weights_digest(module) -> str:
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: float | None = None,

@@ -1,5 +1,6 @@
 """The audit end to end on the emulated digits model: a query budget stops a black-box run part-way and marks
-it partial, a rerun continues it from the saved examples, and finished runs are re-scored, not re-attacked."""
+it partial, a rerun continues it from the saved examples, finished runs are re-scored, not re-attacked, and runs
+saved against another model are refused."""
 import json
 
 import numpy as np
@@ -10,15 +11,16 @@ from attacks.presets import resolve
 from attacks.store import Store
 from attacks.torch_model import art_classifier
 from edgeq import api
+from edgeq.errors import EdgeqError
 from edgeq.quantize.twin import Logits
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 
 
-def _audit(digits, out, budget):
+def _audit(digits, out, budget, fingerprint="digits-int8"):
     twin = Logits(api.integer_twin(digits.project))
     est = api.device_estimator(digits.project, recheck_rate=0.05)
-    variants = [Variant("int8", est.predict, est)]
+    variants = [Variant("int8", est.predict, est, fingerprint)]
     attacks = resolve("quick", ["pgd_linf", "square_linf"], {"pgd_linf": {"eps": [0.001, 0.1]}})
     x = (np.floor(digits.x[:24] * 255 + 0.5) / 255).astype(np.float32)     # on the input grid, as images are
     return run_audit(x, digits.y[:24], variants, attacks, out, input_scale=1 / 255,
@@ -40,6 +42,12 @@ def test_budget_marks_partial_and_rerun_continues(digits, tmp_path):
     assert (square["status"], square["samples_done"]) == ("complete", 24)
     np.testing.assert_array_equal(np.load(saved)["x_adv"][:8], kept)
     assert square["scores"]["int8"]["adversarial_accuracy"] < square["scores"]["int8"]["clean_accuracy"]
+
+
+def test_runs_saved_against_another_model_are_refused(digits, tmp_path):
+    _audit(digits, tmp_path, Budget(queries=1, chunk=8))
+    with pytest.raises(EdgeqError, match="another model"):
+        _audit(digits, tmp_path, Budget(chunk=8), fingerprint="a rebuilt model")
 
 
 def test_plateau_under_half_an_input_step(digits, tmp_path):
