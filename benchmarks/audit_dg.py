@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--recheck", type=float, default=0.05, help="share of fast-path answers re-run in QEMU")
     p.add_argument("--attacks", default="pgd_linf", help="comma list of dg-preset attacks, or all")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per attack run")
+    p.add_argument("--chunk", type=int, default=32, help="samples between budget checks")
     p.add_argument("--eps", default=None, help="comma list: PGD's ε grid instead of the study's")
     p.add_argument("--white-box", choices=["float", "twin"], default="float",
                    help="craft white-box attacks on the float Keras model or on the int8 model's exact twin")
@@ -49,7 +50,7 @@ def main() -> None:
                        float_outputs="probabilities", white_box=args.white_box, preset="dg", attacks=args.attacks,
                        overrides={"pgd_linf": pgd} if "pgd" in args.attacks or args.attacks == "all" else None,
                        out_dir=args.out, recheck_rate=args.recheck,
-                       budget_s=args.budget_s)
+                       budget_s=args.budget_s, chunk=args.chunk)
     runs = [{"key": r["key"], "eps": r.get("eps"), "eps_steps": r.get("eps_steps"), "status": r["status"],
              "samples_done": r.get("samples_done"), "elapsed_s": r.get("elapsed_s"), "queries": r.get("queries"),
              "median_l2": r.get("perturbation", {}).get("l2", {}).get("median"),

@@ -244,13 +244,15 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
 def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_first: bool = False,
           float_outputs: str = "logits", white_box: str | None = None, preset: str = "quick", attacks="all",
           overrides: dict | None = None, out_dir="audit", budget_s: float | None = None,
-          budget_queries: int | None = None, fast_path: bool = True, recheck_rate: float = 0.02) -> dict:
+          budget_queries: int | None = None, chunk: int = 32, fast_path: bool = True,
+          recheck_rate: float = 0.02) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
     NHWC floats in [0, 1]; `float_outputs` says whether the float model returns logits or probabilities.
     White-box attacks are crafted on `white_box`: "float" (the float model) or "twin" (the exact quantized twin
     of the first project's deployed model: the device's values, fake-quant gradients); by default the float
     model when one is given, else the twin. The float model, when given, is scored as a variant either way.
+    Budgets are checked, and progress saved, every `chunk` samples, so a run may overrun its budget by one chunk.
     A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
     import torch
     from attacks.audit import Budget, Variant, run_audit
@@ -287,7 +289,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
                      "the deployed integer model's values, fake-quant straight-through gradients")
         estimator = art_classifier(Logits(integer_twin(first_dir)), shape, nb_classes, False)
     result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
-                       input_scale=first["input"]["scale"], budget=Budget(budget_s, budget_queries))
+                       input_scale=first["input"]["scale"], budget=Budget(budget_s, budget_queries, chunk))
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
     _, figures = run_project(first_dir, x[:1])

@@ -42,7 +42,7 @@ def _audit(args) -> None:
     api.audit(projects, x, y, float_model=args.float_model, channels_first=args.channels_first,
               white_box=args.white_box, preset=args.preset, attacks=args.attacks,
               overrides=json.loads(args.params) if args.params else None,
-              out_dir=args.out, budget_s=args.budget_s, budget_queries=args.budget_queries,
+              out_dir=args.out, budget_s=args.budget_s, budget_queries=args.budget_queries, chunk=args.chunk,
               fast_path=not args.emulator_only, recheck_rate=args.recheck)
 
 
@@ -120,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--samples", type=int, default=None, help="first N samples of --data")
     a.add_argument("--budget-s", type=float, default=None, help="seconds per attack run (partial results kept)")
     a.add_argument("--budget-queries", type=int, default=None, help="device queries per black-box run")
+    a.add_argument("--chunk", type=int, default=32,
+                   help="samples attacked between budget checks and saves (a run may overrun by one chunk)")
     a.add_argument("--emulator-only", action="store_true", help="no fast path: every query runs in the emulator")
     a.add_argument("--recheck", type=float, default=0.02, help="share of fast-path answers re-run in the emulator")
     a.add_argument("--out", type=Path, default=Path("audit"))

@@ -10,8 +10,8 @@ float fake-quant surrogate (round and clamp with straight-through gradients; wei
 int8/int4 grid, biases at s_in x s_w, activations on the grid of their type, int8 or int16 (a16w8 layers and
 what follows them; an input PTQ requantizes for a reader of the other type is snapped to that type's grid too),
 fused ReLU/ReLU6 as its clamp); each activation is the surrogate's value plus the detached difference to the
-exact one, so gradients are the surrogate's and values the kernels'. Each op's surrogate reads the exact values of its inputs, so its error
-never accumulates.
+exact one, so gradients are the surrogate's and values the kernels'. Each op's surrogate reads the exact values
+of its inputs, so its error never accumulates.
 
 `Twin.of_integer(graph)` is the twin of an already-integer graph (a deployed .tflite): its weights are the
 dequantized integer ones and its value path runs the executor on that very graph, frozen (nothing is
