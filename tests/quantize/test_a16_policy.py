@@ -3,15 +3,9 @@ changes), limited by the RAM and instruction budgets, priced by the s16 kernels,
 activation bytes it doubles; the budgets hold on the compiled firmware and the predictions match it."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pytest
-import torch
 
 from edgeq import api
-from edgeq.cli import main
 from edgeq.errors import BudgetError, EdgeqError
 from edgeq.frontends.torch import from_module
 from edgeq.quantize.calibrate import make_spec
@@ -125,18 +119,3 @@ def test_budgets_hold_on_the_firmware(digits):
     instr = measured["instructions_per_inference"]
     assert abs(predicted["instructions_per_inference"] - instr) <= 0.05 * instr
     assert measured["accuracy"] > 0.98
-
-
-@pytest.mark.toolchain
-def test_cli_a16(tmp_path):
-    model, data = trained_digits_cnn()
-    torch.save(model.state_dict(), tmp_path / "net.pt")
-    np.savez(tmp_path / "calib.npz", x=data.x_train.transpose(0, 3, 1, 2), y=data.y_train)
-    out = tmp_path / "net_a16.tflite"
-    src = Path(__file__).resolve().parents[1] / "digits_cnn.py"
-    assert main(["quantize", f"{src}:DigitsCNN", "--weights", str(tmp_path / "net.pt"), "--calib",
-                 str(tmp_path / "calib.npz"), "--out", str(out), "--policy", "measured", "--a16",
-                 "--instructions", "1e9"]) == 0
-    report = json.loads(out.with_suffix(".policy.json").read_text())
-    assert "a16w8" in [layer["precision"] for layer in report["layers"]]
-    assert out.with_suffix(".policy.png").stat().st_size > 1000

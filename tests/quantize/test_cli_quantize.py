@@ -18,14 +18,19 @@ from tests.digits_cnn import trained_digits_cnn
 pytestmark = pytest.mark.toolchain
 
 
-def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
+def _quantize_args(tmp_path) -> tuple[list[str], Path]:
+    """`edgeq quantize` arguments for the digits CNN saved under tmp_path, and the .tflite they write."""
     model, data = trained_digits_cnn()
     torch.save(model.state_dict(), tmp_path / "net.pt")
     np.savez(tmp_path / "calib.npz", x=data.x_train.transpose(0, 3, 1, 2), y=data.y_train)
     out = tmp_path / "net_mixed.tflite"
     src = Path(__file__).resolve().parents[1] / "digits_cnn.py"
-    args = ["quantize", f"{src}:DigitsCNN", "--weights", str(tmp_path / "net.pt"), "--calib",
-            str(tmp_path / "calib.npz"), "--out", str(out)]
+    return ["quantize", f"{src}:DigitsCNN", "--weights", str(tmp_path / "net.pt"), "--calib",
+            str(tmp_path / "calib.npz"), "--out", str(out)], out
+
+
+def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
+    args, out = _quantize_args(tmp_path)
     assert main(args + ["--policy", "int8", "--measure"]) == 0
     measured = json.loads(out.with_suffix(".policy.json").read_text())["measured"]
     assert measured["accuracy"] > 0.9 and measured["float_accuracy"] > 0.9
@@ -42,3 +47,11 @@ def test_cli_quantize_writes_mixed_tflite_and_report(tmp_path):
     assert {graph.tensors[op.inputs[1]].dtype for op in graph.ops if len(op.inputs) > 1 and op.inputs[1]} \
         >= {DType.INT4}
     assert [layer["bits"] for layer in report["layers"]].count(4) >= 1
+
+
+def test_cli_a16(tmp_path):
+    args, out = _quantize_args(tmp_path)
+    assert main(args + ["--policy", "measured", "--a16", "--instructions", "1e9"]) == 0
+    report = json.loads(out.with_suffix(".policy.json").read_text())
+    assert "a16w8" in [layer["precision"] for layer in report["layers"]]
+    assert out.with_suffix(".policy.png").stat().st_size > 1000
