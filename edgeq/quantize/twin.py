@@ -57,21 +57,17 @@ def quantize_weight(w: torch.Tensor, per_channel: bool, bits: int) -> tuple[torc
     return fake_quant(w, s.to(w.dtype), 0, -qmax, qmax), scale
 
 
+# IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
+TORCH_AXES = {OpKind.CONV_2D: (0, 3, 1, 2), OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
+
+
 def to_torch_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
-    """IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is."""
-    if kind is OpKind.CONV_2D:
-        return np.transpose(w, (0, 3, 1, 2))
-    if kind is OpKind.DEPTHWISE_CONV_2D:
-        return np.transpose(w, (3, 0, 1, 2))
-    return w
+    return np.transpose(w, TORCH_AXES[kind]) if kind in TORCH_AXES else w
 
 
 def to_ir_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
-    if kind is OpKind.CONV_2D:
-        return np.transpose(w, (0, 2, 3, 1))
-    if kind is OpKind.DEPTHWISE_CONV_2D:
-        return np.transpose(w, (1, 2, 3, 0))
-    return w
+    """to_torch_weight's inverse."""
+    return np.transpose(w, np.argsort(TORCH_AXES[kind])) if kind in TORCH_AXES else w
 
 
 def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
