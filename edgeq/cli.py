@@ -81,7 +81,8 @@ def _quantize(args) -> None:
 
 
 def _demo(args) -> None:
-    api.demo(args.out, args.target)
+    from .demo import run
+    run(args.out, args.target)
 
 
 def parser() -> argparse.ArgumentParser:
