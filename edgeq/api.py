@@ -129,7 +129,7 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, 
                      emulator: str = "qemu", name: str | None = None):
     """The compiled project as an attack target: predict runs the firmware in the emulator; with `fast_path`
     the bit-exact reference executor answers instead and the emulator re-checks `recheck_rate` of its answers."""
-    from attacks.estimator import DeviceEstimator
+    from edgeq.attacks.estimator import DeviceEstimator
     from .reference import Executor
     project_dir = Path(project_dir).resolve()               # attacks may change the working directory
     report = load_report(project_dir)
@@ -187,9 +187,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
     Budgets are checked, and progress saved, every `chunk` samples, so a run may overrun its budget by one chunk.
     A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
     import torch
-    from attacks.audit import Budget, Variant, run_audit
-    from attacks.presets import resolve
-    from attacks.torch_model import art_classifier, as_logits, float_predict
+    from edgeq.attacks.audit import Budget, Variant, run_audit
+    from edgeq.attacks.presets import resolve
+    from edgeq.attacks.torch_model import art_classifier, as_logits, float_predict
     from .quantize.twin import Logits
     from .report.html import render
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from attacks import metrics
-from attacks.presets import resolve
+from edgeq.attacks import metrics
+from edgeq.attacks.presets import resolve
 from edgeq.errors import EdgeqError
 
 

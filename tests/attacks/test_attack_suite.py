@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.presets import PRESETS, resolve
-from attacks.suite import SUITE
-from attacks.torch_model import art_classifier
+from edgeq.attacks.presets import PRESETS, resolve
+from edgeq.attacks.suite import SUITE
+from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
 from edgeq.quantize.twin import Logits
 

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from attacks.audit import Budget, Variant, run_audit
-from attacks.presets import resolve
-from attacks.store import Store
-from attacks.torch_model import art_classifier
+from edgeq.attacks.audit import Budget, Variant, run_audit
+from edgeq.attacks.presets import resolve
+from edgeq.attacks.store import Store
+from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
 from edgeq.errors import EdgeqError
 from edgeq.quantize.twin import Logits

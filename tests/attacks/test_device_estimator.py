@@ -3,7 +3,7 @@ drifts from the emulated device is caught by the re-check."""
 import numpy as np
 import pytest
 
-from attacks.estimator import FastPathMismatch
+from edgeq.attacks.estimator import FastPathMismatch
 from edgeq import api
 from edgeq.demo_model import quantize_input
 from tests.models import oracle

@@ -2,7 +2,7 @@
 mid-save leaves at most a stale .tmp.npz, which the next Store on the folder removes; finished runs stay."""
 import numpy as np
 
-from attacks.store import RunRecord, Store
+from edgeq.attacks.store import RunRecord, Store
 
 
 def test_store_removes_stale_tmp_files(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.suite import SUITE
-from attacks.torch_model import art_classifier
+from edgeq.attacks.suite import SUITE
+from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
 from edgeq.demo_model import build_digits_mlp, load_digits_split
 from edgeq.errors import EdgeqError
