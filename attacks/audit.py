@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 
 from . import metrics
+from edgeq.errors import EmulatorError, ToolchainError, UsageError
+
 from .estimator import DeviceEstimator, FastPathMismatch
 from .store import RunRecord, Store, digest
 from .suite import SUITE
@@ -72,9 +74,9 @@ def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budg
         s = slice(run.done, min(run.done + budget.chunk, len(x)))
         try:
             x_adv = generate(x[s], y[s])
-        except FastPathMismatch:
-            raise
-        except Exception as e:                  # a fault in ART or the emulator: keep what was made
+        except (FastPathMismatch, EmulatorError, ToolchainError):
+            raise                               # the device or its check failed: no attack result can stand
+        except Exception as e:                  # a fault in the attack (ART): keep what was made, say why
             run.status, run.stopped_by = "partial", f"{type(e).__name__}: {e}"
             break
         run.x_adv = np.concatenate([run.x_adv, x_adv])
@@ -124,6 +126,12 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
     report = {"samples": len(x), "input_scale": input_scale, "crafted_on": crafted_on if white_box else None,
               "variants": {}, "runs": []}
     runs = list(_runs(attacks, variants, white_box is not None))
+    for key, attack, params, target, runnable in runs:       # refuse bad parameters before any attack runs
+        if runnable:
+            try:
+                attack.build(target.estimator.art() if target else white_box, params)
+            except (ValueError, TypeError) as e:
+                raise UsageError(f"attack {key}: parameters {params} are refused: {e}") from e
     for i, (key, attack, params, target, runnable) in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {key} ({attack.box}-box, {attack.norm})")
         entry = {"key": key, "attack": attack.name, "box": attack.box, "norm": attack.norm, "params": params,

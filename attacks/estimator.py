@@ -17,6 +17,10 @@ class FastPathMismatch(EdgeqError):
     """The fast path answered differently from the emulated device on the same input."""
 
 
+class NonFiniteQuery(EdgeqError):
+    """A query held NaN or infinite values: an attack went numerically wrong; the device is never asked."""
+
+
 @dataclass
 class QueryCounts:
     device: int = 0             # inputs the emulator answered for an attack or a score
@@ -29,7 +33,7 @@ class QueryCounts:
 
 @dataclass
 class DeviceEstimator:
-    """`predict(x)` for float inputs [N, *input_shape] in [0, 1] returns the device's class scores.
+    """`predict(x)` for float inputs [N, *input_shape] in [0, 1] (clipped to it) returns the device's class scores.
 
     device_predict runs the firmware (one emulator boot per call, so calls are batched); fast_predict, when given,
     answers instead and `recheck_rate` of its answers are queued and re-run on the device `recheck_batch` at a
@@ -51,6 +55,10 @@ class DeviceEstimator:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32).reshape((-1,) + tuple(self.input_shape))
+        if not np.isfinite(x).all():
+            raise NonFiniteQuery(f"{self.name}: asked to classify {int((~np.isfinite(x)).sum())} NaN or infinite "
+                                 "input values; no device takes those (the attack that made them failed)")
+        x = np.clip(x, 0.0, 1.0)            # the box ART attacks work in; some (ZOO) query past it
         if self.fast_predict is None:
             self.counts.device += len(x)
             return np.asarray(self.device_predict(x), dtype=np.float32)

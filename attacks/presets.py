@@ -6,8 +6,11 @@ A list under `eps` is a sweep: the audit runs the attack once per value."""
 from __future__ import annotations
 
 import copy
+import math
 
 from edgeq.errors import EdgeqError
+
+from .suite import SUITE
 
 PGD_EPS_DG = [0.0002, 0.0004, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008]
 # From "no effect" to near 0 on the digits demo (8x8 images, 1/16 grey levels): device accuracy of the emulated
@@ -60,6 +63,19 @@ def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, 
         raise EdgeqError(f"unknown attack(s) {', '.join(unknown)}; the suite has {', '.join(table)}")
     chosen = {n: copy.deepcopy(table[n]) for n in names}
     for name, params in (overrides or {}).items():
+        if not isinstance(params, dict):
+            raise EdgeqError(f"--params: {name} takes an object of parameters, e.g. {{\"{name}\": {{...}}}}")
+        known = set(table[name]) | set(SUITE[name].optional)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise EdgeqError(f"--params: {name} has no parameter {', '.join(unknown)}; it takes "
+                             f"{', '.join(sorted(known))}")
+        for key, value in params.items():
+            values = value if isinstance(value, list) and key == "eps" else [value]
+            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                     and math.isfinite(v) and v >= 0 for v in values):
+                raise EdgeqError(f"--params: {name}.{key} must be a number >= 0"
+                                 f"{' or a list of them' if key == 'eps' else ''}, not {value!r}")
         if name in chosen:
             chosen[name].update(params)
     return chosen

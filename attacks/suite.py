@@ -22,6 +22,7 @@ class Attack:
     box: str                    # "white": crafted on a torch model; "black": queries the device
     norm: str                   # the norm the attack bounds or minimises, for the report
     build: Callable[[object, dict], Generate]
+    optional: tuple[str, ...] = ("batch_size",)     # parameters `build` reads beside the presets' own
 
 
 def _onehot(y: np.ndarray, n: int) -> np.ndarray:
@@ -177,16 +178,16 @@ def _geoda(est, p):
 
 
 SUITE: dict[str, Attack] = {a.name: a for a in [
-    Attack("pgd_linf", "white", "linf", _pgd),
-    Attack("cw_l2", "white", "l2", _cw_l2),
+    Attack("pgd_linf", "white", "linf", _pgd, ("eps_step", "batch_size")),
+    Attack("cw_l2", "white", "l2", _cw_l2, ("learning_rate", "batch_size")),
     Attack("cw_linf", "white", "linf", _cw_linf),
-    Attack("deepfool", "white", "l2", _deepfool),
-    Attack("ead", "white", "l1", _ead),
-    Attack("jsma", "white", "l0", _jsma),
-    Attack("autoattack", "white", "linf", _autoattack),
-    Attack("square_l2", "black", "l2", _square(2)),
-    Attack("square_linf", "black", "linf", _square(np.inf)),
-    Attack("zoo", "black", "l2", _zoo),
-    Attack("boundary", "black", "l2", _boundary),
+    Attack("deepfool", "white", "l2", _deepfool, ("nb_grads", "batch_size")),
+    Attack("ead", "white", "l1", _ead, ("learning_rate", "batch_size")),
+    Attack("jsma", "white", "l0", _jsma, ("seed", "batch_size")),
+    Attack("autoattack", "white", "linf", _autoattack, ("eps_step",)),
+    Attack("square_l2", "black", "l2", _square(2), ("nb_restarts", "batch_size")),
+    Attack("square_linf", "black", "linf", _square(np.inf), ("nb_restarts", "batch_size")),
+    Attack("zoo", "black", "l2", _zoo, ("learning_rate", "nb_parallel", "variable_h")),
+    Attack("boundary", "black", "l2", _boundary, ("num_trial", "sample_size", "init_size", "batch_size")),
     Attack("geoda", "black", "l2", _geoda),
 ]}

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import build_project
-from .codegen import generate_project
+from .build import DEFAULT_STACK_BYTES, build_project
+from .codegen import generate_project, staged_folder
 from .emulate import get_runner
-from .errors import EdgeqError
+from .errors import BudgetError, InputDataError, UsageError
 from .frontends.tflite import read_tflite
+from .inputs import (array, class_labels, existing_file, float_inputs, load_arrays, output_path, positive,
+                     to_layout)
 from .ir import DType, Graph, QParams
 from .report.tables import run_summary
 
@@ -30,65 +32,124 @@ def _io_spec(graph: Graph, name: str) -> dict:
             "scale": None if q is None else float(q.scale[0]), "zero_point": None if q is None else int(q.zero_point[0])}
 
 
+MODEL = "model.tflite"        # the project's own copy of the model it was compiled from
+MIN_STACK_BYTES = 2048       # the least main stack a RAM budget may leave the firmware (ResNet-8 uses under 1 KiB)
+
+
 def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
-                  flash_bytes: int | None = None) -> dict:
-    """Generate, build and size the firmware project for `graph`; returns (and writes) the compile report."""
-    info = generate_project(graph, target, out_dir, ram_bytes=ram_bytes, flash_bytes=flash_bytes)
-    built = build_project(Path(out_dir))
-    report = {
-        "model": graph.source,
-        "target": target,
-        "input": _io_spec(graph, graph.inputs[0]),
-        "output": _io_spec(graph, graph.outputs[0]),
-        "layers": [dict(layer) for layer in info.to_dict()["layers"]],
-        "totals": {
-            "macs": info.macs,
-            "weight_bytes": info.weight_bytes,
-            "arena_bytes": info.arena_bytes,
-            "arena_bytes_linear": info.arena_bytes_linear,
-            "arena_lower_bound": info.arena_lower_bound,
-            "flash_bytes": built.flash_bytes,
-            "code_bytes": built.flash_bytes - info.weight_bytes,
-            "static_ram_bytes": built.ram_bytes,
-            "sections": built.sections,
-        },
-        "elf": str(built.elf),
-        "cmsis_nn": {"path": str(built.cmsis_nn.path), "version": built.cmsis_nn.version,
-                     "tree_sha256": built.cmsis_nn.tree_hash},
-    }
-    (Path(out_dir) / REPORT).write_text(json.dumps(report, indent=2))
+                  flash_bytes: int | None = None, model_bytes: bytes | None = None) -> dict:
+    """Generate, build and size the firmware project for `graph`; returns (and writes) the compile report.
+
+    The project is self-contained and relocatable: it holds the model (`model_bytes`, the .tflite it was read
+    from, else `graph` written as one) and report.json names its files relative to itself. `ram_bytes` and
+    `flash_bytes` are a board's budgets for the whole linked firmware (code, constants, data, bss and stack: the
+    stack gets what RAM the budget leaves, at most the default 16 KiB). The folder is assembled and built under a
+    temporary name and appears only when every check has passed."""
+    from .frontends.tflite import write_tflite
+    with staged_folder(out_dir) as staging:
+        info = generate_project(graph, target, staging, ram_bytes=ram_bytes, flash_bytes=flash_bytes)
+        (staging / MODEL).write_bytes(model_bytes if model_bytes is not None else write_tflite(graph))
+        built = build_project(staging)
+        if ram_bytes is not None and built.ram_bytes > ram_bytes:
+            fixed = built.ram_bytes - DEFAULT_STACK_BYTES       # data, bss (the arena), handler stack, guard
+            stack = ram_bytes - fixed
+            if stack < MIN_STACK_BYTES:
+                raise BudgetError(f"{graph.source}: needs {fixed:,} B of RAM for its data, arena and handler stack "
+                                  f"plus at least {MIN_STACK_BYTES:,} B of main stack, but the RAM budget is "
+                                  f"{ram_bytes:,} B: {MIN_STACK_BYTES - stack:,} B short")
+            built = build_project(staging, stack_bytes=stack - stack % 8)
+        if flash_bytes is not None and built.flash_bytes > flash_bytes:
+            raise BudgetError(f"{graph.source}: the firmware needs {built.flash_bytes:,} B of flash (code "
+                              f"{built.flash_bytes - info.weight_bytes:,} B + weights {info.weight_bytes:,} B) but the "
+                              f"flash budget is {flash_bytes:,} B: {built.flash_bytes - flash_bytes:,} B short")
+        report = {
+            "model": MODEL,
+            "source": str(graph.source),
+            "target": target,
+            "input": _io_spec(graph, graph.inputs[0]),
+            "output": _io_spec(graph, graph.outputs[0]),
+            "layers": [dict(layer) for layer in info.to_dict()["layers"]],
+            "totals": {
+                "macs": info.macs,
+                "weight_bytes": info.weight_bytes,
+                "arena_bytes": info.arena_bytes,
+                "arena_bytes_linear": info.arena_bytes_linear,
+                "arena_lower_bound": info.arena_lower_bound,
+                "flash_bytes": built.flash_bytes,
+                "code_bytes": built.flash_bytes - info.weight_bytes,
+                "static_ram_bytes": built.ram_bytes,
+                "stack_reserved_bytes": built.sections.get(".stack", 0),
+                "sections": built.sections,
+            },
+            "elf": built.elf.name,
+            "cmsis_nn": {"path": str(built.cmsis_nn.path), "version": built.cmsis_nn.version,
+                         "tree_sha256": built.cmsis_nn.tree_hash},
+        }
+        (staging / REPORT).write_text(json.dumps(report, indent=2))
     return report
 
 
 def compile_model(model: str | os.PathLike, target: str = "cortex-m4", out_dir: str | os.PathLike = "build",
                   **budgets) -> dict:
     """`edgeq compile`: read a .tflite (all checks before anything is written) and compile it."""
-    return compile_graph(read_tflite(Path(model)), target, out_dir, **budgets)
+    path = existing_file(model, "model")
+    return compile_graph(read_tflite(path), target, out_dir, model_bytes=path.read_bytes(), **budgets)
 
 
 def load_report(project_dir: str | os.PathLike) -> dict:
-    path = Path(project_dir) / REPORT
+    project_dir = Path(project_dir)
+    path = project_dir / REPORT
+    if project_dir.is_file():
+        raise UsageError(f"{project_dir} is a file; give the folder `edgeq compile --out` wrote")
     if not path.is_file():
-        raise EdgeqError(f"{project_dir} is not a compiled edgeq project (no {REPORT}); run `edgeq compile` first")
-    return json.loads(path.read_text())
+        raise UsageError(f"{project_dir} is not a compiled edgeq project (no {REPORT}); run `edgeq compile` first")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise UsageError(f"{path} is not valid JSON ({e}); recompile the project with `edgeq compile`") from e
 
 
-def quantize_inputs(x: np.ndarray, spec: dict) -> np.ndarray:
-    """Model-typed inputs [N, *shape[1:]]: integer arrays pass through (range-checked), floats are quantized
-    with the input's scale and zero point, rounding half up and clipping (as the David-and-Goliath study did)."""
-    dtype = np.dtype(spec["dtype"])
-    shape = tuple(spec["shape"][1:])
+def project_file(project_dir: str | os.PathLike, report: dict, key: str) -> Path:
+    """A file of a compiled project (`key`: "model" or "elf"), found beside its report.json wherever the folder
+    was copied or moved."""
+    path = Path(project_dir) / report[key]
+    if not path.is_file():
+        raise UsageError(f"{project_dir}: its {key} file {report[key]} is missing; recompile the project with "
+                         "`edgeq compile`")
+    return path
+
+
+def quantize_inputs(x: np.ndarray, spec: dict, where: str = "inputs") -> np.ndarray:
+    """Model-typed inputs [N, *shape[1:]] (inputs.to_layout: NHWC or NCHW batches): signed integers are taken as
+    already quantized (range-checked); floats, and uint8 pixels read as [0, 1], are quantized with the input's
+    scale and zero point, rounding half up (as the David-and-Goliath study did). Floats the input quantization
+    cannot represent (beyond its range by more than 5 % of it, e.g. 0..255 pixels for a [0, 1] model) are refused
+    rather than clipped."""
+    dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"][1:])
     x = np.asarray(x)
     if x.shape == tuple(spec["shape"]) or x.shape == shape:
         x = x.reshape((-1,) + shape)
+    x = to_layout(x, shape, "nhwc", where) if len(shape) == 3 else x
     if x.shape[1:] != shape:
-        raise EdgeqError(f"inputs have shape {x.shape}; the model takes [N, {', '.join(map(str, shape))}]")
-    info = np.iinfo(dtype) if dtype.kind == "i" else None
-    if np.issubdtype(x.dtype, np.floating) and info is not None:
-        return QParams(spec["scale"], spec["zero_point"]).quantize_half_up(x, DType(spec["dtype"]))
-    if info is not None and (x.min() < info.min or x.max() > info.max):
-        raise EdgeqError(f"integer inputs range over [{x.min()}, {x.max()}], outside {dtype}")
-    return x.astype(dtype)
+        raise InputDataError(f"{where}: shape {list(x.shape)}; the model takes [N, {', '.join(map(str, shape))}]")
+    if x.dtype.kind == "i":
+        info = np.iinfo(dtype)
+        if x.size and (x.min() < info.min or x.max() > info.max):
+            raise InputDataError(f"{where}: integer inputs range over [{x.min()}, {x.max()}], outside the model's "
+                                 f"{dtype}; give floats to have them quantized")
+        return x.astype(dtype)
+    x = float_inputs(x, where)
+    if spec["scale"] is None:                       # a float input: no quantization
+        return x.astype(dtype)
+    q = QParams(spec["scale"], spec["zero_point"])
+    kind = DType(spec["dtype"])
+    lo, hi = (kind.qmin - q.zp) * q.s, (kind.qmax - q.zp) * q.s
+    slack = 0.05 * (hi - lo)
+    if x.min() < lo - slack or x.max() > hi + slack:
+        raise InputDataError(f"{where}: inputs range over [{x.min():g}, {x.max():g}] but the model's input "
+                             f"quantization covers [{lo:g}, {hi:g}]; scale them into it (pixels 0..255: divide by "
+                             "255, or pass them as uint8)")
+    return q.quantize_half_up(x, kind)
 
 
 def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator: str = "qemu",
@@ -101,19 +162,12 @@ def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator:
     out_bytes = int(np.prod(out_spec["shape"])) * out_dtype.itemsize
     timeout = timeout_s if timeout_s is not None else 30.0 + 2.0 * len(x)
     started = time.monotonic()
-    result = get_runner(emulator).run(Path(report["elf"]), x.reshape(len(x), -1).view(np.uint8), out_bytes, timeout)
+    positive(timeout, "--timeout")
+    result = get_runner(emulator).run(project_file(project_dir, report, "elf"), x.reshape(len(x), -1).view(np.uint8),
+                                      out_bytes, timeout)
     elapsed = time.monotonic() - started
     outputs = result.outputs.view(out_dtype).reshape((len(x),) + tuple(out_spec["shape"][1:]))
     return outputs, run_summary(report, result, elapsed)
-
-
-def _project_model(project_dir: str | os.PathLike, report: dict) -> Path:
-    """The .tflite a project was compiled from (report.json's `model`, relative to where compile ran)."""
-    for path in (Path(report["model"]), Path(project_dir) / Path(report["model"]).name):
-        if path.is_file():
-            return path
-    raise EdgeqError(f"{project_dir}: the model it was compiled from ({report['model']}) is gone; the audit's "
-                     "fast path needs it (recompile, or audit with the emulator only)")
 
 
 def _dequantizer(spec: dict):
@@ -136,7 +190,7 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, 
     dequantize = _dequantizer(report["output"])
     fast = None
     if fast_path:
-        executor = Executor(read_tflite(_project_model(project_dir, report).resolve()))
+        executor = Executor(read_tflite(project_file(project_dir, report, "model")))
         fast = lambda x: dequantize(executor.run([quantize_inputs(x, report["input"])])[0])  # noqa: E731
     return DeviceEstimator(name or Path(project_dir).name,
                            lambda x: dequantize(run_project(project_dir, x, emulator=emulator)[0]),
@@ -144,43 +198,44 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, 
                            fast_predict=fast, recheck_rate=recheck_rate)
 
 
-def _float_module(float_model):
-    """The float model: a torch module, or a path to one saved whole with torch.save."""
-    import torch
+def _float_module(float_model, weights=None):
+    """The float model: a torch module, or what frontends.torch.user_model.load_module reads (file.py:Class with
+    `weights`, or a module saved whole)."""
     if isinstance(float_model, (str, os.PathLike)):
-        try:
-            return torch.load(float_model, weights_only=False).eval()
-        except (OSError, RuntimeError) as e:
-            raise EdgeqError(f"cannot load the float model {float_model}: {e}") from e
+        from .frontends.torch.user_model import load_module
+        return load_module(float_model, weights)
     return float_model.eval()
 
 
 def integer_twin(project_dir: str | os.PathLike):
     """The exact quantized twin (quantize.twin.Twin.of_integer) of a compiled project's deployed model."""
     from .quantize.twin import Twin
-    return Twin.of_integer(read_tflite(_project_model(project_dir, load_report(project_dir))))
+    return Twin.of_integer(read_tflite(project_file(project_dir, load_report(project_dir), "model")))
 
 
 def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """An .npz with `x` (NHWC; uint8 pixels are scaled to [0, 1], floats taken as they are) and `y` labels."""
-    if not Path(path).is_file():
-        raise EdgeqError(f"data set {path} does not exist")
-    with np.load(path) as f:
-        if "x" not in f or "y" not in f:
-            raise EdgeqError(f"{path} needs arrays `x` (inputs, NHWC) and `y` (labels); it has {', '.join(f)}")
-        x, y = f["x"][:samples], f["y"][:samples]
-    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-    return x, y.astype(np.int64).reshape(-1)
+    """An .npz with `x` (inputs: floats in [0, 1], or uint8 pixels read as [0, 1]) and `y` (class indices or
+    one-hot rows), its first `samples` (all when None)."""
+    arrays = load_arrays(path, "data set")
+    x, y = (array(arrays, k, path, "data set") for k in ("x", "y"))
+    where = f"data set {path}"
+    positive(samples, "--samples", integer=True)
+    y = class_labels(y, len(x), None, where)
+    x = float_inputs(x[:samples], where)
+    return x, y[:samples]
 
 
-def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_first: bool = False,
-          float_outputs: str = "logits", white_box: str | None = None, preset: str = "quick", attacks="all",
-          overrides: dict | None = None, out_dir="audit", budget_s: float | None = None,
-          budget_queries: int | None = None, chunk: int = 32, fast_path: bool = True,
-          recheck_rate: float = 0.02) -> dict:
+def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_weights=None,
+          channels_first: bool | None = None, float_outputs: str = "logits", white_box: str | None = None,
+          preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
+          budget_s: float | None = None, budget_queries: int | None = None, chunk: int = 32,
+          fast_path: bool = True, recheck_rate: float = 0.02, log=print) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
-    NHWC floats in [0, 1]; `float_outputs` says whether the float model returns logits or probabilities.
+    floats in [0, 1], NHWC or NCHW (inputs.to_layout), labels class indices or one-hot: both are checked against
+    the models before any attack starts. The float model is a torch module, file.py:Class (with `float_weights`,
+    a state_dict), or a module saved whole; `channels_first` says whether it takes NCHW (None: it does when it
+    starts with a Conv2d); `float_outputs` whether it returns logits or probabilities.
     White-box attacks are crafted on `white_box`: "float" (the float model) or "twin" (the exact quantized twin
     of the first project's deployed model: the device's values, fake-quant gradients); by default the float
     model when one is given, else the twin. The float model, when given, is scored as a variant either way.
@@ -192,24 +247,46 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
     from edgeq.attacks.torch_model import art_classifier, as_logits, float_predict
     from .quantize.twin import Logits
     from .report.html import render
+    from .report.summary import summarize
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     white_box = white_box or ("float" if float_model is not None else "twin")
     if white_box not in ("float", "twin"):
-        raise EdgeqError(f"white-box attacks are crafted on 'float' or 'twin', not {white_box!r}")
+        raise UsageError(f"white-box attacks are crafted on 'float' or 'twin', not {white_box!r}")
     if white_box == "float" and float_model is None:
-        raise EdgeqError("white-box attacks crafted on the float model need one (--float-model); "
+        raise UsageError("white-box attacks crafted on the float model need one (--float-model); "
                          "or craft them on the quantized twin (--white-box twin)")
+    budget = Budget(positive(budget_s, "--budget-s"), positive(budget_queries, "--budget-queries", integer=True),
+                    positive(chunk, "--chunk", integer=True))
+    if not (fast_path is False or 0 < recheck_rate <= 1):
+        raise UsageError(f"--recheck must be in (0, 1], not {recheck_rate:g}: the share of fast-path answers "
+                         "re-run in the emulator (--emulator-only runs every query there)")
     chosen = resolve(preset, attacks, overrides)
+    output_path(out_dir, "--out", folder=True)
     projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
+    reports = {name: load_report(d) for name, d in projects.items()}
     first_name, first_dir = next(iter(projects.items()))
-    first = load_report(first_dir)
+    first = reports[first_name]
     shape = tuple(first["input"]["shape"][1:])
     nb_classes = int(np.prod(first["output"]["shape"][1:]))
-    net = None if float_model is None else as_logits(_float_module(float_model), float_outputs)
-    variants = [] if net is None else [Variant("float", float_predict(net, channels_first), None,
-                                               _weights_digest(net))]
-    variants += [Variant(name, est.predict, est, _file_digest(_project_model(d, load_report(d))))
+    for name, r in reports.items():
+        if (tuple(r["input"]["shape"][1:]), int(np.prod(r["output"]["shape"][1:]))) != (shape, nb_classes):
+            raise UsageError(f"{projects[name]} takes {r['input']['shape'][1:]} and gives "
+                             f"{r['output']['shape'][1:]}, unlike {first_dir}; audit models of one task together")
+    x = to_layout(float_inputs(x, "audit data"), shape, "nhwc", "audit data", log) if len(shape) == 3 \
+        else float_inputs(x, "audit data")
+    if x.min() < 0 or x.max() > 1:
+        raise InputDataError(f"audit data ranges over [{x.min():g}, {x.max():g}]; the attacks work on inputs in "
+                             "[0, 1] (pixels 0..255: divide by 255, or pass them as uint8)")
+    y = class_labels(y, len(x), nb_classes, "audit labels")
+    module = None if float_model is None else _float_module(float_model, float_weights)
+    if module is not None and channels_first is None:
+        from .frontends.torch.user_model import first_channels
+        channels_first = first_channels(module) is not None
+    net = None if module is None else as_logits(module, float_outputs)
+    variants = [] if net is None else [Variant("float", _checked_float_predict(
+        float_predict(net, channels_first), float_model, x[:2], nb_classes), None, _weights_digest(net))]
+    variants += [Variant(name, est.predict, est, _file_digest(project_file(d, reports[name], "model")))
                  for name, d in projects.items()
                  for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
     if white_box == "float":
@@ -217,20 +294,41 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, channels_
         estimator = art_classifier(net, shape, nb_classes, channels_first)
     else:
         crafted_on = first_name
-        described = (f"the exact quantized twin of {first_name} ({_project_model(first_dir, first).name}): "
+        described = (f"the exact quantized twin of {first_name} ({Path(first['source']).name}): "
                      "the deployed integer model's values, fake-quant straight-through gradients")
         estimator = art_classifier(Logits(integer_twin(first_dir)), shape, nb_classes, False)
     result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
-                       input_scale=first["input"]["scale"], budget=Budget(budget_s, budget_queries, chunk))
+                       input_scale=first["input"]["scale"], budget=budget, log=log)
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
+    result["summary"] = summarize(result)
     _, figures = run_project(first_dir, x[:1])
     model = {**first, "run": figures}
     out = Path(out_dir)
-    (out / "report.json").write_text(json.dumps({**result, "model": model}, indent=1))
-    (out / "report.html").write_text(render(result, model))
-    print(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
+    _write_atomic(out / "report.json", json.dumps({**result, "model": model}, indent=1))
+    _write_atomic(out / "report.html", render(result, model))
+    log(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (a temporary name renamed over it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _checked_float_predict(predict, float_model, x: np.ndarray, nb_classes: int):
+    """`predict`, once it has been seen to take the audit's inputs and give `nb_classes` scores."""
+    try:
+        out = predict(x)
+    except Exception as e:
+        raise UsageError(f"float model {float_model} does not take the audit's inputs {list(x.shape[1:])} (NHWC; "
+                         f"--channels-first for NCHW): {type(e).__name__}: {e}") from e
+    if out.shape != (len(x), nb_classes):
+        raise UsageError(f"float model {float_model} gives {list(out.shape[1:])} scores per input; the deployed "
+                         f"models give {nb_classes}")
+    return predict
 
 
 def _weights_digest(module) -> str:
@@ -266,8 +364,13 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
     from .quantize.report import policy_report, write_report
     from .quantize.solver import Budget
 
-    graph, x, layout = _float_model(model, calib)
-    budget = Budget(flash_bytes, ram_bytes, instructions, weight_flash_bytes=weight_flash_bytes)
+    budget = Budget(*(positive(v, o) for v, o in ((flash_bytes, "--flash-kb"), (ram_bytes, "--ram-kb"),
+                                                   (instructions, "--instructions"))),
+                    weight_flash_bytes=positive(weight_flash_bytes, "--weight-flash-kb"))
+    positive(qat_epochs, "--qat-epochs", integer=True, allow_zero=True)
+    positive(kure, "--kure", allow_zero=True)
+    graph, x, layout = _float_model(model, calib, log)
+    labels = None if labels is None else class_labels(labels, len(x), None, "calibration labels")
     kernels = ram_of = None
     if any(b is not None for b in (flash_bytes, ram_bytes, instructions)):
         budget, kernels, ram_of = _target_budget(graph, _nhwc(x, layout), target, budget, log, allow_a16)
@@ -427,13 +530,31 @@ def _measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layo
             "accuracy_samples": len(y), "target": target}
 
 
-def _float_model(model, calib):
-    """(float graph, calibration inputs, input layout) for an nn.Module (NCHW), a .h5 path or a Graph (NHWC)."""
-    x = np.asarray(calib["x"] if isinstance(calib, dict) or hasattr(calib, "files") else calib, dtype=np.float32)
-    if isinstance(model, Graph):
-        return model, x, "nhwc"
+def _float_model(model, calib, log=print):
+    """(float graph, calibration inputs, input layout) for an nn.Module (NCHW), a .h5 path or a Graph (NHWC);
+    calibration inputs given in the other layout are turned (inputs.to_layout), uint8 pixels read as [0, 1]."""
+    x = calib["x"] if isinstance(calib, dict) or hasattr(calib, "files") else calib
+    x = float_inputs(x, "calibration data")
     if isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5"):
         from .frontends.keras_h5 import read_keras_h5
-        return read_keras_h5(model), x, "nhwc"
+        path = existing_file(model, "Keras model")
+        try:
+            model = read_keras_h5(path)
+        except OSError as e:
+            raise UsageError(f"Keras model {path} cannot be read as HDF5 ({e})") from e
+    if isinstance(model, Graph):
+        hwc = tuple(model.tensors[model.inputs[0]].shape[1:])
+        return model, to_layout(x, hwc, "nhwc", "calibration data", log), "nhwc"
     from .frontends.torch import from_module
-    return from_module(model, (1, *x.shape[1:])), x, "nchw"
+    from .frontends.torch.user_model import first_channels
+    channels = first_channels(model)
+    if channels is not None and x.ndim == 4 and x.shape[1] != channels:
+        if x.shape[3] != channels:
+            raise InputDataError(f"calibration data: samples have shape {list(x.shape[1:])}, but the model's first "
+                                 f"convolution takes {channels} channels (NCHW [N, {channels}, H, W])")
+        x = to_layout(x, x.shape[1:], "nchw", "calibration data", log)
+    try:
+        return from_module(model, (1, *x.shape[1:])), x, "nchw"
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise InputDataError(f"the model does not run on calibration inputs [N, {', '.join(map(str, x.shape[1:]))}]:"
+                             f" {type(e).__name__}: {str(e).splitlines()[0]}") from e

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .targets import Target, get_target
 SIZE = "arm-none-eabi-size"
 FLASH_SECTIONS = (".vectors", ".text", ".rodata", ".ARM.exidx", ".data")   # .data's load image is in flash
 RAM_SECTIONS = (".stack", ".data", ".bss")
+DEFAULT_STACK_BYTES = 16384         # the main stack firmware/Makefile reserves unless STACK_BYTES says otherwise
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 _CONFIG_TARGET = re.compile(r"^TARGET\s*:?=\s*(\S+)", re.MULTILINE)
 
@@ -82,8 +84,13 @@ def _make(project_dir: Path, target: Target, args: list[str]) -> None:
         budget = target.ram_bytes if region == "RAM" else target.flash_bytes
         raise BudgetError(f"{project_dir}: the firmware does not fit {target.name}'s {region} "
                           f"({budget} bytes) by {excess} bytes")
-    tail = "\n".join(log.strip().splitlines()[-30:])
-    raise ToolchainError(f"make failed in {project_dir} for {target.name} (exit {proc.returncode}):\n{tail}")
+    fd, saved = tempfile.mkstemp(prefix="edgeq-make-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(log)
+    lines = log.strip().splitlines()
+    first_error = next((line for line in lines if " error:" in line or "*** " in line), lines[-1] if lines else "")
+    raise ToolchainError(f"make failed in {project_dir} for {target.name} (exit {proc.returncode}): "
+                         f"{first_error.strip()} (full log: {saved})")
 
 
 def build_project(project_dir: Path, *, stack_bytes: int | None = None) -> BuildResult:

@@ -3,72 +3,114 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 from . import api
-from .errors import EdgeqError
+from .errors import EdgeqError, UsageError
+from .inputs import array, existing_file, load_arrays, output_path
 from .report.tables import format_figures, layer_table
 from .targets import TARGETS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, like every other edgeq error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _kib(text: str) -> int:
-    return int(float(text) * 1024)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of KiB") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a budget must be a number of KiB > 0, not {text}")
+    return int(value * 1024)
 
 
 def _compile(args) -> None:
     report = api.compile_model(args.model, args.target, args.out, ram_bytes=args.ram_kb, flash_bytes=args.flash_kb)
     print(layer_table(report))
-    print(f"wrote {Path(args.out) / api.REPORT} and {report['elf']}")
+    print(f"wrote {args.out} ({api.REPORT}, {report['elf']}, {api.MODEL} and the C sources)")
+
+
+def _inputs(path: Path):
+    """The inputs of `edgeq run`: an .npy, or an .npz holding `x`."""
+    arrays = load_arrays(path, "inputs")
+    return array(arrays, "x", path, "inputs")
+
+
+def _save(path: Path, write) -> None:
+    """`write(tmp)` then rename: a file at `path` is always whole."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    write(tmp)
+    tmp.replace(path)
 
 
 def _run(args) -> None:
-    outputs, metrics = api.run_project(args.project, np.load(args.inputs), emulator=args.emulator,
+    out = output_path(args.out, "--out", folder=False)
+    outputs, metrics = api.run_project(args.project, _inputs(args.inputs), emulator=args.emulator,
                                        timeout_s=args.timeout)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, outputs)
     metrics_path = out.with_suffix(".metrics.json")
-    metrics_path.write_text(json.dumps(metrics, indent=2))
+    _save(out, lambda tmp: np.save(tmp, outputs))
+    _save(metrics_path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
     print(format_figures(metrics))
     print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}) and {metrics_path}")
 
 
+def _projects(specs: list[str]) -> dict[str, str]:
+    """{variant name: project folder} from `name=folder` or `folder` (named after itself); names must differ."""
+    projects = {}
+    for spec in specs:
+        name, folder = spec.split("=", 1) if "=" in spec else (Path(spec).name, spec)
+        if not name:
+            raise UsageError(f"{spec}: give the variant a name, e.g. int8={folder}")
+        if name in projects:
+            raise UsageError(f"two projects are named {name!r} ({projects[name]} and {folder}); name them: "
+                             f"a={projects[name]} b={folder}")
+        projects[name] = folder
+    return projects
+
+
 def _audit(args) -> None:
-    projects = dict(p.split("=", 1) if "=" in p else (Path(p).name, p) for p in args.project)
+    projects = _projects(args.project)
+    try:
+        overrides = json.loads(args.params) if args.params else None
+    except ValueError as e:
+        raise UsageError(f"--params is not JSON ({e}); e.g. '{{\"pgd_linf\": {{\"eps\": [0.01]}}}}'") from None
+    if overrides is not None and not isinstance(overrides, dict):
+        raise UsageError("--params must be a JSON object {attack: {parameter: value}}")
     x, y = api.load_dataset(args.data, args.samples)
-    api.audit(projects, x, y, float_model=args.float_model, channels_first=args.channels_first,
-              white_box=args.white_box, preset=args.preset, attacks=args.attacks,
-              overrides=json.loads(args.params) if args.params else None,
-              out_dir=args.out, budget_s=args.budget_s, budget_queries=args.budget_queries, chunk=args.chunk,
+    api.audit(projects, x, y, float_model=args.float_model, float_weights=args.weights,
+              channels_first=args.channels_first, float_outputs=args.float_outputs, white_box=args.white_box,
+              preset=args.preset, attacks=args.attacks, overrides=overrides, out_dir=args.out,
+              budget_s=args.budget_s, budget_queries=args.budget_queries, chunk=args.chunk,
               fast_path=not args.emulator_only, recheck_rate=args.recheck)
 
 
 def _load_model(spec: str, weights: Path | None):
-    """`file.py:Class` (instantiated without arguments, `weights` a state_dict) or a Keras .h5 path."""
+    """A Keras .h5 path as it is (the quantizer reads it), else the torch module `spec` names."""
     if spec.endswith(".h5"):
-        return spec
-    import importlib.util
-
-    import torch
-    path, _, cls = spec.rpartition(":")
-    if not path or not Path(path).is_file():
-        raise EdgeqError(f"{spec}: expected path/to/file.py:ClassName or a Keras .h5")
-    module_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    model = getattr(module, cls)()
-    if weights is not None:
-        model.load_state_dict(torch.load(weights, map_location="cpu"))
-    return model
+        if weights is not None:
+            raise UsageError("--weights goes with a PyTorch model (file.py:ClassName); a Keras .h5 holds its own")
+        return existing_file(spec, "Keras model")
+    from .frontends.torch.user_model import load_module
+    return load_module(spec, weights)
 
 
 def _quantize(args) -> None:
-    calib = np.load(args.calib)
-    labels = calib["y"] if hasattr(calib, "files") and "y" in calib.files else None
-    _, report = api.quantize(_load_model(args.model, args.weights), calib, labels, policy=args.policy,
+    output_path(args.out, "--out", folder=False)
+    calib = load_arrays(args.calib, "calibration data")
+    x = array(calib, "x", args.calib, "calibration data")
+    _, report = api.quantize(_load_model(args.model, args.weights), x, calib.get("y"), policy=args.policy,
                              flash_bytes=args.flash_kb, ram_bytes=args.ram_kb, instructions=args.instructions,
                              weight_flash_bytes=args.weight_flash_kb, observer=args.observer,
                              qat_epochs=args.qat_epochs, kure=args.kure, target=args.target, out=args.out,
@@ -86,8 +128,8 @@ def _demo(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgeq", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="edgeq", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("compile", help="a .tflite model → CMSIS-NN C project + ELF + layer table")
     c.add_argument("model", type=Path)
@@ -107,11 +149,16 @@ def parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="attack the deployed model in emulation; report.html/json + adversarial examples")
     a.add_argument("project", nargs="+", help="compiled project folder(s), optionally named: int8=build/m4")
-    a.add_argument("--data", type=Path, required=True, help=".npz with x (NHWC; uint8 pixels or floats in [0, 1]), y")
-    a.add_argument("--float-model", type=Path, default=None,
-                   help="torch module saved whole (torch.save), scored beside the devices and, by default, "
-                        "the model white-box attacks are crafted on")
-    a.add_argument("--channels-first", action="store_true", help="the float model takes NCHW inputs")
+    a.add_argument("--data", type=Path, required=True,
+                   help=".npz with x (NHWC or NCHW; uint8 pixels or floats in [0, 1]) and y (class indices or one-hot)")
+    a.add_argument("--float-model", default=None,
+                   help="path/to/file.py:ClassName (with --weights) or a torch module saved whole: scored beside "
+                        "the devices and, by default, the model white-box attacks are crafted on")
+    a.add_argument("--weights", type=Path, default=None, help="state_dict (.pt) for the --float-model class")
+    a.add_argument("--float-outputs", choices=["logits", "probabilities"], default="logits",
+                   help="what the float model returns")
+    a.add_argument("--channels-first", action="store_const", const=True, default=None,
+                   help="the float model takes NCHW inputs (default: when it starts with a Conv2d)")
     a.add_argument("--white-box", choices=["float", "twin"], default=None,
                    help="craft white-box attacks on the float model or on the exact quantized twin of the first "
                         "project's deployed model (default: float when --float-model is given, else twin)")
@@ -157,13 +204,29 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 an error the user can act on (one line on stderr), 1 an internal error, 130
+    interrupted. EDGEQ_DEBUG=1 adds the traceback."""
     args = parser().parse_args(argv)
     try:
         args.func(args)
     except EdgeqError as e:
-        print(f"edgeq {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(e), 2)
+    except OSError as e:                       # the file system said no (permissions, a full disk, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(args.command, f"{where}{e.strerror or e}", 2)
+    except KeyboardInterrupt:
+        return _fail(args.command, "interrupted", 130)
+    except Exception as e:
+        return _fail(args.command, f"internal error {type(e).__name__}: {e} (this is a bug in edgeq; rerun with "
+                                   "EDGEQ_DEBUG=1 for the traceback and report it)", 1)
     return 0
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    if os.environ.get("EDGEQ_DEBUG"):
+        traceback.print_exc()
+    print(f"edgeq {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -5,6 +5,15 @@ class EdgeqError(Exception):
     """Base of every error edgeq raises on purpose."""
 
 
+class UsageError(EdgeqError):
+    """A file, folder or option the user gave cannot be used as given (missing, wrong kind, out of range)."""
+
+
+class InputDataError(UsageError):
+    """Input data (inputs, calibration or test sets, labels) that would give a wrong result: NaN, wrong layout,
+    wrong range, labels that do not match."""
+
+
 class ModelFormatError(EdgeqError):
     """The model file is truncated, corrupt or not a TFLite flatbuffer."""
 

@@ -7,6 +7,7 @@ and renamed into place, so a folder that exists is complete.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -14,7 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BudgetError, UnsupportedModelError
+from ..errors import BudgetError, UnsupportedModelError, UsageError
+from ..inputs import output_path
 from ..ir import Graph, verify
 from ..plan import MemoryPlan, check_no_overlap, plan_memory
 from ..firmware import firmware_files
@@ -76,6 +78,7 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     either way nothing is written.
     """
     target = get_target(target_name)
+    check_output_folder(Path(out_dir))
     verify(graph)
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
@@ -131,17 +134,25 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
 
 
-def _write_folder(out_dir: Path, files: dict[str, str]):
-    """Assemble the project beside `out_dir` and rename it into place, replacing an earlier edgeq project."""
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "model.h").is_file():
-        raise FileExistsError(f"{out_dir} exists and is not an edgeq project; refusing to replace it")
+def check_output_folder(out_dir: Path) -> Path:
+    """`out_dir` may become a project: absent, empty, or an earlier edgeq project (replaced whole)."""
+    out_dir = output_path(out_dir, "--out", folder=True).resolve()
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "model.h").is_file():
+        raise UsageError(f"--out {out_dir} exists and is not an edgeq project; refusing to replace it "
+                         "(choose a new folder or remove it)")
+    return out_dir
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | os.PathLike):
+    """Yields an empty folder beside `out_dir` to assemble a project in; on success it is renamed into place
+    (replacing an earlier edgeq project), on any error removed, so a folder named `out_dir` is always complete."""
+    out_dir = check_output_folder(Path(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         staging.chmod(0o755)                            # mkdtemp's 0700 is for the temporary name only
-        for name, content in files.items():
-            (staging / name).write_bytes(content)
+        yield staging
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             os.rename(out_dir, old / "project")
@@ -152,3 +163,9 @@ def _write_folder(out_dir: Path, files: dict[str, str]):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _write_folder(out_dir: Path, files: dict[str, bytes]):
+    with staged_folder(out_dir) as staging:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)

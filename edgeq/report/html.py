@@ -7,6 +7,8 @@ import html
 import io
 from collections import defaultdict
 
+from .summary import MASKING, overview, summarize
+
 
 def _png(fig) -> str:
     import matplotlib.pyplot as plt
@@ -139,6 +141,106 @@ def _model_section(model: dict | None) -> str:
     return f"<h2>Deployed model: precision policy and figures</h2>{figures}{layers}"
 
 
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}\u00a0%"
+
+
+def _eps(v) -> str:
+    return f"ε\u00a0=\u00a0{v:g}"
+
+
+def overview_heatmap(audit: dict) -> str:
+    """One picture of the whole audit: adversarial accuracy per attack (rows; a swept attack at its largest ε,
+    see summary.overview) and variant (columns), the value printed in each cell, colour 0 (red) .. 1 (green).
+    Blank cells: the run did not score that variant; * marks a partial run."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import PercentFormatter
+    labels, variants, rows = overview(audit)
+    if not variants or len(rows) < 2:
+        return "<p>No attack scored any variant.</p>"
+    values = np.array([[np.nan if c is None else c[0] for c in row] for row in rows], float)
+    fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(variants), 0.9 + 0.42 * len(rows)))
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#eeeeee")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            if cell is None:
+                ax.text(j, i, "–", ha="center", va="center", color="#888888", fontsize=9)
+                continue
+            r, g, b, _ = cmap(cell[0])
+            ink = "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.45 else "black"
+            ax.text(j, i, f"{100 * cell[0]:.1f}{'*' if cell[1] else ''}", ha="center", va="center", color=ink,
+                    fontsize=9)
+    ax.axhline(0.5, color="white", lw=3)               # the clean row is a reference, not an attack
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+    cax = make_axes_locatable(ax).append_axes("right", size=0.15, pad=0.15)      # inches: full height, any width
+    bar = fig.colorbar(image, cax=cax, format=PercentFormatter(1, decimals=0))
+    bar.set_label("accuracy")
+    ax.set_title("accuracy (%) under attack", fontsize=10, pad=8, loc="left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _worst_cell(s: dict) -> str:
+    w = s["worst_attack"]
+    if not w:
+        return "no attack scored it"
+    eps = f", {_eps(w['eps'])}" if w["eps"] is not None and "@eps=" not in w["key"] else ""
+    partial = " (partial run)" if w["partial"] else ""
+    return f"<b>{_pct(w['adversarial_accuracy'])}</b> under {html.escape(w['key'])}{eps}{partial}"
+
+
+def _plateau_cell(s: dict) -> str:
+    lines = []
+    for attack, p in s["plateaus"].items():
+        partial = " (sweep has partial runs)" if p["partial"] else ""
+        if p["holds_up_to"] is None:
+            text = (f"never holds its clean accuracy: {_pct(p['accuracy_at_fall'])} already at "
+                    f"{_eps(p['falls_at'])}")
+        elif p["falls_at"] is None:
+            text = f"holds {_pct(s['clean_accuracy'])} up to {_eps(p['holds_up_to'])}, the largest tried"
+        else:
+            text = (f"holds {_pct(s['clean_accuracy'])} up to {_eps(p['holds_up_to'])}, falls to "
+                    f"{_pct(p['accuracy_at_fall'])} at {_eps(p['falls_at'])}")
+        lines.append(f"{html.escape(attack)}: {text}{partial}")
+    return "<br>".join(lines) or "no ε sweep"
+
+
+def _masking_cell(s: dict) -> str:
+    m = s["masking"]
+    if m["zero_gradient_density"] is None:
+        return "–"
+    if m["flagged"]:
+        return (f"<span class='warn'><b>likely</b>: zero-gradient density {m['zero_gradient_density']:.2f} "
+                f"(≥ {MASKING:g}); a failing score-based or gradient-estimating attack is no evidence of "
+                "robustness</span>")
+    return f"no sign: zero-gradient density {m['zero_gradient_density']:.2f}"
+
+
+def _summary_section(audit: dict) -> str:
+    """The page's opening: one row per variant (summary.summarize) and the overview heat map."""
+    rows = "".join(
+        f"<tr><th>{html.escape(name)}<br><small>{'on&nbsp;device' if v['on_device'] else 'host'}</small></th>"
+        f"<td>{_pct(v['clean_accuracy'])}</td><td>{_worst_cell(v)}</td><td>{_plateau_cell(v)}</td>"
+        f"<td>{_masking_cell(v)}</td></tr>" for name, v in summarize(audit).items())
+    table = ("<table class='summary'><tr><th>variant</th><th>clean accuracy</th><th>worst attack: robust "
+             f"accuracy</th><th>ε plateau (within 1 point of clean)</th><th>gradient masking</th></tr>{rows}</table>")
+    note = ("<p class='note'>Worst attack: the lowest accuracy over every run that scored the variant. Heat map: "
+            "a swept attack is shown at its largest ε; * marks a partial run, – a run that did not score that "
+            "variant (black-box runs query device variants only). Attacks without an ε (minimum-perturbation "
+            "attacks such as deepfool, cw, boundary) are unbounded: read their accuracy with their perturbation "
+            "sizes below.</p>")
+    return f"<h2>Summary</h2>{table}{overview_heatmap(audit)}{note}"
+
 def render(audit: dict, model: dict | None = None, title: str = "edgeq robustness audit") -> str:
     """The whole page. `audit` is attacks.audit.run_audit's dict; `model` the compile report (+ `run` figures)."""
     variants = _table(["variant", "on device", "clean accuracy", "zero-gradient density", "queries (device / fast "
@@ -147,10 +249,13 @@ def render(audit: dict, model: dict | None = None, title: str = "edgeq robustnes
                         " / ".join(str(v["queries"][k]) for k in ("device", "fast", "rechecked"))
                         if "queries" in v else None] for name, v in audit["variants"].items()])
     style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;"
-             "margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}img{max-width:100%}")
+             "margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}img{max-width:100%}"
+             "table.summary td,table.summary th{text-align:left;vertical-align:top;padding:4px 8px}"
+             ".warn{color:#a33}.note{color:#555;font-size:90%}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{audit['samples']} samples; input step {_fmt(audit.get('input_scale'))}.</p>{_white_box(audit)}"
+            f"{_summary_section(audit)}"
             f"<h2>Variants</h2>{variants}<h2>Accuracy against ε</h2>{accuracy_vs_eps_plot(audit)}"
             f"<h2>Perturbation sizes</h2>{perturbation_histograms(audit)}"
             f"<h2>Attacks</h2>{_attack_tables(audit)}{_model_section(model)}</body></html>")

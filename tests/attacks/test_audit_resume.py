@@ -69,5 +69,5 @@ def test_api_audit_writes_report(digits, tmp_path):
     assert report["variants"]["int8"]["queries"]["rechecked"] > 0
     assert report["model"]["run"]["instructions_per_inference"] > 0
     page = (tmp_path / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "http" not in page
+    assert page.count("data:image/png;base64,") == 3 and "http" not in page
     assert len(list((tmp_path / "adversarial").glob("*.npz"))) == 5

@@ -3,7 +3,12 @@ drifts from the emulated device is caught by the re-check."""
 import numpy as np
 import pytest
 
-from edgeq.attacks.estimator import FastPathMismatch
+import edgeq.attacks.audit as audit_module
+from edgeq.attacks.audit import Budget, Variant, run_audit
+from edgeq.attacks.estimator import FastPathMismatch, NonFiniteQuery
+from edgeq.attacks.presets import resolve
+from edgeq.attacks.suite import Attack
+from edgeq.errors import EmulatorError
 from edgeq import api
 from edgeq.demo_model import quantize_input
 from tests.models import oracle
@@ -46,3 +51,42 @@ def test_fast_path_mismatch_is_caught(digits):
     est.predict(digits.x[:16])
     with pytest.raises(FastPathMismatch, match="disagrees with the emulated device on 1 of 16"):
         est.verify()
+
+
+def test_nan_queries_never_reach_the_device(digits):
+    est = api.device_estimator(digits.project)
+    x = digits.x[:4].copy()
+    x[1, 2, 2, 0] = np.nan
+    with pytest.raises(NonFiniteQuery, match="1 NaN or infinite"):
+        est.predict(x)
+    assert est.counts.fast == 0 and est.counts.device == 0
+
+
+def _black_box_audit(est, x, y, out):
+    return run_audit(x, y, [Variant("int8", est.predict, est, "fp")], resolve("quick", ["square_linf"]), out,
+                     budget=Budget(chunk=4), log=lambda s: None)
+
+
+def test_an_emulator_failure_in_a_recheck_stops_the_audit(digits, tmp_path):
+    """A re-check that cannot run the device is a failed audit, not a 'partial' attack run."""
+    est = api.device_estimator(digits.project, recheck_rate=1.0)
+    est.recheck_batch = 1
+
+    def broken_emulator(x):
+        raise EmulatorError("QEMU exited with status 1 before the outputs")
+    est.device_predict = broken_emulator
+    with pytest.raises(EmulatorError, match="QEMU exited"):
+        _black_box_audit(est, digits.x[:8], digits.y[:8], tmp_path)
+
+
+def test_an_attack_that_makes_nan_is_a_partial_run_that_says_so(digits, tmp_path, monkeypatch):
+    """An attack that goes numerically wrong stops with the reason in the report; the device never sees NaN."""
+    nan_attack = Attack("nan_attack", "black", "linf",
+                        lambda art, p: lambda x, y: art.predict(np.full_like(x, np.nan)))
+    monkeypatch.setitem(audit_module.SUITE, "nan_attack", nan_attack)
+    est = api.device_estimator(digits.project)
+    report = run_audit(digits.x[:8], digits.y[:8], [Variant("int8", est.predict, est, "fp")], {"nan_attack": {}},
+                       tmp_path, budget=Budget(chunk=4), zero_density_samples=1, log=lambda s: None)
+    run = report["runs"][0]
+    assert (run["status"], run["samples_done"]) == ("partial", 0)
+    assert "NonFiniteQuery" in run["stopped_by"] and "NaN" in run["stopped_by"]

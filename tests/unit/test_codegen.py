@@ -14,7 +14,7 @@ from edgeq.codegen import generate_project
 from edgeq.codegen.bindings import OVERLAP_GROUP, _apply, _overlap, bind_graph, pack_int4
 from edgeq.codegen.probe import Answer, Query, probe
 from edgeq.codegen.render import c_float, render_model
-from edgeq.errors import BudgetError, UnsupportedModelError
+from edgeq.errors import BudgetError, UnsupportedModelError, UsageError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import DType, FullyConnectedAttrs, Graph, Op, OpKind, PoolAttrs, QParams, Tensor
 from edgeq.plan import plan_memory
@@ -249,7 +249,7 @@ def test_regenerating_replaces_a_project_but_not_other_folders(tmp_path):
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(UsageError, match="not an edgeq project"):
         generate_project(MODELS["int8_fc"](), "cortex-m4", other)
     assert (other / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "proj"]       # no staging folders left

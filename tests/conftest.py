@@ -1,4 +1,5 @@
-"""The digits demo model, trained, quantized and compiled once per session: the audit tests' deployed target."""
+"""Session fixtures shared across test folders: the digits MLP, trained, quantized and compiled once per session (the
+audit tests' and the CLI-mistake tests' deployed target)."""
 from dataclasses import dataclass
 from pathlib import Path
 
