@@ -47,8 +47,13 @@ _PREPARE = {
 
 
 def prepare_op(graph: Graph, op: Op):
-    """The kernel parameters of one op (None for RESHAPE). Raises UnsupportedModelError naming the op."""
-    return _PREPARE[op.kind](Operands(graph, op))
+    """The kernel parameters of one op (None for RESHAPE). Raises UnsupportedModelError naming the op, also for
+    quantization parameters no kernel can represent (qmath's ValueError)."""
+    operands = Operands(graph, op)
+    try:
+        return _PREPARE[op.kind](operands)
+    except ValueError as e:
+        operands.fail(f"quantization parameters out of range: {e}")
 
 
 def prepare_graph(graph: Graph) -> list:

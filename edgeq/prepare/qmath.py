@@ -27,6 +27,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """QuantizeMultiplier: real ≈ multiplier * 2^(shift - 31), multiplier a Q31 int32, shift > 0 = left."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        raise ValueError(f"multiplier {real!r} is not a finite number")
     q, shift = math.frexp(real)
     q_fixed = int(round_half_away(q * Q31_ONE))
     if q_fixed == Q31_ONE:
@@ -60,7 +62,11 @@ def activation_range(activation: Activation, dtype: DType, scale: float, zero_po
         return lo, hi
 
     def quantize(f: float) -> int:
-        return zero_point + int(round_half_away(np.float32(f) / np.float32(scale)))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            q = round_half_away(np.float32(f) / np.float32(scale))
+        if not np.isfinite(q):
+            raise ValueError(f"the fused {activation.name} bound {f:g} does not fit output scale {scale:g}")
+        return zero_point + int(q)
 
     f_lo, f_hi = _ACT_RANGE[activation]
     return max(lo, quantize(f_lo)), (hi if f_hi is None else min(hi, quantize(f_hi)))

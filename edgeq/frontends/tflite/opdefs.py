@@ -1,6 +1,7 @@
 """How each IR op is spelled in TFLite: builtin code, options table, inputs. Shared by reader and writer."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
@@ -60,6 +61,8 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
     if kind is OpKind.ADD:
         return AddAttrs(activation=_activation(o, where))
     if kind is OpKind.SOFTMAX:
+        if not math.isfinite(o["beta"]):
+            raise ModelFormatError(f"{where}: softmax beta is {o['beta']}, not a finite number")
         return SoftmaxAttrs(beta=float(o["beta"]))
     return NoAttrs()
 

@@ -51,6 +51,11 @@ class _Reader:
         ops = [self._op(i, op, graph_inputs, graph_outputs) for i, op in enumerate(sg.operators)]
         inputs = [self._tensor(i, f"{src}: subgraph input {k}") for k, i in enumerate(sg.inputs)]
         outputs = [self._tensor(i, f"{src}: subgraph output {k}") for k, i in enumerate(sg.outputs)]
+        for edge, indices in (("input", sg.inputs), ("output", sg.outputs)):
+            for k, i in enumerate(indices):
+                if self.tensors[self.names[i]].is_const:
+                    raise UnsupportedModelError(f"{src}: subgraph {edge} {k} is {self._describe(i)}, a constant: "
+                                                "edgeq's model inputs and outputs are activations")
         _check_order(ops, inputs, outputs, self.tensors, src)
         metadata = {"description": self.model.description} if self.model.description else {}
         return Graph(tensors=self.tensors, ops=ops, inputs=inputs, outputs=outputs, source=src,
@@ -178,12 +183,15 @@ def _unique_names(tensors: list[schema.Tensor]) -> list[str]:
     """Tensor names, made unique (files may repeat or omit them) so the IR can key tensors by name."""
     taken = {t.name for t in tensors}
     seen: set[str] = set()
-    names = []
+    next_suffix: dict[str, int] = {}           # per repeated name, where the search for a free suffix resumes:
+    names = []                                 # linear time even when thousands of tensors share one name
     for i, t in enumerate(tensors):
         name = t.name or f"tensor_{i}"
         if name in seen:
-            name = next(f"{name}_{k}" for k in itertools.count(1)
-                        if f"{name}_{k}" not in taken and f"{name}_{k}" not in seen)
+            k = next(k for k in itertools.count(next_suffix.get(name, 1))
+                     if f"{name}_{k}" not in taken and f"{name}_{k}" not in seen)
+            next_suffix[name] = k + 1
+            name = f"{name}_{k}"
         seen.add(name)
         names.append(name)
     return names
