@@ -225,6 +225,61 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
     return x, y[:samples]
 
 
+def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.PathLike, weights=None,
+           recipe: str = "cpu", params: dict | None = None, seed: int = 0, device: str = "cpu",
+           progress: bool = True, log=print) -> dict:
+    """`edgeq defend`: fine-tune a pretrained float model with a training defense (edgeq.attacks.defenses) and
+    write it to `out`: a state_dict for a PyTorch class (file.py:Class, `weights` its pretrained state_dict; or
+    a module), the whole model for a Keras .h5 (`edgeq quantize` takes either). Data: x in [0, 1] (or uint8
+    pixels), NHWC or NCHW; y class indices or one-hot. A checkpoint beside `out` (out + ".ckpt") is written after
+    every epoch and resumed from by a rerun with the same settings. Returns a summary (recipe, parameters,
+    epochs, time, clean accuracy on the training samples)."""
+    import torch
+
+    from .frontends.torch.user_model import first_channels
+    from edgeq.attacks.defenses.recipes import resolve
+    from edgeq.attacks.defenses.train import train_defense
+
+    params = resolve(defense, recipe, params)
+    out = output_path(out, "--out", folder=False)
+    if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
+        raise UsageError(f"--device {device}: no such device here (torch sees "
+                         f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}); use --device cpu")
+    x = float_inputs(x, "training data")
+    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
+    if keras:
+        from .frontends.torch.keras import load_keras_h5
+        from .quantize.twin import Logits
+        twin = load_keras_h5(existing_file(model, "Keras model"))
+        hwc, channels_first, net = tuple(twin.graph.tensors[twin.graph.inputs[0]].shape[1:]), False, Logits(twin)
+    else:
+        net = _float_module(model, weights)
+        channels = first_channels(net)
+        channels_first = channels is not None
+        hwc = x.shape[1:] if not channels_first or x.ndim != 4 or x.shape[3] == channels \
+            else (x.shape[2], x.shape[3], x.shape[1])
+    x = to_layout(x, hwc, "nhwc", "training data", log) if len(hwc) == 3 else x
+    y = class_labels(y, len(x), None, "training labels")
+    started = time.monotonic()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    trained = train_defense(net, x, y, defense, params, checkpoint=out.with_name(out.name + ".ckpt"),
+                            channels_first=channels_first, seed=seed, device=device, progress=progress, log=log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save(trained.twin if keras else trained.state_dict(), tmp)
+    tmp.replace(out)
+    with torch.no_grad():
+        probe = torch.as_tensor(x[:1024])
+        logits = trained(probe.permute(0, 3, 1, 2) if channels_first else probe)
+    summary = {"defense": defense, "recipe": recipe, "params": params, "seed": seed, "device": device,
+               "wall_s": time.monotonic() - started, "train_samples": min(len(x), params["train_samples"] or len(x)),
+               "clean_accuracy_train": float((logits.argmax(1).numpy() == y[:1024]).mean()), "out": str(out)}
+    _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
+    log(f"{defense}: {params['epochs']} epochs on {summary['train_samples']} samples in {summary['wall_s']:.0f} s; "
+        f"clean accuracy on the training samples {summary['clean_accuracy_train']:.3f}; wrote {out}")
+    return summary
+
+
 def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_weights=None,
           channels_first: bool | None = None, float_outputs: str = "logits", white_box: str | None = None,
           preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
@@ -542,6 +597,8 @@ def _float_model(model, calib, log=print):
             model = read_keras_h5(path)
         except OSError as e:
             raise UsageError(f"Keras model {path} cannot be read as HDF5 ({e})") from e
+    if hasattr(model, "float_graph"):              # a twin: a Keras model, defended (`edgeq defend`)
+        model = model.float_graph()
     if isinstance(model, Graph):
         hwc = tuple(model.tensors[model.inputs[0]].shape[1:])
         return model, to_layout(x, hwc, "nhwc", "calibration data", log), "nhwc"

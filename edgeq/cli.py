@@ -15,6 +15,7 @@ from . import api
 from .errors import EdgeqError, UsageError
 from .inputs import array, existing_file, load_arrays, output_path
 from .report.tables import format_figures, layer_table
+from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
 from .targets import TARGETS
 
 
@@ -82,12 +83,7 @@ def _projects(specs: list[str]) -> dict[str, str]:
 
 def _audit(args) -> None:
     projects = _projects(args.project)
-    try:
-        overrides = json.loads(args.params) if args.params else None
-    except ValueError as e:
-        raise UsageError(f"--params is not JSON ({e}); e.g. '{{\"pgd_linf\": {{\"eps\": [0.01]}}}}'") from None
-    if overrides is not None and not isinstance(overrides, dict):
-        raise UsageError("--params must be a JSON object {attack: {parameter: value}}")
+    overrides = _json_option(args.params, "--params", '{"pgd_linf": {"eps": [0.01]}}')
     x, y = api.load_dataset(args.data, args.samples)
     api.audit(projects, x, y, float_model=args.float_model, float_weights=args.weights,
               channels_first=args.channels_first, float_outputs=args.float_outputs, white_box=args.white_box,
@@ -97,7 +93,7 @@ def _audit(args) -> None:
 
 
 def _load_model(spec: str, weights: Path | None):
-    """A Keras .h5 path as it is (the quantizer reads it), else the torch module `spec` names."""
+    """A Keras .h5 path as it is (the quantizer and the defenses read it), else the torch module `spec` names."""
     if spec.endswith(".h5"):
         if weights is not None:
             raise UsageError("--weights goes with a PyTorch model (file.py:ClassName); a Keras .h5 holds its own")
@@ -120,6 +116,26 @@ def _quantize(args) -> None:
         print(f"{layer['name']:<24} {layer['op']:<18} {layer['params']:>8} params  {layer['precision']:<5}  "
               f"{layer['instructions']:>12,.0f} instr. predicted"
               + (f", {measured:>12,.0f} measured" if measured is not None else ""))
+
+
+def _json_option(text: str | None, option: str, example: str) -> dict | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError as e:
+        raise UsageError(f"{option} is not JSON ({e}); e.g. '{example}'") from None
+    if value is not None and not isinstance(value, dict):
+        raise UsageError(f"{option} must be a JSON object, e.g. '{example}'")
+    return value
+
+
+def _defend(args) -> None:
+    params = _json_option(args.params, "--params", '{"eps": 0.01}') or {}
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    data = load_arrays(args.train, "training data")
+    x, y = (array(data, k, args.train, "training data") for k in ("x", "y"))
+    api.defend(_load_model(args.model, args.weights), x, y, args.defense, out=args.out,
+               recipe=args.recipe, params=params, seed=args.seed, device=args.device)
 
 
 def _demo(args) -> None:
@@ -195,6 +211,23 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--measure", action="store_true",
                    help="also compile and run the result: measured flash, RAM, instructions, accuracy in the report")
     q.set_defaults(func=_quantize)
+
+    f = sub.add_parser("defend", help="fine-tune a float model with a training defense: pgd_at, ens_at, "
+                                      "distillation, sat (resumes from its last epoch when rerun)")
+    f.add_argument("model", help="path/to/file.py:ClassName (PyTorch, with --weights), a module saved whole, or a "
+                                 "Keras .h5")
+    f.add_argument("--weights", type=Path, default=None, help="pretrained state_dict (.pt) for the PyTorch class")
+    f.add_argument("--train", type=Path, required=True,
+                   help=".npz with x (NHWC or NCHW; uint8 pixels or floats in [0, 1]) and y (labels)")
+    f.add_argument("--defense", required=True, choices=sorted(TRAINING_DEFENSES))
+    f.add_argument("--recipe", default="cpu", choices=["cpu", "study"],
+                   help="study: the paper's settings (days on a CPU); cpu: fewer epochs on a 5000-sample subset")
+    f.add_argument("--epochs", type=int, default=None, help="overrides the recipe's epochs")
+    f.add_argument("--params", default=None, help='JSON overrides of the recipe, e.g. \'{"eps": 0.01, "lr": 0.005}\'')
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--device", default="cpu", help="cpu, or cuda where torch sees a GPU")
+    f.add_argument("--out", type=Path, required=True, help=".pt to write (a checkpoint .pt.ckpt goes beside it)")
+    f.set_defaults(func=_defend)
 
     d = sub.add_parser("demo", help="the embedded default: digits model → firmware → QEMU, checked against tflite-micro")
     d.add_argument("--out", type=Path, default=Path("out/demo"))

@@ -1,0 +1,116 @@
+"""The driver every training defense runs under: a seeded training subset, one progress bar per epoch, and a
+checkpoint after every epoch (model, optimizer and the defense's own state, written whole or not at all) that a
+rerun with the same settings resumes from, epoch for epoch the same as an uninterrupted run.
+
+A defense is a Trainer (adversarial.py, distillation.py, sinkhorn.py): built over the model in the device's NHWC
+layout, it trains one epoch over given sample indices and hands over its state. torch is imported here and by
+the trainers only; callers import this module lazily."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgeq.errors import EdgeqError
+
+from ..torch_model import NHWC
+from .recipes import TRAINING
+
+
+class Trainer(Protocol):
+    total_epochs: int
+
+    def epoch(self, index: int, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar: tqdm) -> dict: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@contextlib.contextmanager
+def quiet_art():
+    """ART's trainers and attacks draw tqdm bars of their own on every call (to stderr, fixed when they are made):
+    one bar per epoch is ours, so theirs go nowhere."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+        yield
+
+
+def _seed(seed: int, epoch: int) -> np.random.Generator:
+    """Seeds every generator ART and torch draw from for one epoch, so a resumed run repeats it exactly."""
+    s = (seed * 1_000_003 + epoch) % 2**32
+    np.random.seed(s)
+    random.seed(s)
+    torch.manual_seed(s)
+    return np.random.default_rng(s)
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, torch.nn.Module):
+            for name, t in part.state_dict().items():
+                h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
+        else:
+            h.update(json.dumps(part, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _build(defense: str, net: torch.nn.Module, params: dict, x, y, nb_classes: int, device: str) -> Trainer:
+    if defense in ("pgd_at", "ens_at"):
+        from .adversarial import AdversarialTraining
+        return AdversarialTraining(defense, net, params, x, y, nb_classes, device)
+    if defense == "distillation":
+        from .distillation import Distillation
+        return Distillation(net, params, nb_classes, device)
+    from .sinkhorn import SinkhornTraining
+    return SinkhornTraining(net, params, x.shape[1:], nb_classes, device)
+
+
+def train_defense(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, defense: str, params: dict, *,
+                  checkpoint: str | os.PathLike, channels_first: bool, seed: int = 0, device: str = "cpu",
+                  progress: bool = True, log=print) -> torch.nn.Module:
+    """Fine-tune `model` (a pretrained float classifier returning logits) with `defense` and `params`
+    (recipes.resolve) on x (NHWC floats in [0, 1]) and y (class indices); `channels_first`: the model takes NCHW.
+    Saves a checkpoint to `checkpoint` after every epoch and resumes from it when its settings match. Returns
+    the model, trained, in eval mode, on the CPU."""
+    if defense not in TRAINING:
+        raise EdgeqError(f"{defense} is not a training defense; choose one of {', '.join(TRAINING)}")
+    checkpoint = Path(checkpoint)
+    if params["train_samples"] is not None and params["train_samples"] < len(x):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:int(params["train_samples"])])
+        x, y = x[keep], y[keep]
+    config = _digest(defense, params, seed, x, y, model)
+    net = (NHWC(model) if channels_first else model).to(device)
+    with torch.no_grad():
+        nb_classes = int(net.eval()(torch.as_tensor(x[:1], device=device)).shape[-1])
+    trainer = _build(defense, net, params, x, y, nb_classes, device)
+    start = 0
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved.get("config") != config:
+            raise EdgeqError(f"checkpoint {checkpoint} was made with other settings, data or starting weights; "
+                             "delete it to start afresh, or rerun with the settings it was made with")
+        trainer.load_state_dict(saved["trainer"])
+        start = saved["epoch"]
+        log(f"{defense}: resuming after epoch {start} of {trainer.total_epochs} ({checkpoint})")
+    for epoch in range(start, trainer.total_epochs):
+        order = _seed(seed, epoch).permutation(len(x))
+        with tqdm(total=len(x), desc=f"{defense} epoch {epoch + 1}/{trainer.total_epochs}", unit="img",
+                  disable=not progress, leave=True, dynamic_ncols=True) as bar:
+            stats = trainer.epoch(epoch, x, y, order, bar)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()})
+        tmp = checkpoint.with_name(f".{checkpoint.name}.tmp")
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"config": config, "epoch": epoch + 1, "trainer": trainer.state_dict()}, tmp)
+        tmp.replace(checkpoint)
+    return model.cpu().eval()
