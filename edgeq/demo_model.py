@@ -1,5 +1,6 @@
 """The embedded default models, trained on sklearn's digits at run time (no download): the CNN `edgeq demo`
-quantizes, deploys and audits, and a small int8 MLP quantized here by hand (per-tensor int8 weights, min/max
+quantizes, deploys and audits (DigitsCNNWide), the smaller CNN the quantizer tests and benchmarks train
+(DigitsCNN), and a small int8 MLP quantized here by hand (per-tensor int8 weights, min/max
 calibrated activations) that the attack tests use as their fast fully-connected device model."""
 from __future__ import annotations
 
@@ -112,10 +113,42 @@ class DigitsCNN(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class DigitsCNNWide(nn.Module):
+    """`edgeq demo`'s model: DigitsCNN's layers, plus a hidden Linear+ReLU (`hidden` units) before the classifier.
+    Most of its weights sit in that one layer, so int4 there saves far more flash than its int4 kernel's code
+    costs, which the tests' DigitsCNN is too small to show."""
+
+    def __init__(self, hidden: int = 96):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.fc1 = nn.Linear(16 * 4 * 4, hidden)
+        self.fc = nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.relu(self.dw(x) + x)
+        return self.fc(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+
 def train_digits_cnn(data: DigitsData, epochs: int = 15, seed: int = 0) -> DigitsCNN:
-    """The demo's float model, trained on the digits in a few seconds (seeded), in eval mode; NCHW in [0, 1]."""
+    """The quantizer tests' and benchmarks' float model, trained on the digits in a few seconds (seeded), in eval
+    mode; NCHW in [0, 1]."""
     torch.manual_seed(seed)
-    model = DigitsCNN()
+    return _train(DigitsCNN(), data, epochs)
+
+
+def train_digits_cnn_wide(data: DigitsData, hidden: int = 96, epochs: int = 15, seed: int = 0) -> DigitsCNNWide:
+    """The demo's float model (DigitsCNNWide), trained like train_digits_cnn: seeded, eval mode, NCHW in [0, 1]."""
+    torch.manual_seed(seed)
+    return _train(DigitsCNNWide(hidden), data, epochs)
+
+
+def _train(model: nn.Module, data: DigitsData, epochs: int) -> nn.Module:
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     x = torch.from_numpy(nchw(data.x_train))
     y = torch.from_numpy(data.y_train).long()

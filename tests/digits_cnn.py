@@ -1,4 +1,4 @@
-"""The digits CNN of the demo (edgeq.demo_model), trained once per test session; the quantizer's end-to-end test
+"""The small digits CNN (edgeq.demo_model.DigitsCNN), trained once per test session; the quantizer's end-to-end test
 model. DigitsCNN is re-exported so `edgeq quantize tests/digits_cnn.py:DigitsCNN` finds it in this file."""
 from __future__ import annotations
 
