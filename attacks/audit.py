@@ -30,6 +30,9 @@ class Variant:
     predict: Callable[[np.ndarray], np.ndarray]
     estimator: DeviceEstimator | None = None
     fingerprint: str = ""
+    base: str | None = None             # an input-defended variant: the variant behind the defense ...
+    defense: str | None = None          # ... and the defense's name
+    detector: object | None = None      # a detector with flags(x) -> bool per sample, and its threshold
 
     @property
     def on_device(self) -> bool:
@@ -43,8 +46,10 @@ class Budget:
     chunk: int = 32                     # samples attacked between budget checks and saves
 
 
-def _runs(attacks: dict, variants: list[Variant], has_float: bool):
-    """(key, attack, params, target variant or None) for every run: sweeps expand, black-box runs per device."""
+def _runs(attacks: dict, variants: list[Variant], crafters: list[str]):
+    """(key, attack, params, target variant or None, crafter) for every run: sweeps expand, white-box runs once per
+    crafter ("" the white-box model; a defense's name: crafted through it, adaptively), black-box runs once per
+    device."""
     for name, params in attacks.items():
         attack = SUITE[name]
         sweep = params["eps"] if isinstance(params.get("eps"), list) else [params.get("eps")]
@@ -52,11 +57,12 @@ def _runs(attacks: dict, variants: list[Variant], has_float: bool):
             p = dict(params) if eps is None else {**params, "eps": eps}
             tag = "" if len(sweep) == 1 else f"@eps={eps:g}"
             if attack.box == "white":
-                yield f"{name}{tag}", attack, p, None, has_float
+                for crafter in crafters or [None]:
+                    yield f"{name}{tag}" + (f"~{crafter}" if crafter else ""), attack, p, None, crafter
             else:
                 for v in variants:
                     if v.on_device:
-                        yield f"{name}{tag}[{v.name}]", attack, p, v, True
+                        yield f"{name}{tag}[{v.name}]", attack, p, v, ""
 
 
 def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budget, counter, store: Store,
@@ -91,33 +97,40 @@ def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budg
 
 
 def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: list[Variant], clean: dict,
-           input_scale: float | None, crafted_on: str) -> dict:
+           input_scale: float | None, source: str) -> dict:
+    """Scores of a run on the variants it concerns: a white-box run on every variant, a black-box run on its target
+    and the input-defended variants over it (the study's non-adaptive defense runs)."""
     n = run.done
     x0, y0 = x[:n], y[:n]
-    scored = [target] if target is not None else variants
+    scored = variants if target is None else [target] + [v for v in variants if v.base == target.name]
     adv = {v.name: v.predict(run.x_adv).argmax(1) for v in scored} if n else {}
     per = metrics.norms(x0, run.x_adv) if n else {}
     out = {"scores": {v.name: metrics.scores(y0, clean[v.name][:n], adv[v.name]) for v in scored} if n else {},
            "perturbation": {k: metrics.spread(v) for k, v in per.items()},
            "perturbation_values": {k: v.tolist() for k, v in per.items()}}
+    for v in scored:
+        if v.detector is not None and n:
+            out["scores"][v.name]["detection_rate"] = float(v.detector.flags(run.x_adv).mean())
     if input_scale and n:
         out["device_steps_linf"] = metrics.spread(metrics.device_steps(x0, run.x_adv, input_scale))
-    src = crafted_on                                    # the variant the white-box model stands for
-    if box == "white" and src in adv and n:
-        out["transfer_rate"] = {v.name: metrics.transfer_rate(y0, clean[src][:n], adv[src], clean[v.name][:n],
-                                                              adv[v.name]) for v in variants if v.name != src}
+    if box == "white" and source in adv and n:           # the variant the white-box model stands for
+        out["transfer_rate"] = {v.name: metrics.transfer_rate(y0, clean[source][:n], adv[source], clean[v.name][:n],
+                                                              adv[v.name]) for v in variants if v.name != source}
     return out
 
 
 def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: dict[str, dict], out_dir,
               *, white_box=None, crafted_on: str = "float", input_scale: float | None = None,
-              budget: Budget | None = None, zero_density_samples: int = 16,
+              budget: Budget | None = None, zero_density_samples: int = 16, adaptive: dict | None = None,
               log: Callable[[str], None] = print) -> dict:
     """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` is the ART
     estimator white-box attacks are crafted on (None: they are skipped), `crafted_on` the variant it stands for
     (the float model, or the device variant whose quantized twin it is): transfer rates are from that variant.
-    Adversarial examples go under out_dir/adversarial/. Returns the report dict (every number; no arrays but
-    the perturbation values)."""
+    `adaptive` ({defense name: the white-box estimator with that input defense in front, BPDA}) adds the
+    white-box attacks crafted through each defense (keys `~defense`); their transfer rates are from
+    `crafted_on`+defense. Input-defended variants (Variant.base) are scored on every white-box run and on the
+    black-box runs against their base. Adversarial examples go under out_dir/adversarial/. Returns the report
+    dict (every number; no arrays but the perturbation values)."""
     x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
     budget = budget or Budget()
     store = Store(f"{out_dir}/adversarial")
@@ -125,29 +138,32 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
     clean = {v.name: v.predict(x).argmax(1) for v in variants}
     report = {"samples": len(x), "input_scale": input_scale, "crafted_on": crafted_on if white_box else None,
               "variants": {}, "runs": []}
-    runs = list(_runs(attacks, variants, white_box is not None))
-    for key, attack, params, target, runnable in runs:       # refuse bad parameters before any attack runs
-        if runnable:
+    crafters = {"": white_box, **(adaptive or {})} if white_box is not None else {}
+    runs = list(_runs(attacks, variants, list(crafters)))
+    for key, attack, params, target, crafter in runs:       # refuse bad parameters before any attack runs
+        if crafter is not None:
             try:
-                attack.build(target.estimator.art() if target else white_box, params)
+                attack.build(target.estimator.art() if target else crafters[crafter], params)
             except (ValueError, TypeError) as e:
                 raise UsageError(f"attack {key}: parameters {params} are refused: {e}") from e
-    for i, (key, attack, params, target, runnable) in enumerate(runs, 1):
+    for i, (key, attack, params, target, crafter) in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {key} ({attack.box}-box, {attack.norm})")
+        source = f"{crafted_on}+{crafter}" if crafter else crafted_on
         entry = {"key": key, "attack": attack.name, "box": attack.box, "norm": attack.norm, "params": params,
-                 "target": target.name if target else crafted_on, "eps": params.get("eps")}
+                 "target": target.name if target else source, "eps": params.get("eps"),
+                 "adaptive": crafter or None}
         if input_scale and params.get("eps") is not None and attack.norm == "linf":
             entry["eps_steps"] = params["eps"] / input_scale
-        if not runnable:
+        if crafter is None:
             report["runs"].append({**entry, "status": "skipped", "stopped_by": "no white-box model"})
             log(f"  {key}: skipped (no white-box model)")
             continue
-        source = target or next((v for v in variants if v.name == crafted_on), None)
-        made_on = f"{data_id}:{source.fingerprint if source else crafted_on}"
+        model = target or next((v for v in variants if v.name == crafted_on), None)
+        made_on = f"{data_id}:{model.fingerprint if model else crafted_on}" + (f"~{crafter}" if crafter else "")
         run = store.load(key, made_on, params) or RunRecord(key, x[:0].copy(), made_on, params)
         if run.status != "complete":
             est = target.estimator if target else None
-            generate = attack.build(est.art() if est else white_box, params)
+            generate = attack.build(est.art() if est else crafters[crafter], params)
             counter = (lambda e=est: e.counts.device + e.counts.fast) if est else (lambda: 0)
             run = _attack(run, generate, x, y, budget, counter, store, log)
         else:
@@ -155,14 +171,19 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
         report["runs"].append({**entry, "status": run.status, "stopped_by": run.stopped_by,
                                "samples_done": run.done, "elapsed_s": run.elapsed_s,
                                "queries": run.queries if attack.box == "black" else None,
-                               **_score(run, attack.box, target, x, y, variants, clean, input_scale, crafted_on)})
+                               **_score(run, attack.box, target, x, y, variants, clean, input_scale, source)})
         for v in variants:
             if v.on_device:
                 v.estimator.verify()
     for v in variants:
         k = min(zero_density_samples, len(x))
         entry = {"on_device": v.on_device, "clean_accuracy": float(np.mean(clean[v.name] == y)),
-                 "zero_gradient_density": metrics.zero_gradient_density(v.predict, x[:k])}
+                 "zero_gradient_density": None if v.base else metrics.zero_gradient_density(v.predict, x[:k])}
+        if v.base:
+            entry.update(base=v.base, defense=v.defense)
+        if v.detector is not None:
+            entry["detector"] = {"threshold": float(v.detector.threshold), "fpr_target": v.detector.fpr,
+                                 "false_positive_rate": float(v.detector.flags(x).mean())}
         if v.on_device:
             v.estimator.verify()
             entry["queries"] = v.estimator.counts.as_dict()

@@ -35,12 +35,15 @@ def as_logits(model: torch.nn.Module, outputs: str) -> torch.nn.Module:
     return LogProbs(model) if outputs == "probabilities" else model
 
 
-def art_classifier(model: torch.nn.Module, input_shape: tuple[int, ...], nb_classes: int, channels_first: bool):
-    """ART's PyTorchClassifier over NHWC inputs in [0, 1]; `model` returns logits."""
+def art_classifier(model: torch.nn.Module, input_shape: tuple[int, ...], nb_classes: int, channels_first: bool,
+                   defences: list | None = None):
+    """ART's PyTorchClassifier over NHWC inputs in [0, 1]; `model` returns logits; `defences`: ART preprocessing
+    defences in front of it (an input defense, for attacks crafted through it)."""
     from art.estimators.classification import PyTorchClassifier
     net = NHWC(model) if channels_first else model
     return PyTorchClassifier(net.eval(), loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(input_shape),
-                             nb_classes=nb_classes, clip_values=(0.0, 1.0), channels_first=False)
+                             nb_classes=nb_classes, clip_values=(0.0, 1.0), channels_first=False,
+                             preprocessing_defences=defences)
 
 
 def float_predict(model: torch.nn.Module, channels_first: bool, batch: int = 256):

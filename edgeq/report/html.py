@@ -7,7 +7,7 @@ import html
 import io
 from collections import defaultdict
 
-from .summary import MASKING, overview, summarize
+from .summary import MASKING, attack_name, overview, summarize
 
 
 def _png(fig) -> str:
@@ -38,7 +38,7 @@ def _sweeps(audit: dict) -> dict:
     for run in audit["runs"]:
         if run.get("eps") is not None and "@eps=" in run["key"]:
             for variant, s in run.get("scores", {}).items():
-                curves[run["attack"]][variant].append((run["eps"], s["adversarial_accuracy"]))
+                curves[attack_name(run)][variant].append((run["eps"], s["adversarial_accuracy"]))
     return curves
 
 
@@ -175,7 +175,8 @@ def overview_heatmap(audit: dict) -> str:
             ax.text(j, i, f"{100 * cell[0]:.1f}{'*' if cell[1] else ''}", ha="center", va="center", color=ink,
                     fontsize=9)
     ax.axhline(0.5, color="white", lw=3)               # the clean row is a reference, not an attack
-    ax.set_xticks(range(len(variants)), variants)
+    long = max(map(len, variants)) > 10
+    ax.set_xticks(range(len(variants)), variants, rotation=30 if long else 0, ha="left" if long else "center")
     ax.set_yticks(range(len(labels)), labels)
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
@@ -241,6 +242,40 @@ def _summary_section(audit: dict) -> str:
             "sizes below.</p>")
     return f"<h2>Summary</h2>{table}{overview_heatmap(audit)}{note}"
 
+def _defenses_section(audit: dict) -> str:
+    """Each variant's defense, what it costs in clean accuracy (against the variant it defends) and on the device
+    (flash, RAM, instructions per inference of each deployed model; an input defense run on the host costs the
+    device nothing), and the squeezing detector's threshold, false positives and detection rate per attack."""
+    variants, devices = audit["variants"], audit.get("devices", {})
+    if not any(v.get("defense") for v in variants.values()) and len(devices) < 2:
+        return ""
+    rows = []
+    for name, v in variants.items():
+        base = variants.get(v.get("base") or "", {})
+        device = devices.get(v.get("base") or name, {})
+        cost = None if not base else v["clean_accuracy"] - base["clean_accuracy"]
+        rows.append([name, v.get("defense") or "–", _pct(v["clean_accuracy"]),
+                     None if cost is None else f"{100 * cost:+.1f} points", device.get("flash_bytes"),
+                     device.get("static_ram_bytes"), device.get("instructions_per_inference"),
+                     "host, in front of the device" if v.get("defense") else ("device" if v["on_device"] else "host")])
+    table = _table(["variant", "input defense", "clean accuracy", "clean cost", "flash bytes", "RAM bytes",
+                    "instructions / inference", "runs on"], rows)
+    detected = [[run["key"]] + [_pct(run["scores"].get(n, {}).get("detection_rate")) for n in variants
+                                if variants[n].get("detector")]
+                for run in audit["runs"] if run.get("scores")]
+    detectors = [n for n, v in variants.items() if v.get("detector")]
+    detection = "" if not detectors else (
+        "<h3>Feature-squeezing detector</h3>" + _table(
+            ["variant", "threshold (L1)", "false positives on clean inputs"],
+            [[n, variants[n]["detector"]["threshold"], _pct(variants[n]["detector"]["false_positive_rate"])]
+             for n in detectors])
+        + _table(["attack run"] + [f"detected: {n}" for n in detectors], detected))
+    note = ("<p class='note'>Instructions are QEMU's executed-instruction counts, not cycles. Runs keyed "
+            "<code>~defense</code> were crafted through that input defense (BPDA: its backward pass taken as the "
+            "identity); the others were crafted without it and passed through it, as the study did.</p>")
+    return f"<h2>Defenses and their cost</h2>{table}{detection}{note}"
+
+
 def render(audit: dict, model: dict | None = None, title: str = "edgeq robustness audit") -> str:
     """The whole page. `audit` is attacks.audit.run_audit's dict; `model` the compile report (+ `run` figures)."""
     variants = _table(["variant", "on device", "clean accuracy", "zero-gradient density", "queries (device / fast "
@@ -255,7 +290,7 @@ def render(audit: dict, model: dict | None = None, title: str = "edgeq robustnes
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{audit['samples']} samples; input step {_fmt(audit.get('input_scale'))}.</p>{_white_box(audit)}"
-            f"{_summary_section(audit)}"
+            f"{_summary_section(audit)}{_defenses_section(audit)}"
             f"<h2>Variants</h2>{variants}<h2>Accuracy against ε</h2>{accuracy_vs_eps_plot(audit)}"
             f"<h2>Perturbation sizes</h2>{perturbation_histograms(audit)}"
             f"<h2>Attacks</h2>{_attack_tables(audit)}{_model_section(model)}</body></html>")

@@ -22,6 +22,11 @@ HOLD = 0.01         # "holds its clean accuracy": within one point
 MASKING = 0.5       # zero-gradient density from which gradient masking is flagged
 
 
+def attack_name(run: dict) -> str:
+    """A run's attack as the report names it: adaptive runs (crafted through an input defense) apart."""
+    return run["attack"] + (f" through {run['adaptive']}" if run.get("adaptive") else "")
+
+
 def _scored(audit: dict, variant: str):
     """(run, its score for `variant`) for every run that scored the variant, in audit order."""
     for run in audit.get("runs", []):
@@ -45,7 +50,7 @@ def _plateaus(audit: dict, variant: str, clean: float) -> dict:
     for run, score in _scored(audit, variant):
         if "@eps=" in run["key"] and run.get("eps") is not None:
             ref = score.get("clean_accuracy", clean)          # the same samples the attack was scored on
-            points.setdefault(run["attack"], []).append(
+            points.setdefault(attack_name(run), []).append(
                 (run["eps"], score["adversarial_accuracy"], ref, run["status"] != "complete"))
     out = {}
     for attack, curve in points.items():
@@ -93,16 +98,15 @@ def overview(audit: dict) -> tuple[list[str], list[str], list[list[tuple[float, 
     picked: dict = {}                                   # attack -> largest ε with a score (None: no ε)
     for run in audit.get("runs", []):
         if run.get("scores"):
-            e = run.get("eps")
-            if run["attack"] not in picked or (e is not None and (picked[run["attack"]] is None
-                                                                  or e > picked[run["attack"]])):
-                picked[run["attack"]] = e
+            e, name = run.get("eps"), attack_name(run)
+            if name not in picked or (e is not None and (picked[name] is None or e > picked[name])):
+                picked[name] = e
     rows = [[(audit["variants"][v]["clean_accuracy"], False) for v in variants]]
     labels = ["clean (no attack)"]
     for attack, eps in picked.items():
         cells: list = [None] * len(variants)
         for run in audit["runs"]:
-            if run["attack"] == attack and run.get("eps") == eps:
+            if attack_name(run) == attack and run.get("eps") == eps:
                 for i, v in enumerate(variants):
                     s = run.get("scores", {}).get(v)
                     if s is not None and s.get("adversarial_accuracy") is not None:
