@@ -1,0 +1,96 @@
+"""The training defenses on the David-and-Goliath CIFAR-10 ResNet-8: each defense fine-tunes the float Keras model
+(edgeq defend, --recipe cpu unless told otherwise: fewer epochs on a training subset), the result is quantized
+to int8 (edgeq quantize), compiled for cortex-m4 and attacked with PGD L-inf crafted on the defended float model
+over the study's ε grid (1 restart, 20 iterations, step ε/10) on the first --samples test images, scored on the
+float model and on the emulated int8 device (bit-exact fast path, a share re-checked in QEMU). The undefended
+model goes through the same steps. Prints per defense: training time, clean and robust accuracy, float / int8.
+A rerun resumes training from the last epoch's checkpoint and reuses finished attack runs.
+
+    .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at --epochs 1 --train 1000 --samples 100
+    .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at,sat,ens_at,distillation --samples 100 --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from edgeq import api
+from edgeq.frontends.torch.keras import load_keras_h5
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EPS = [0.002, 0.004, 0.008]                  # the columns of the study's defended-model table
+
+
+def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n CIFAR-10 training images (a seeded subset; all 50,000 when None), decoded, uint8 NHWC."""
+    d = np.load(SHARED / "data/cifar10_train_jpeg.npz")
+    idx = np.arange(len(d["y"])) if n is None else np.sort(np.random.default_rng(seed).choice(len(d["y"]), n, False))
+    jpeg, off = d["jpeg"], d["offsets"]
+    x = np.stack([np.asarray(Image.open(io.BytesIO(jpeg[off[i]:off[i + 1]].tobytes())).convert("RGB")) for i in idx])
+    return x, d["y"][idx].astype(np.int64)
+
+
+def evaluate(name: str, float_model, x_train, x, y, out: Path, log) -> dict:
+    """int8 → cortex-m4 → PGD over EPS crafted on `float_model`; accuracies on float and device."""
+    tflite = out / f"{name}_int8.tflite"
+    api.quantize(float_model, x_train[:1000], policy="int8", out=tflite, log=lambda s: None)
+    api.compile_model(tflite, "cortex-m4", out / f"{name}_int8")
+    report = api.audit({"int8": out / f"{name}_int8"}, x, y, float_model=float_model, float_outputs="probabilities",
+                       channels_first=False, preset="dg", attacks="pgd_linf",
+                       overrides={"pgd_linf": {"eps": EPS, "num_random_init": 1}}, out_dir=out / f"{name}_audit",
+                       recheck_rate=0.05, log=log)
+    row = {"clean": {v: report["variants"][v]["clean_accuracy"] for v in ("float", "int8")}}
+    for run in report["runs"]:
+        row[run["eps"]] = {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--defenses", default="pgd_at,sat,ens_at,distillation")
+    p.add_argument("--recipe", default="cpu", choices=["cpu", "study"])
+    p.add_argument("--epochs", type=int, default=None, help="overrides the recipe's")
+    p.add_argument("--train", type=int, default=None, help="training images (overrides the recipe's subset)")
+    p.add_argument("--samples", type=int, default=100, help="first N CIFAR-10 test images attacked")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=Path("out/bench/defend_dg"))
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    h5 = SHARED / "models/dg/cifar_resnet_float.h5"
+    test = np.load(SHARED / "data/cifar10_test_first.npz")
+    x, y = test["x"][:args.samples], test["y"][:args.samples].astype(np.int64)
+    params = {} if args.train is None else {"train_samples": args.train}
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    x_train, y_train = train_images(args.train if args.train is not None else 5000 if args.recipe == "cpu" else None)
+    x_train = x_train.astype(np.float32) / 255
+    quiet = lambda s: None                                                        # noqa: E731
+    results = {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), x_train, x, y, args.out,
+                                                         quiet)}}
+    print(f"undefended: {json.dumps(results['undefended'])}", flush=True)
+    for defense in args.defenses.split(","):
+        started = time.monotonic()
+        summary = api.defend(str(h5), x_train, y_train, defense, out=args.out / f"{defense}.pt", recipe=args.recipe,
+                             params=params, device=args.device)
+        model = torch.load(args.out / f"{defense}.pt", weights_only=False)
+        results[defense] = {"train_s": time.monotonic() - started, "params": summary["params"],
+                            **evaluate(defense, model, x_train, x, y, args.out, quiet)}
+        print(f"{defense}: {json.dumps(results[defense])}", flush=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"{'model':<14} {'train':>8} {'clean':>11} " + " ".join(f"{'ε ' + str(e):>11}" for e in EPS))
+    for name, r in results.items():
+        cells = [r["clean"]] + [r.get(e, {}) for e in EPS]
+        print(f"{name:<14} {r['train_s'] / 60:7.1f}m " + " ".join(
+            f"{100 * c.get('float', float('nan')):4.0f} /{100 * c.get('int8', float('nan')):4.0f}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
