@@ -37,17 +37,28 @@ MIN_STACK_BYTES = 2048       # the least main stack a RAM budget may leave the f
 
 
 def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
-                  flash_bytes: int | None = None, model_bytes: bytes | None = None) -> dict:
+                  flash_bytes: int | None = None, model_bytes: bytes | None = None, preprocess: str | None = None,
+                  squeeze_bits: int = 4, detect_threshold: float | None = None,
+                  detect_source: dict | None = None) -> dict:
     """Generate, build and size the firmware project for `graph`; returns (and writes) the compile report.
 
     The project is self-contained and relocatable: it holds the model (`model_bytes`, the .tflite it was read
     from, else `graph` written as one) and report.json names its files relative to itself. `ram_bytes` and
     `flash_bytes` are a board's budgets for the whole linked firmware (code, constants, data, bss and stack: the
     stack gets what RAM the budget leaves, at most the default 16 KiB). The folder is assembled and built under a
-    temporary name and appears only when every check has passed."""
+    temporary name and appears only when every check has passed.
+
+    Feature squeezing (edgeq.attacks.defenses.squeeze, on the int8 input): `preprocess` ("bit_depth", "median" or
+    "squeeze": bit depth then median; `squeeze_bits` for the bit depth) runs in front of the first layer;
+    `detect_threshold` (T, a dequantized L1 distance between outputs: squeeze_threshold) adds the study's detector
+    instead, after the layers: the outputs stay the raw input's and each gets the detector's record. Either way
+    the report gets a "preprocess" or "detector" entry (what it is, its flash and RAM) and the squeezers' rows in
+    "layers"; `detect_source` (how T was chosen) is recorded with the detector."""
     from .frontends.tflite import write_tflite
+    squeezing = _squeezing(graph, preprocess, squeeze_bits, detect_threshold)
     with staged_folder(out_dir) as staging:
-        info = generate_project(graph, target, staging, ram_bytes=ram_bytes, flash_bytes=flash_bytes)
+        info = generate_project(graph, target, staging, ram_bytes=ram_bytes, flash_bytes=flash_bytes,
+                                squeezing=squeezing)
         (staging / MODEL).write_bytes(model_bytes if model_bytes is not None else write_tflite(graph))
         built = build_project(staging)
         if ram_bytes is not None and built.ram_bytes > ram_bytes:
@@ -85,15 +96,150 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
             "cmsis_nn": {"path": str(built.cmsis_nn.path), "version": built.cmsis_nn.version,
                          "tree_sha256": built.cmsis_nn.tree_hash},
         }
+        if squeezing is not None:
+            report["detector" if squeezing.detector else "preprocess"] = _squeeze_report(
+                squeezing, preprocess, built.elf, staging, report["output"], detect_threshold, detect_source)
         (staging / REPORT).write_text(json.dumps(report, indent=2))
     return report
 
 
-def compile_model(model: str | os.PathLike, target: str = "cortex-m4", out_dir: str | os.PathLike = "build",
-                  **budgets) -> dict:
-    """`edgeq compile`: read a .tflite (all checks before anything is written) and compile it."""
+SQUEEZE_MAX_BITS = 8          # an int8 input has 8 bits: more would not squeeze
+
+
+def _squeeze_bits(bits) -> int:
+    bits = positive(bits, "--squeeze-bits", integer=True)
+    if bits > SQUEEZE_MAX_BITS:
+        raise UsageError(f"--squeeze-bits must be 1 to {SQUEEZE_MAX_BITS} (the squeezer works on int8 inputs), "
+                         f"not {bits}")
+    return bits
+
+
+def _squeeze_quantization(spec: dict):
+    """squeeze.InputQuantization of an input spec (report["input"])."""
+    from edgeq.attacks.defenses.squeeze import InputQuantization
+    kind = DType(spec["dtype"])
+    return InputQuantization(spec["scale"], spec["zero_point"], kind.qmin, kind.qmax)
+
+
+def _table_digest(table: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(table, dtype=np.int8).tobytes()).hexdigest()[:16]
+
+
+def _squeezing(graph: Graph, preprocess: str | None, bits: int, detect_threshold: float | None):
+    """The codegen's Squeezing for the compile options (None without any): the bit-depth table baked from the
+    host squeezer, the threshold in output steps (squeeze.threshold_steps)."""
+    from edgeq.attacks.defenses.squeeze import SQUEEZERS, bit_depth_table, threshold_steps
+    from .codegen.squeeze import PREPROCESS, Squeezing
+    if preprocess is None and detect_threshold is None:
+        if bits != 4:
+            raise UsageError("--squeeze-bits goes with --preprocess bit_depth/squeeze or the detector "
+                             "(--detect-threshold, --detect-train)")
+        return None
+    if preprocess is not None and detect_threshold is not None:
+        raise UsageError("--preprocess and the detector (--detect-threshold, --detect-train) do not combine: the "
+                         "detector runs the model on the raw input and returns those outputs; compile one project "
+                         "for each")
+    if preprocess is not None and preprocess not in PREPROCESS:
+        raise UsageError(f"--preprocess {preprocess}: choose {', '.join(PREPROCESS)} (squeeze: bit depth, then median)")
+    bits = _squeeze_bits(bits)
+    positive(detect_threshold, "--detect-threshold", allow_zero=True)
+    x, y = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    table = np.zeros(0, np.int8)            # a non-int8 input: generate_project refuses it, naming the option
+    if x.dtype is DType.INT8 and x.qparams is not None:
+        table = bit_depth_table(bits, _squeeze_quantization(_io_spec(graph, x.name))).astype(np.int8)
+    if detect_threshold is None:
+        return Squeezing(PREPROCESS[preprocess], table, bits)
+    steps = 0 if y.qparams is None else threshold_steps(float(detect_threshold), float(y.qparams.scale[0]))
+    return Squeezing(SQUEEZERS, table, bits, steps)
+
+
+def _squeeze_report(squeezing, preprocess: str | None, elf: Path, project: Path, output: dict,
+                    threshold: float | None, source: dict | None) -> dict:
+    """report["preprocess"] or report["detector"]: what runs, the table's digest (the fast path rebuilds the
+    table and checks it), flash (table + the functions' code, from the ELF) and RAM (no arena bytes: in place; the
+    functions' stack frames, from gcc -fstack-usage)."""
+    from .build import stack_usage, symbol_sizes
+    from .codegen.squeeze import DETECT_RECORD, DETECT_RECORD_BYTES
+    functions = squeezing.functions
+    code, stack = symbol_sizes(elf, functions), stack_usage(project, functions)
+    table_bytes = squeezing.table.nbytes if squeezing.table_needed else 0
+    code_bytes = sum(code.values())
+    out = {"kind": "detector" if squeezing.detector else preprocess, "squeezers": list(squeezing.squeezers),
+           "bits": squeezing.bits if squeezing.table_needed else None,
+           "table_sha256": _table_digest(squeezing.table) if squeezing.table_needed else None,
+           "table_bytes": table_bytes, "code_bytes": code_bytes, "flash_bytes": table_bytes + code_bytes,
+           "functions": code, "arena_bytes": 0, "stack_bytes": stack,
+           "ram_note": "in place on the input in the arena" + (
+               "; the raw input is read again from the caller's input buffer for each squeezed pass and the raw "
+               "outputs wait in the caller's output buffer (EDGEQ_RESULT_BYTES), so no buffer is added"
+               if squeezing.detector else ""),
+           "rows": [f"{'D' if squeezing.detector else 'P'}{k}" for k in range(len(squeezing.squeezers))]}
+    if squeezing.detector:
+        out.update({"threshold": float(threshold), "threshold_steps": squeezing.detect_steps,
+                    "output_scale": output["scale"],
+                    "rule": "flag = max(l1_bit_depth, l1_median) > threshold_steps, l1 = sum |q_raw - q_squeezed| "
+                            "over the outputs (threshold_steps = floor(threshold / output_scale): flag iff "
+                            "output_scale * l1 > threshold)",
+                    "record": list(DETECT_RECORD), "record_bytes": DETECT_RECORD_BYTES, "record_dtype": "<i4",
+                    "threshold_from": source})
+    return out
+
+
+def _report_squeezer(report: dict):
+    """The host squeezer a project's firmware applies to its quantized input before the first layer (identity
+    without report["preprocess"]), its table rebuilt and checked against the report's digest."""
+    from edgeq.attacks.defenses.squeeze import bit_depth_table, squeeze
+    spec = report.get("preprocess")
+    if spec is None:
+        return lambda x: x
+    q = _squeeze_quantization(report["input"])
+    table = None if spec["bits"] is None else bit_depth_table(spec["bits"], q)
+    if table is not None and _table_digest(table) != spec["table_sha256"]:
+        raise UsageError(f"the project's bit-depth table ({spec['table_sha256']}) is not what this edgeq's squeezer "
+                         f"makes ({_table_digest(table)}); recompile the project with `edgeq compile`")
+    which = "both" if spec["kind"] == "squeeze" else spec["kind"]
+    return lambda x: squeeze(x, which, table, q)
+
+
+def squeeze_threshold(tflite_path: str | os.PathLike, x: np.ndarray, y: np.ndarray, bits: int = 4,
+                      fpr: float = 0.05) -> float:
+    """The feature-squeezing detector's threshold T for `compile_model(..., detect_threshold=T)`: the study's rule
+    (edgeq.attacks.defenses.squeeze: per class, the (1 - fpr) quantile of the training samples' scores, the
+    largest over the classes) with the model run by the reference executor, bit-exact with the firmware.
+    x: training inputs as `edgeq run` takes them (floats in [0, 1], uint8 pixels, or quantized integers), y: labels."""
+    return _squeeze_threshold(read_tflite(existing_file(tflite_path, "model")), x, y, bits, fpr)
+
+
+def _squeeze_threshold(graph: Graph, x: np.ndarray, y: np.ndarray, bits: int, fpr: float) -> float:
+    from edgeq.attacks.defenses.squeeze import bit_depth_table, detection_scores, threshold
+    from .reference import Executor
+    if not (np.isfinite(fpr) and 0 < fpr < 1):
+        raise UsageError(f"--detect-fpr must be a false-positive rate between 0 and 1, not {fpr:g}")
+    spec = _io_spec(graph, graph.inputs[0])
+    xq = quantize_inputs(x, spec, "detector training data")
+    y = class_labels(y, len(xq), None, "detector training labels")
+    q = _squeeze_quantization(spec)
+    executor, dequantize = Executor(graph), _dequantizer(_io_spec(graph, graph.outputs[0]))
+    scores = detection_scores(lambda v: dequantize(executor.run([v])[0]), xq, bit_depth_table(_squeeze_bits(bits), q),
+                              q)
+    return threshold(scores, y, fpr)
+
+
+def compile_model(model: str | os.PathLike, target: str = "cortex-m4", out_dir: str | os.PathLike = "build", *,
+                  detect_train: str | os.PathLike | None = None, detect_fpr: float = 0.05, **options) -> dict:
+    """`edgeq compile`: read a .tflite (all checks before anything is written) and compile it. `options` are
+    compile_graph's (budgets, preprocess, squeeze_bits, detect_threshold); `detect_train` (an .npz with x, y:
+    load_dataset) sets the detector's threshold from training data at `detect_fpr` (squeeze_threshold)."""
     path = existing_file(model, "model")
-    return compile_graph(read_tflite(path), target, out_dir, model_bytes=path.read_bytes(), **budgets)
+    graph = read_tflite(path)
+    if detect_train is not None:
+        if options.get("detect_threshold") is not None:
+            raise UsageError("give --detect-threshold or --detect-train, not both")
+        _squeezing(graph, options.get("preprocess"), options.get("squeeze_bits", 4), 0.0)   # the options' checks
+        x, y = load_dataset(detect_train)
+        options["detect_threshold"] = _squeeze_threshold(graph, x, y, options.get("squeeze_bits", 4), detect_fpr)
+        options["detect_source"] = {"train": str(detect_train), "samples": len(x), "fpr": detect_fpr}
+    return compile_graph(graph, target, out_dir, model_bytes=path.read_bytes(), **options)
 
 
 def load_report(project_dir: str | os.PathLike) -> dict:
@@ -160,14 +306,23 @@ def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator:
     out_spec = report["output"]
     out_dtype = np.dtype(out_spec["dtype"])
     out_bytes = int(np.prod(out_spec["shape"])) * out_dtype.itemsize
-    timeout = timeout_s if timeout_s is not None else 30.0 + 2.0 * len(x)
+    detector = report.get("detector")
+    timeout = timeout_s if timeout_s is not None else 30.0 + 2.0 * len(x) * (3 if detector else 1)
     started = time.monotonic()
     positive(timeout, "--timeout")
     result = get_runner(emulator).run(project_file(project_dir, report, "elf"), x.reshape(len(x), -1).view(np.uint8),
-                                      out_bytes, timeout)
+                                      out_bytes + (detector["record_bytes"] if detector else 0), timeout)
     elapsed = time.monotonic() - started
-    outputs = result.outputs.view(out_dtype).reshape((len(x),) + tuple(out_spec["shape"][1:]))
-    return outputs, run_summary(report, result, elapsed)
+    outputs = np.ascontiguousarray(result.outputs[:, :out_bytes]).view(out_dtype).reshape(
+        (len(x),) + tuple(out_spec["shape"][1:]))
+    metrics = run_summary(report, result, elapsed)
+    if detector:           # each output is followed by the detector's record: flag, L1 bit depth, L1 median
+        record = np.ascontiguousarray(result.outputs[:, out_bytes:]).view(detector["record_dtype"])
+        fields = dict(zip(detector["record"], record.T))
+        metrics["detector"] = {"flags": [bool(f) for f in fields["flag"]], "flagged": int(fields["flag"].sum()),
+                               "threshold": detector["threshold"], "threshold_steps": detector["threshold_steps"],
+                               **{k: v.astype(int).tolist() for k, v in fields.items() if k != "flag"}}
+    return outputs, metrics
 
 
 def _dequantizer(spec: dict):
@@ -182,7 +337,8 @@ def _dequantizer(spec: dict):
 def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, recheck_rate: float = 0.02,
                      emulator: str = "qemu", name: str | None = None):
     """The compiled project as an attack target: predict runs the firmware in the emulator; with `fast_path`
-    the bit-exact reference executor answers instead and the emulator re-checks `recheck_rate` of its answers."""
+    the bit-exact reference executor answers instead (behind the host squeezer when the firmware has a
+    preprocessor, report["preprocess"]) and the emulator re-checks `recheck_rate` of its answers."""
     from edgeq.attacks.estimator import DeviceEstimator
     from .reference import Executor
     project_dir = Path(project_dir).resolve()               # attacks may change the working directory
@@ -191,7 +347,8 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, 
     fast = None
     if fast_path:
         executor = Executor(read_tflite(project_file(project_dir, report, "model")))
-        fast = lambda x: dequantize(executor.run([quantize_inputs(x, report["input"])])[0])  # noqa: E731
+        squeezer = _report_squeezer(report)            # the firmware's preprocessor, when it has one
+        fast = lambda x: dequantize(executor.run([squeezer(quantize_inputs(x, report["input"]))])[0])  # noqa: E731
     return DeviceEstimator(name or Path(project_dir).name,
                            lambda x: dequantize(run_project(project_dir, x, emulator=emulator)[0]),
                            tuple(report["input"]["shape"][1:]), int(np.prod(report["output"]["shape"][1:])),
@@ -225,12 +382,18 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
     return x, y[:samples]
 
 
+FOLDED_LR_SCALE = 0.1       # a Keras model trains through its twin, BatchNorm folded into the convolutions: there the
+                            # study's SGD 0.01 diverges on the D&G ResNet-8 (gradient norm 40 at the first batch, loss
+                            # 1e8 four batches later), a tenth of any recipe's learning rate trains steadily
+
+
 def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.PathLike, weights=None,
            recipe: str = "cpu", params: dict | None = None, seed: int = 0, device: str = "cpu",
            progress: bool = True, log=print) -> dict:
     """`edgeq defend`: fine-tune a pretrained float model with a training defense (edgeq.attacks.defenses) and
     write it to `out`: a state_dict for a PyTorch class (file.py:Class, `weights` its pretrained state_dict; or
-    a module), the whole model for a Keras .h5 (`edgeq quantize` takes either). Data: x in [0, 1] (or uint8
+    a module), the whole model for a Keras .h5 (`edgeq quantize` takes either; it trains at FOLDED_LR_SCALE of the
+    recipe's learning rate unless `params` sets one). Data: x in [0, 1] (or uint8
     pixels), NHWC or NCHW; y class indices or one-hot. A checkpoint beside `out` (out + ".ckpt") is written after
     every epoch and resumed from by a rerun with the same settings. Returns a summary (recipe, parameters,
     epochs, time, clean accuracy on the training samples)."""
@@ -240,13 +403,15 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     from edgeq.attacks.defenses.recipes import resolve
     from edgeq.attacks.defenses.train import train_defense
 
+    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
+    if keras and "lr" not in (params or {}):
+        params = {**(params or {}), "lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"]}
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
         raise UsageError(f"--device {device}: no such device here (torch sees "
                          f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}); use --device cpu")
     x = float_inputs(x, "training data")
-    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
     if keras:
         from .frontends.torch.keras import load_keras_h5
         from .quantize.twin import Logits
@@ -284,7 +449,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
           channels_first: bool | None = None, float_outputs: str = "logits", white_box: str | None = None,
           preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
           budget_s: float | None = None, budget_queries: int | None = None, chunk: int = 32,
-          fast_path: bool = True, recheck_rate: float = 0.02, log=print) -> dict:
+          fast_path: bool = True, recheck_rate: float = 0.02, defenses: list[str] | None = None,
+          defense_data: tuple[np.ndarray, np.ndarray] | None = None, defense_params: dict | None = None,
+          log=print) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
     floats in [0, 1], NHWC or NCHW (inputs.to_layout), labels class indices or one-hot: both are checked against
@@ -295,9 +462,14 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     of the first project's deployed model: the device's values, fake-quant gradients); by default the float
     model when one is given, else the twin. The float model, when given, is scored as a variant either way.
     Budgets are checked, and progress saved, every `chunk` samples, so a run may overrun its budget by one chunk.
+    `defenses` (feature_squeezing, pixel_defend) put input defenses in front of every variant: each defended
+    variant is scored on the white-box runs and on the black-box runs against its base (as the study did), and
+    the white-box attacks are crafted through each defense too (BPDA, adaptive); `defense_data` (training x, y)
+    sets the squeezing detector's threshold; `defense_params` ({defense: {param: value}}) tunes them.
     A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
     import torch
     from edgeq.attacks.audit import Budget, Variant, run_audit
+    from edgeq.attacks.defenses.inputs import bpda
     from edgeq.attacks.presets import resolve
     from edgeq.attacks.torch_model import art_classifier, as_logits, float_predict
     from .quantize.twin import Logits
@@ -334,6 +506,12 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         raise InputDataError(f"audit data ranges over [{x.min():g}, {x.max():g}]; the attacks work on inputs in "
                              "[0, 1] (pixels 0..255: divide by 255, or pass them as uint8)")
     y = class_labels(y, len(x), nb_classes, "audit labels")
+    if defense_data is not None:
+        dx = float_inputs(defense_data[0], "defense data")
+        dx = to_layout(dx, shape, "nhwc", "defense data", log) if len(shape) == 3 else dx
+        dy = class_labels(defense_data[1], len(dx), nb_classes, "defense data labels")
+        keep = np.sort(np.random.default_rng(0).permutation(len(dx))[:THRESHOLD_SAMPLES])
+        defense_data = dx[keep], dy[keep]
     module = None if float_model is None else _float_module(float_model, float_weights)
     if module is not None and channels_first is None:
         from .frontends.torch.user_model import first_channels
@@ -344,26 +522,87 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     variants += [Variant(name, est.predict, est, _file_digest(project_file(d, reports[name], "model")))
                  for name, d in projects.items()
                  for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
+    transforms = _input_defenses(defenses or [], reports, first_name, defense_params or {})
+    variants += _defended_variants(variants, transforms, reports, defense_data, log)
     if white_box == "float":
         crafted_on, described = "float", "the float model"
-        estimator = art_classifier(net, shape, nb_classes, channels_first)
+        crafting, crafting_nchw = net, channels_first
     else:
         crafted_on = first_name
         described = (f"the exact quantized twin of {first_name} ({Path(first['source']).name}): "
                      "the deployed integer model's values, fake-quant straight-through gradients")
-        estimator = art_classifier(Logits(integer_twin(first_dir)), shape, nb_classes, False)
+        crafting, crafting_nchw = Logits(integer_twin(first_dir)), False
+    estimator = art_classifier(crafting, shape, nb_classes, crafting_nchw)
+    adaptive = {d: art_classifier(crafting, shape, nb_classes, crafting_nchw, [bpda(by_base[crafted_on])])
+                for d, by_base in transforms.items()}
     result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
-                       input_scale=first["input"]["scale"], budget=budget, log=log)
+                       input_scale=first["input"]["scale"], budget=budget, adaptive=adaptive, log=log)
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
     result["summary"] = summarize(result)
-    _, figures = run_project(first_dir, x[:1])
-    model = {**first, "run": figures}
+    figures = {name: run_project(d, x[:1])[1] for name, d in projects.items()}
+    result["devices"] = {name: {"target": reports[name]["target"], "flash_bytes": r["totals"]["flash_bytes"],
+                                "static_ram_bytes": r["totals"]["static_ram_bytes"],
+                                "instructions_per_inference": figures[name]["instructions_per_inference"],
+                                "instructions_exact": figures[name]["instructions_exact"]}
+                         for name, r in reports.items()}
+    model = {**first, "run": figures[first_name]}
     out = Path(out_dir)
     _write_atomic(out / "report.json", json.dumps({**result, "model": model}, indent=1))
     _write_atomic(out / "report.html", render(result, model))
     log(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
+
+
+INPUT_DEFENSES = ("feature_squeezing", "pixel_defend")
+THRESHOLD_SAMPLES = 2000    # training samples (a seeded subset) that set the squeezing detector's threshold
+
+
+def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -> dict[str, dict]:
+    """{defense: {variant name: transform}}: each input defense as it stands in front of each variant (feature
+    squeezing works on a variant's own input levels; the float model's are the first device's)."""
+    from edgeq.attacks.defenses.inputs import feature_squeezing
+
+    unknown = [n for n in names if n not in INPUT_DEFENSES]
+    if unknown:
+        raise UsageError(f"--defenses: unknown input defense(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(INPUT_DEFENSES)} (training defenses: `edgeq defend`, then audit the result)")
+    out: dict[str, dict] = {}
+    for name in names:
+        p = params.get(name, {})
+        if name == "feature_squeezing":
+            bits = positive(p.get("bits", 4), "feature_squeezing.bits", integer=True)
+            out[name] = {v: feature_squeezing(_input_quantization(r), bits) for v, r in reports.items()}
+            out[name]["float"] = out[name][first]
+        else:
+            raise UsageError("--defenses pixel_defend needs a trained PixelCNN; it is not wired into the audit yet")
+    return out
+
+
+def _input_quantization(report: dict):
+    from edgeq.attacks.defenses.squeeze import InputQuantization
+    spec = report["input"]
+    kind = DType(spec["dtype"])
+    return InputQuantization(spec["scale"], spec["zero_point"], kind.qmin, kind.qmax)
+
+
+def _defended_variants(variants: list, transforms: dict, reports: dict, data, log) -> list:
+    """Each variant behind each input defense; the squeezing variants carry the study's detector when there is
+    training data to set its threshold."""
+    from edgeq.attacks.audit import Variant
+    from edgeq.attacks.defenses.inputs import SqueezeDetector
+    out = []
+    for d, by_base in transforms.items():
+        for v in variants:
+            detector = None
+            if d == "feature_squeezing" and data is not None:
+                q = _input_quantization(reports.get(v.name, next(iter(reports.values()))))
+                detector = SqueezeDetector(v.predict, q, *data)
+                log(f"{v.name}+{d}: detector threshold {detector.threshold:.4g} (L1, FPR 5 % on "
+                    f"{len(data[0])} training samples)")
+            out.append(Variant(f"{v.name}+{d}", lambda x, v=v, f=by_base[v.name]: v.predict(f(x)), None,
+                               f"{v.fingerprint}+{d}", base=v.name, defense=d, detector=detector))
+    return out
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -600,6 +839,7 @@ def _float_model(model, calib, log=print):
     if hasattr(model, "float_graph"):              # a twin: a Keras model, defended (`edgeq defend`)
         model = model.float_graph()
     if isinstance(model, Graph):
+        _check_finite_weights(model)
         hwc = tuple(model.tensors[model.inputs[0]].shape[1:])
         return model, to_layout(x, hwc, "nhwc", "calibration data", log), "nhwc"
     from .frontends.torch import from_module
@@ -611,7 +851,19 @@ def _float_model(model, calib, log=print):
                                  f"convolution takes {channels} channels (NCHW [N, {channels}, H, W])")
         x = to_layout(x, x.shape[1:], "nchw", "calibration data", log)
     try:
-        return from_module(model, (1, *x.shape[1:])), x, "nchw"
+        graph = from_module(model, (1, *x.shape[1:]))
     except (RuntimeError, ValueError, TypeError) as e:
         raise InputDataError(f"the model does not run on calibration inputs [N, {', '.join(map(str, x.shape[1:]))}]:"
                              f" {type(e).__name__}: {str(e).splitlines()[0]}") from e
+    _check_finite_weights(graph)
+    return graph, x, "nchw"
+
+
+def _check_finite_weights(graph: Graph) -> None:
+    """A float model with NaN or infinite weights (a diverged training) would quantize to garbage scales."""
+    for op in graph.ops:
+        for name in op.inputs[1:]:
+            t = graph.tensors.get(name) if name else None
+            if t is not None and t.data is not None and t.data.dtype.kind == "f" and not np.isfinite(t.data).all():
+                raise UsageError(f"the float model's layer {op.name} has NaN or infinite weights ({name}); "
+                                 "retrain it (a diverged training?)")

@@ -24,6 +24,7 @@ from .resources import cache_dir
 from .targets import Target, get_target
 
 SIZE = "arm-none-eabi-size"
+NM = "arm-none-eabi-nm"
 FLASH_SECTIONS = (".vectors", ".text", ".rodata", ".ARM.exidx", ".data")   # .data's load image is in flash
 RAM_SECTIONS = (".stack", ".data", ".bss")
 DEFAULT_STACK_BYTES = 16384         # the main stack firmware/Makefile reserves unless STACK_BYTES says otherwise
@@ -135,3 +136,31 @@ def read_sections(elf: Path) -> dict[str, int]:
             if parts[0] in FLASH_SECTIONS or parts[0] in RAM_SECTIONS:
                 sections[parts[0]] = int(parts[1])
     return sections
+
+
+def symbol_sizes(elf: Path, names) -> dict[str, int]:
+    """Bytes of the named functions and objects as linked in `elf` (`arm-none-eabi-nm -S`; static ones too); a
+    name the linker dropped or inlined everywhere is absent."""
+    proc = subprocess.run([NM, "-S", str(elf)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError(f"{NM} -S {elf} failed: {proc.stderr.strip()}")
+    wanted, sizes = set(names), {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        name = parts[-1].split(".")[0] if len(parts) == 4 else None     # gcc clones: name.constprop.0, ...
+        if name in wanted:
+            sizes[name] = sizes.get(name, 0) + int(parts[1], 16)
+    return sizes
+
+
+def stack_usage(project_dir: Path, names) -> dict[str, int]:
+    """The stack frame of each named function of the project's own sources, as gcc -fstack-usage wrote it
+    (build/*.su, which firmware/Makefile asks for); a function without a line is absent."""
+    wanted, frames = set(names), {}
+    for su in sorted((Path(project_dir) / "build").glob("*.su")):
+        for line in su.read_text().splitlines():
+            parts = line.split("\t")
+            name = parts[0].rsplit(":", 1)[-1].split(".")[0]
+            if len(parts) >= 2 and name in wanted and parts[1].isdigit():
+                frames[name] = max(frames.get(name, 0), int(parts[1]))
+    return frames

@@ -37,7 +37,10 @@ def _kib(text: str) -> int:
 
 
 def _compile(args) -> None:
-    report = api.compile_model(args.model, args.target, args.out, ram_bytes=args.ram_kb, flash_bytes=args.flash_kb)
+    report = api.compile_model(args.model, args.target, args.out, ram_bytes=args.ram_kb, flash_bytes=args.flash_kb,
+                               preprocess=args.preprocess, squeeze_bits=args.squeeze_bits,
+                               detect_threshold=args.detect_threshold, detect_train=args.detect_train,
+                               detect_fpr=args.detect_fpr)
     print(layer_table(report))
     print(f"wrote {args.out} ({api.REPORT}, {report['elf']}, {api.MODEL} and the C sources)")
 
@@ -62,9 +65,14 @@ def _run(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics_path = out.with_suffix(".metrics.json")
     _save(out, lambda tmp: np.save(tmp, outputs))
+    flags = ""
+    if "detector" in metrics:                   # the feature-squeezing detector's flag per input
+        flags_path = out.with_suffix(".flags.npy")
+        _save(flags_path, lambda tmp: np.save(tmp, np.array(metrics["detector"]["flags"], dtype=bool)))
+        flags = f", {flags_path} (the detector's flags)"
     _save(metrics_path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
     print(format_figures(metrics))
-    print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}) and {metrics_path}")
+    print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}){flags} and {metrics_path}")
 
 
 def _projects(specs: list[str]) -> dict[str, str]:
@@ -84,12 +92,16 @@ def _projects(specs: list[str]) -> dict[str, str]:
 def _audit(args) -> None:
     projects = _projects(args.project)
     overrides = _json_option(args.params, "--params", '{"pgd_linf": {"eps": [0.01]}}')
+    defense_params = _json_option(args.defense_params, "--defense-params", '{"feature_squeezing": {"bits": 5}}')
     x, y = api.load_dataset(args.data, args.samples)
     api.audit(projects, x, y, float_model=args.float_model, float_weights=args.weights,
               channels_first=args.channels_first, float_outputs=args.float_outputs, white_box=args.white_box,
               preset=args.preset, attacks=args.attacks, overrides=overrides, out_dir=args.out,
               budget_s=args.budget_s, budget_queries=args.budget_queries, chunk=args.chunk,
-              fast_path=not args.emulator_only, recheck_rate=args.recheck)
+              fast_path=not args.emulator_only, recheck_rate=args.recheck,
+              defenses=args.defenses.split(",") if args.defenses else None,
+              defense_data=api.load_dataset(args.defense_data) if args.defense_data else None,
+              defense_params=defense_params)
 
 
 def _load_model(spec: str, weights: Path | None):
@@ -153,6 +165,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="project folder to write")
     c.add_argument("--ram-kb", type=_kib, default=None, help="RAM budget of the real board (default: the target's)")
     c.add_argument("--flash-kb", type=_kib, default=None, help="flash budget of the real board")
+    c.add_argument("--preprocess", default=None, choices=["bit_depth", "median", "squeeze"],
+                   help="feature squeezing on the int8 input before the first layer (squeeze: bit depth, then the "
+                        "2x2 median)")
+    c.add_argument("--squeeze-bits", type=int, default=4, help="bits the bit-depth squeezer keeps (default 4)")
+    c.add_argument("--detect-threshold", type=float, default=None,
+                   help="add the feature-squeezing detector: flag an input when the L1 distance between the outputs "
+                        "on it and on its squeezed copies exceeds this (dequantized)")
+    c.add_argument("--detect-train", type=Path, default=None,
+                   help=".npz with training x, y: the detector with its threshold set from them (the study's rule)")
+    c.add_argument("--detect-fpr", type=float, default=0.05,
+                   help="false-positive rate per class for --detect-train (default 0.05)")
     c.set_defaults(func=_compile)
 
     r = sub.add_parser("run", help="run a compiled project's firmware in the emulator on N inputs")
@@ -188,6 +211,13 @@ def parser() -> argparse.ArgumentParser:
                    help="samples attacked between budget checks and saves (a run may overrun by one chunk)")
     a.add_argument("--emulator-only", action="store_true", help="no fast path: every query runs in the emulator")
     a.add_argument("--recheck", type=float, default=0.02, help="share of fast-path answers re-run in the emulator")
+    a.add_argument("--defenses", default=None,
+                   help="input defenses in front of every variant, a comma list: feature_squeezing, pixel_defend "
+                        "(scored on the saved attacks, as the study did, and attacked through, BPDA)")
+    a.add_argument("--defense-data", type=Path, default=None,
+                   help=".npz with training x, y: sets the feature-squeezing detector's threshold (FPR 5 %%)")
+    a.add_argument("--defense-params", default=None,
+                   help='JSON per input defense, e.g. \'{"feature_squeezing": {"bits": 5}}\'')
     a.add_argument("--out", type=Path, default=Path("audit"))
     a.set_defaults(func=_audit)
 

@@ -7,7 +7,8 @@
  *   u32 output_bytes, u32 flags, u32 reserved; then n_inputs inputs, input i at 32 + i * input_stride.
  *   flags bit 0: record a SysTick timestamp at every mark (fallback timing without the QEMU plugin).
  * Host files (semihosting, relative to the emulator's working directory):
- *   edgeq_outputs.bin  n_inputs * EDGEQ_OUTPUT_BYTES raw output bytes, in input order
+ *   edgeq_outputs.bin  n_inputs * EDGEQ_RESULT_BYTES raw bytes, in input order: the outputs, then (a model with
+ *                      the feature-squeezing detector) its record; the blob's output_bytes must equal it
  *   edgeq_ticks.bin    n_inputs * (EDGEQ_NUM_LAYERS + 3) u64 timestamps (only with flag bit 0)
  * Marks per inference: harness mark before edgeq_model_invoke, the model's EDGEQ_NUM_LAYERS + 1 marks,
  * harness mark after it returns.
@@ -20,6 +21,11 @@
 #include "firmware.h"
 #include "model.h"
 #include "semihost.h"
+
+/* What edgeq_model_invoke writes per input: the outputs, plus the detector's record when model.h has one. */
+#ifndef EDGEQ_RESULT_BYTES
+#define EDGEQ_RESULT_BYTES EDGEQ_OUTPUT_BYTES
+#endif
 
 #define BLOB_MAGIC 0x51474445u
 #define BLOB_VERSION 1u
@@ -37,7 +43,7 @@ extern const uint8_t __edgeq_blob_start[], __edgeq_blob_end[];
 /* Which target this ELF was built for; the emulator reads it to choose the board. */
 __attribute__((used, section(".edgeq_target"))) static const char target_name[] = EDGEQ_TARGET_NAME;
 
-static uint8_t output[EDGEQ_OUTPUT_BYTES] __attribute__((aligned(16)));
+static uint8_t output[EDGEQ_RESULT_BYTES] __attribute__((aligned(16)));
 static uint64_t mark_ticks[MARKS_PER_INFERENCE];
 static uint32_t mark_count;
 static uint32_t record_ticks;
@@ -78,8 +84,8 @@ static int check_blob(const blob_header_t *blob)
     if (blob->input_bytes != EDGEQ_INPUT_BYTES) {
         return fail("input_bytes", "expected", EDGEQ_INPUT_BYTES, 0, EXIT_BAD_BLOB);
     }
-    if (blob->output_bytes != EDGEQ_OUTPUT_BYTES) {
-        return fail("output_bytes", "expected", EDGEQ_OUTPUT_BYTES, 0, EXIT_BAD_BLOB);
+    if (blob->output_bytes != EDGEQ_RESULT_BYTES) {
+        return fail("output_bytes", "expected", EDGEQ_RESULT_BYTES, 0, EXIT_BAD_BLOB);
     }
     if (blob->input_stride < blob->input_bytes || blob->input_stride % 4 != 0) {
         return fail("input_stride", "stride", blob->input_stride, 0, EXIT_BAD_BLOB);

@@ -23,13 +23,15 @@ from ..firmware import firmware_files
 from ..targets import get_target
 from .bindings import Layer, bind_graph
 from .render import render_model
+from .squeeze import DETECT_FUNCTIONS, FUNCTIONS, ROW_OPS, TABLE, Squeezing, check_squeezable
 
 
 @dataclass(frozen=True)
 class LayerInfo:
     """One row of the layer table; offsets are into the arena, None where a layer has no scratch."""
 
-    index: int
+    index: int | str              # the op's index in the graph; "P0", "P1" for the preprocessor's rows (before
+                                  # the layers), "D0", "D1" for the detector's passes (after them)
     name: str
     op: str
     kernel: str                   # the CMSIS-NN function called, "inline loop: ..." for QUANTIZE/DEQUANTIZE,
@@ -70,8 +72,11 @@ class ProjectInfo:
 
 
 def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
-                     flash_bytes: int | None = None) -> ProjectInfo:
+                     flash_bytes: int | None = None, squeezing: Squeezing | None = None) -> ProjectInfo:
     """Write the firmware project for `graph` on `target_name` into `out_dir` and return its layer table.
+
+    With `squeezing` (squeeze.py) the feature squeezers run in front of the layers, each its own row of the table,
+    or, as a detector, on two more passes of the model after them (two rows: "D0", "D1").
 
     Raises UnsupportedModelError for a graph edgeq cannot deploy and BudgetError when the arena or the weights
     do not fit the target's RAM and flash (or the smaller `ram_bytes`/`flash_bytes` of a particular board);
@@ -83,18 +88,23 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
                                     f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
+    if squeezing is not None:
+        check_squeezable(graph, squeezing)
     layers, plan = plan_graph(graph, target.simd)
     scratch = {layer.index: layer.scratch for layer in layers}
+    rows = tuple(_layer_info(graph, layer, plan) for layer in layers)
+    if squeezing is not None:
+        pre, post = _squeeze_rows(graph, squeezing, plan, sum(row.macs for row in rows))
+        rows = pre + rows + post
     info = ProjectInfo(
-        out_dir=Path(out_dir), target=target.name,
-        layers=tuple(_layer_info(graph, layer, plan) for layer in layers),
-        weight_bytes=sum(layer.weight_bytes for layer in layers), arena_bytes=plan.arena_bytes,
+        out_dir=Path(out_dir), target=target.name, layers=rows,
+        weight_bytes=sum(row.weight_bytes for row in rows), arena_bytes=plan.arena_bytes,
         arena_bytes_linear=plan_memory(graph, scratch, strategy="linear").arena_bytes,
         arena_lower_bound=plan.lower_bound,
         scratch_bytes=max(scratch.values(), default=0), input_bytes=graph.tensors[graph.inputs[0]].nbytes,
         output_bytes=graph.tensors[graph.outputs[0]].nbytes)
     _check_budget(graph, info, target.name, ram_bytes or target.ram_bytes, flash_bytes or target.flash_bytes)
-    files = {name: text.encode() for name, text in render_model(graph, layers, plan, target.name).items()}
+    files = {name: text.encode() for name, text in render_model(graph, layers, plan, target.name, squeezing).items()}
     files.update(firmware_files(target.name))
     _write_folder(Path(out_dir), files)
     return info
@@ -119,6 +129,36 @@ def _layer_info(graph: Graph, layer: Layer, plan) -> LayerInfo:
         output_shape=tuple(graph.tensors[out].shape), macs=layer.macs, weight_bytes=layer.weight_bytes,
         input_offsets=tuple(plan.offset(n) for n in activations), output_offset=plan.offset(out),
         scratch_offset=scratch.offset if scratch else None, scratch_bytes=layer.scratch)
+
+
+def _squeeze_rows(graph: Graph, squeezing: Squeezing, plan, model_macs: int
+                  ) -> tuple[tuple[LayerInfo, ...], tuple[LayerInfo, ...]]:
+    """The layer-table rows of the squeezers: in front of the layers (preprocess: "P0", "P1", in place on the input
+    in the arena) or after them (detector: "D0" bit depth, "D1" median, each a whole pass of the model). The
+    table's bytes count as the bit-depth row's constants."""
+    x = graph.tensors[graph.inputs[0]]
+    shape, offset = tuple(x.shape), plan.offset(x.name)
+
+    def row(index, name, op, kernel, macs, table):
+        return LayerInfo(index=index, name=name, op=op, kernel=kernel, precision="a8", input_shapes=(shape,),
+                         output_shape=shape, macs=macs, weight_bytes=squeezing.table.nbytes if table else 0,
+                         input_offsets=(offset,), output_offset=offset, scratch_offset=None, scratch_bytes=0)
+
+    if not squeezing.detector:
+        return tuple(row(f"P{k}", f"squeeze_{s}", ROW_OPS[s], _squeezer_kernel(s, squeezing), 0, s == "bit_depth")
+                     for k, s in enumerate(squeezing.squeezers)), ()
+    detect, l1 = DETECT_FUNCTIONS[:2]
+    return (), tuple(
+        row(f"D{k}", f"detect_{s}", f"DETECT_{ROW_OPS[s].removeprefix('SQUEEZE_')}",
+            f"{detect}: input copy, {FUNCTIONS[s]}, the layers, {l1}" + (", flag" if k else ""), model_macs,
+            s == "bit_depth")
+        for k, s in enumerate(squeezing.squeezers))
+
+
+def _squeezer_kernel(squeezer: str, squeezing: Squeezing) -> str:
+    if squeezer == "bit_depth":
+        return f"{FUNCTIONS[squeezer]}: {TABLE}[{squeezing.table.size}] ({squeezing.bits} bits), in place"
+    return f"{FUNCTIONS[squeezer]}: 2x2 median, in place (last to first)"
 
 
 def _check_budget(graph: Graph, info: ProjectInfo, target: str, ram_bytes: int, flash_bytes: int):

@@ -11,6 +11,7 @@ from ..ir import Graph
 from ..plan import MemoryPlan
 from ..resources import data_dir
 from .bindings import Layer
+from .squeeze import DETECT_RECORD_BYTES, FUNCTIONS, TABLE, Squeezing
 
 VALUES_PER_LINE = 24
 
@@ -24,10 +25,17 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_model(graph: Graph, layers: list[Layer], plan: MemoryPlan, target: str) -> dict[str, str]:
-    """{"model.c": ..., "model.h": ...} for a graph with one input and one output."""
+def render_model(graph: Graph, layers: list[Layer], plan: MemoryPlan, target: str,
+                 squeezing: Squeezing | None = None) -> dict[str, str]:
+    """{"model.c": ..., "model.h": ...} for a graph with one input and one output; with `squeezing`, the feature
+    squeezers (cmsis_templates/squeeze.c.j2) in front of the layers or, as a detector, after them."""
+    detector = squeezing is not None and squeezing.detector
+    pre = () if squeezing is None or detector else squeezing.squeezers
     context = dict(graph=graph, layers=layers, plan=plan, target=target, tensors=graph.tensors,
-                   input=graph.tensors[graph.inputs[0]], output=graph.tensors[graph.outputs[0]])
+                   input=graph.tensors[graph.inputs[0]], output=graph.tensors[graph.outputs[0]],
+                   squeezing=squeezing, detector=detector, preprocess=pre, mark_base=len(pre),
+                   num_rows=len(layers) + (len(squeezing.squeezers) if squeezing is not None else 0),
+                   squeeze_functions=FUNCTIONS, table_name=TABLE, detect_record_bytes=DETECT_RECORD_BYTES)
     env = environment()
     return {name: env.get_template(f"{name}.j2").render(context) for name in ("model.c", "model.h")}
 

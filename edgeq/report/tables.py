@@ -27,7 +27,20 @@ def layer_table(report: dict) -> str:
              f"(weights {_kib(t['weight_bytes'])}, code {_kib(t['code_bytes'])}); arena {_kib(t['arena_bytes'])} "
              f"(no reuse: {_kib(t['arena_bytes_linear'])}); RAM reserved {_kib(t['static_ram_bytes'])} (incl. stack region)",
              f"CMSIS-NN: {report['cmsis_nn']['version']}"]
+    rows += [squeeze_line(report[key]) for key in ("preprocess", "detector") if report.get(key)]
     return "\n".join(rows)
+
+
+def squeeze_line(spec: dict) -> str:
+    """One line on the feature squeezers of a compile report (report["preprocess"] or report["detector"])."""
+    what = (f"detector ({' + '.join(spec['squeezers'])}; flags when L1 > {spec['threshold']:.6g}, "
+            f"{spec['threshold_steps']} output steps)" if spec["kind"] == "detector"
+            else f"preprocess {spec['kind']}" + (f" ({', then '.join(spec['squeezers'])})"
+                                                 if len(spec["squeezers"]) > 1 else ""))
+    bits = f", {spec['bits']} bits" if spec["bits"] is not None else ""
+    return (f"squeezing: {what}{bits}: flash {spec['flash_bytes']:,} B (table {spec['table_bytes']:,} B, code "
+            f"{spec['code_bytes']:,} B), {spec['arena_bytes']} B of arena (in place), stack frames "
+            f"{max(spec['stack_bytes'].values(), default=0)} B at most; rows {', '.join(spec['rows'])}")
 
 
 def run_summary(report: dict, result, elapsed_s: float) -> dict:
@@ -65,6 +78,9 @@ def format_figures(figures: dict) -> str:
     lines = []
     for key, value in figures.items():
         if key == "layers":
+            continue
+        if key == "detector":
+            lines.append(f"  {'detector flagged':<38} {value['flagged']:,} of {len(value['flags']):,} inputs")
             continue
         if isinstance(value, bool):
             value = "yes" if value else "no"
