@@ -571,6 +571,10 @@ def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -
     for name in names:
         p = params.get(name, {})
         if name == "feature_squeezing":
+            squeezed = [v for v, r in reports.items() if "preprocess" in r]
+            if squeezed:
+                raise UsageError(f"--defenses feature_squeezing: {', '.join(squeezed)} already squeezes its inputs "
+                                 "on the device (compiled with --preprocess); audit it without --defenses")
             bits = positive(p.get("bits", 4), "feature_squeezing.bits", integer=True)
             out[name] = {v: feature_squeezing(_input_quantization(r), bits) for v, r in reports.items()}
             out[name]["float"] = out[name][first]
