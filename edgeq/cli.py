@@ -251,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz with x (NHWC or NCHW; uint8 pixels or floats in [0, 1]) and y (labels)")
     f.add_argument("--defense", required=True, choices=sorted(TRAINING_DEFENSES))
     f.add_argument("--recipe", default="cpu", choices=["cpu", "study"],
-                   help="study: the paper's settings (days on a CPU); cpu: fewer epochs on a 5000-sample subset")
+                   help="study: the paper's settings (days on a CPU); cpu: fewer epochs on a training subset")
     f.add_argument("--epochs", type=int, default=None, help="overrides the recipe's epochs")
     f.add_argument("--params", default=None, help='JSON overrides of the recipe, e.g. \'{"eps": 0.01, "lr": 0.005}\'')
     f.add_argument("--seed", type=int, default=0)
