@@ -95,44 +95,32 @@ def build_digits_mlp(data: DigitsData, hidden: int = 32, seed: int = 0) -> tuple
 
 class DigitsCNN(nn.Module):
     """Conv+BN+ReLU, conv+ReLU, max pool, depthwise conv with a residual add, NCHW flatten, Linear: every kind
-    of layer the quantizer and the deploy path handle, small enough to train in seconds."""
+    of layer the quantizer and the deploy path handle, small enough to train in seconds. With `hidden`, a
+    Linear+ReLU of that many units comes before the classifier (DigitsCNNWide)."""
 
-    def __init__(self):
+    def __init__(self, hidden: int | None = None):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
         self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
         self.pool = nn.MaxPool2d(2)
         self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
-        self.fc = nn.Linear(16 * 4 * 4, 10)
+        self.fc1 = nn.Linear(16 * 4 * 4, hidden) if hidden else None
+        self.fc = nn.Linear(hidden or 16 * 4 * 4, 10)
 
     def forward(self, x):
         x = torch.relu(self.bn1(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.dw(x) + x)
-        return self.fc(torch.flatten(x, 1))
+        x = torch.flatten(torch.relu(self.dw(x) + x), 1)
+        return self.fc(x if self.fc1 is None else torch.relu(self.fc1(x)))
 
 
-class DigitsCNNWide(nn.Module):
-    """`edgeq demo`'s model: DigitsCNN's layers, plus a hidden Linear+ReLU (`hidden` units) before the classifier.
-    Most of its weights sit in that one layer, so int4 there saves far more flash than its int4 kernel's code
-    costs, which the tests' DigitsCNN is too small to show."""
+class DigitsCNNWide(DigitsCNN):
+    """`edgeq demo`'s model: DigitsCNN with a hidden layer. Most of its weights sit in that one layer, so int4
+    there saves far more flash than its int4 kernel's code costs, which the tests' DigitsCNN is too small to show."""
 
     def __init__(self, hidden: int = 96):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
-        self.fc1 = nn.Linear(16 * 4 * 4, hidden)
-        self.fc = nn.Linear(hidden, 10)
-
-    def forward(self, x):
-        x = torch.relu(self.bn1(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.dw(x) + x)
-        return self.fc(torch.relu(self.fc1(torch.flatten(x, 1))))
+        super().__init__(hidden)
 
 
 def train_digits_cnn(data: DigitsData, epochs: int = 15, seed: int = 0) -> DigitsCNN:
