@@ -150,6 +150,11 @@ def _defend(args) -> None:
                recipe=args.recipe, params=params, seed=args.seed, device=args.device)
 
 
+def _setup(args) -> None:
+    from .install import setup
+    setup()
+
+
 def _demo(args) -> None:
     from .demo import run
     run(args.out, args.target)
@@ -258,6 +263,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default="cpu", help="cpu, or cuda where torch sees a GPU")
     f.add_argument("--out", type=Path, required=True, help=".pt to write (a checkpoint .pt.ckpt goes beside it)")
     f.set_defaults(func=_defend)
+
+    s = sub.add_parser("setup", help="fetch CMSIS-NN into edgeq's cache and build the QEMU instruction-count plugin "
+                                     "(once after installing; needs the Debian Arm toolchain and QEMU)")
+    s.set_defaults(func=_setup)
 
     d = sub.add_parser("demo", help="the embedded default: digits model → firmware → QEMU, checked against tflite-micro")
     d.add_argument("--out", type=Path, default=Path("out/demo"))

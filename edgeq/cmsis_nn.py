@@ -1,4 +1,4 @@
-"""Where CMSIS-NN is and which version: $CMSIS_NN_PATH, else the copy `make setup` fetched into the cache.
+"""Where CMSIS-NN is and which version: $CMSIS_NN_PATH, else the copy `edgeq setup` fetched into the cache.
 Both the code generator (its host probe) and the build read CMSIS-NN from here."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def find_cmsis_nn() -> CmsisNN:
     path = Path(os.environ.get("CMSIS_NN_PATH") or cache_dir() / "cmsis-nn").resolve()
     if not (path / "Include" / "arm_nnfunctions.h").is_file() or not (path / "Source").is_dir():
         raise ToolchainError(f"CMSIS-NN not found at {path} (expected Include/arm_nnfunctions.h and Source/); "
-                             f"run `make setup` or set CMSIS_NN_PATH")
+                             f"run `edgeq setup` (or `make setup` in a checkout), or set CMSIS_NN_PATH")
     version_file = path / "VERSION"
     version = version_file.read_text().strip() if version_file.is_file() else f"unknown ({path})"
     return CmsisNN(path, _tree_hash(path), version)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian machine (idempotent): Arm toolchain + QEMU + Chromium, the Python venv with pinned
-# dependencies, CMSIS-NN in the ignored cache, and the QEMU instruction-count plugin.
+# dependencies, then `edgeq setup`: CMSIS-NN in the ignored cache, and the QEMU instruction-count plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -32,6 +32,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-.venv/bin/python scripts/fetch_cmsis_nn.py .cache/cmsis-nn
-bash scripts/build_qemu_plugin.sh || echo "warning: QEMU instruction-count plugin not built; runs will report estimated instruction counts (-icount + SysTick)" >&2
+.venv/bin/edgeq setup      # CMSIS-NN into .cache/cmsis-nn, the QEMU plugin into .cache/qemu-plugin
 echo "== setup done"

@@ -1,6 +1,6 @@
 """QEMU backend: boots the ELF on its target's MPS2/MPS3 board with the inputs preloaded into RAM.
 
-Instruction counts come from the edgeq_icount TCG plugin when it is built (scripts/build_qemu_plugin.sh):
+Instruction counts come from the edgeq_icount TCG plugin when it is built (edgeq setup):
 exact counts at every edgeq_mark. Without it QEMU runs with `-icount shift=6`, so each instruction
 advances the virtual clock by exactly 64 ns, and the firmware timestamps every mark with SysTick on the
 CPU clock (a 40 ns tick at 25 MHz, 31.25 ns at 32 MHz). A tick being shorter than an instruction, the
@@ -45,14 +45,14 @@ class QemuRunner(Runner):
     name = "qemu"
 
     def __init__(self, plugin: Path | bool = True):
-        """plugin: True for the edgeq_icount .so that scripts/build_qemu_plugin.sh puts in edgeq's cache, a path
+        """plugin: True for the edgeq_icount .so that edgeq setup puts in edgeq's cache, a path
         for another build, False to count without it on purpose (SysTick estimates, no warning)."""
         if shutil.which(QEMU) is None:
             raise ToolchainError(f"{QEMU} not found on PATH; install qemu-system-arm (see `make setup`)")
         plugin = default_plugin() if plugin is True else plugin or None
         if plugin is not None and not Path(plugin).is_file():
             warnings.warn(f"QEMU instruction-count plugin {plugin} not found (build it with "
-                          f"scripts/build_qemu_plugin.sh); counting with -icount and SysTick instead, "
+                          f"edgeq setup); counting with -icount and SysTick instead, "
                           f"estimates within +-1 instruction per layer", RuntimeWarning, stacklevel=2)
             plugin = None
         self.plugin = Path(plugin) if plugin is not None else None

@@ -39,7 +39,7 @@ def test_batch_in_one_boot(standin_elf, target):
     assert 0 < result.stack_bytes < 16384
 
 
-@pytest.mark.skipif(not PLUGIN_BUILT, reason="QEMU plugin not built (scripts/build_qemu_plugin.sh)")
+@pytest.mark.skipif(not PLUGIN_BUILT, reason="QEMU plugin not built (edgeq setup)")
 @pytest.mark.parametrize("target", TARGETS)
 def test_systick_fallback_tracks_exact_counts(standin_elf, target):
     """Without the plugin, per-layer counts differ from the exact ones only by the timestamp's own cost,

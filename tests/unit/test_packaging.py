@@ -16,7 +16,7 @@ def test_wheel_ships_data_folders(tmp_path):
                     "-w", str(tmp_path / "dist")], check=True, capture_output=True, cwd=tmp_path)
     wheel = next((tmp_path / "dist").glob("edgeq-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for rel in ("firmware/Makefile", "firmware/startup.c", "firmware/qemu_plugin/edgeq_icount.c",
+    for rel in ("firmware/Makefile", "firmware/startup.c", "firmware/qemu_plugin/edgeq_icount.c", "firmware/qemu_plugin/build.sh",
                 "cmsis_templates/model.c.j2", "renode/edgeq.resc"):
         assert f"edgeq/_data/{rel}" in names, f"{rel} is missing from {wheel.name}"
     site = tmp_path / "site"

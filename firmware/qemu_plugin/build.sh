@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build the exact instruction-count QEMU plugin (firmware/qemu_plugin/edgeq_icount.c).
+# Build the exact instruction-count QEMU plugin (edgeq_icount.c beside this script) into $EDGEQ_CACHE.
+# `edgeq setup` runs it (it ships in the wheel with the firmware sources); so does `make setup` in a checkout.
 #
 # Debian ships qemu-system-arm with plugin support but not qemu-plugin.h, so the header is taken from the
 # Debian source package of the same QEMU release (only that one file is extracted). Idempotent: does
-# nothing when the .so is newer than its source. Output: ${EDGEQ_CACHE:-<repo>/.cache}/qemu-plugin/edgeq_icount.so
+# nothing when the .so is newer than its source. Output: $EDGEQ_CACHE/qemu-plugin/edgeq_icount.so
 #
 # When apt has no deb-src entry, one is derived from the machine's own deb entries (same URIs, suites,
 # components and Signed-By), so it works behind whatever mirror the machine uses. EDGEQ_APT_DIR (default
@@ -11,9 +12,8 @@
 # prints the entry it would write and exits (no root needed).
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$repo/firmware/qemu_plugin/edgeq_icount.c"
-out="${EDGEQ_CACHE:-$repo/.cache}/qemu-plugin"
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/edgeq_icount.c"
+out="${EDGEQ_CACHE:?set EDGEQ_CACHE to the edgeq cache folder, as edgeq setup does}/qemu-plugin"
 so="$out/edgeq_icount.so"
 header="$out/include/qemu-plugin.h"
 apt_dir="${EDGEQ_APT_DIR:-/etc/apt}"
@@ -116,7 +116,7 @@ if [[ ! -f "$header" ]]; then
         && ! grep -qsE '^\s*deb-src\s' "$apt_dir"/sources.list "$apt_dir"/sources.list.d/*.list; then
         entry="$(derive_deb_src)"    # dies (one line) when there is no deb entry
         echo "qemu plugin: adding deb-src twins of the deb entries ($apt_dir/sources.list.d/edgeq-deb-src.sources)"
-        printf '# Written by edgeq scripts/build_qemu_plugin.sh: the deb-src twins of the deb entries.\n%s\n' "$entry" \
+        printf '# Written by edgeq (firmware/qemu_plugin/build.sh): the deb-src twins of the deb entries.\n%s\n' "$entry" \
             > "$apt_dir/sources.list.d/edgeq-deb-src.sources"
     fi
     apt_get update
