@@ -576,18 +576,11 @@ def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -
                 raise UsageError(f"--defenses feature_squeezing: {', '.join(squeezed)} already squeezes its inputs "
                                  "on the device (compiled with --preprocess); audit it without --defenses")
             bits = positive(p.get("bits", 4), "feature_squeezing.bits", integer=True)
-            out[name] = {v: feature_squeezing(_input_quantization(r), bits) for v, r in reports.items()}
+            out[name] = {v: feature_squeezing(_squeeze_quantization(r["input"]), bits) for v, r in reports.items()}
             out[name]["float"] = out[name][first]
         else:
             raise UsageError("--defenses pixel_defend needs a trained PixelCNN; it is not wired into the audit yet")
     return out
-
-
-def _input_quantization(report: dict):
-    from edgeq.attacks.defenses.squeeze import InputQuantization
-    spec = report["input"]
-    kind = DType(spec["dtype"])
-    return InputQuantization(spec["scale"], spec["zero_point"], kind.qmin, kind.qmax)
 
 
 def _defended_variants(variants: list, transforms: dict, reports: dict, data, log) -> list:
@@ -600,7 +593,7 @@ def _defended_variants(variants: list, transforms: dict, reports: dict, data, lo
         for v in variants:
             detector = None
             if d == "feature_squeezing" and data is not None:
-                q = _input_quantization(reports.get(v.name, next(iter(reports.values()))))
+                q = _squeeze_quantization(reports.get(v.name, next(iter(reports.values())))["input"])
                 detector = SqueezeDetector(v.predict, q, *data)
                 log(f"{v.name}+{d}: detector threshold {detector.threshold:.4g} (L1, FPR 5 % on "
                     f"{len(data[0])} training samples)")
