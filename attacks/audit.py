@@ -7,6 +7,7 @@ variants answer through their DeviceEstimator, whose fast-path answers are re-ch
 every attack."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -65,8 +66,17 @@ def _runs(attacks: dict, variants: list[Variant], crafters: list[str]):
                         yield f"{name}{tag}[{v.name}]", attack, p, v, ""
 
 
+def _seed(seed: int, key: str, start: int) -> None:
+    """Seeds the generators attacks draw from (NumPy's, and torch's once loaded) for one chunk of one run, so
+    that a run gives the same examples however often it is interrupted and resumed."""
+    s = int(digest(np.frombuffer(f"{seed}:{key}:{start}".encode(), np.uint8).astype(np.float32)), 16) % 2**32
+    np.random.seed(s)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(s)
+
+
 def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budget, counter, store: Store,
-            log) -> RunRecord:
+            log, seed: int = 0) -> RunRecord:
     """Attack the samples after the saved ones, chunk by chunk, until done or a budget is spent."""
     start, q0 = time.monotonic() - run.elapsed_s, counter() - run.queries
     run.status, run.stopped_by = "running", None
@@ -79,6 +89,7 @@ def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budg
             break
         s = slice(run.done, min(run.done + budget.chunk, len(x)))
         try:
+            _seed(seed, run.key, s.start)
             x_adv = generate(x[s], y[s])
         except (FastPathMismatch, EmulatorError, ToolchainError):
             raise                               # the device or its check failed: no attack result can stand
@@ -122,7 +133,7 @@ def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: lis
 def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: dict[str, dict], out_dir,
               *, white_box=None, crafted_on: str = "float", input_scale: float | None = None,
               budget: Budget | None = None, zero_density_samples: int = 16, adaptive: dict | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              seed: int = 0, log: Callable[[str], None] = print) -> dict:
     """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` is the ART
     estimator white-box attacks are crafted on (None: they are skipped), `crafted_on` the variant it stands for
     (the float model, or the device variant whose quantized twin it is): transfer rates are from that variant.
@@ -133,11 +144,10 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
     dict (every number; no arrays but the perturbation values)."""
     x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
     budget = budget or Budget()
-    store = Store(f"{out_dir}/adversarial")
     data_id = digest(x)
     clean = {v.name: v.predict(x).argmax(1) for v in variants}
     report = {"samples": len(x), "input_scale": input_scale, "crafted_on": crafted_on if white_box else None,
-              "variants": {}, "runs": []}
+              "seed": seed, "variants": {}, "runs": []}
     crafters = {"": white_box, **(adaptive or {})} if white_box is not None else {}
     runs = list(_runs(attacks, variants, list(crafters)))
     for key, attack, params, target, crafter in runs:       # refuse bad parameters before any attack runs
@@ -146,6 +156,7 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
                 attack.build(target.estimator.art() if target else crafters[crafter], params)
             except (ValueError, TypeError) as e:
                 raise UsageError(f"attack {key}: parameters {params} are refused: {e}") from e
+    store = Store(f"{out_dir}/adversarial")
     for i, (key, attack, params, target, crafter) in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {key} ({attack.box}-box, {attack.norm})")
         source = f"{crafted_on}+{crafter}" if crafter else crafted_on
@@ -165,7 +176,7 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
             est = target.estimator if target else None
             generate = attack.build(est.art() if est else crafters[crafter], params)
             counter = (lambda e=est: e.counts.device + e.counts.fast) if est else (lambda: 0)
-            run = _attack(run, generate, x, y, budget, counter, store, log)
+            run = _attack(run, generate, x, y, budget, counter, store, log, seed)
         else:
             log(f"  {key}: complete on disk, re-scoring")
         report["runs"].append({**entry, "status": run.status, "stopped_by": run.stopped_by,

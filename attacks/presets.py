@@ -51,6 +51,10 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
+COUNTS = {"max_iter", "num_random_init", "batch_size", "binary_search_steps", "nb_grads", "nb_parallel",
+          "nb_restarts", "num_trial", "sample_size", "init_size", "sub_dim", "square_max_iter", "seed"}
+
+
 def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, dict] | None = None) -> dict:
     """{attack: params} for `preset`, restricted to `attacks` ("all", a comma list or a list), with
     per-attack `overrides` merged over the preset's values."""
@@ -58,9 +62,11 @@ def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, 
         raise EdgeqError(f"unknown attack preset {preset!r}; choose one of {', '.join(PRESETS)}")
     table = PRESETS[preset]
     names = list(table) if attacks == "all" else (attacks.split(",") if isinstance(attacks, str) else list(attacks))
-    unknown = [n for n in names if n not in table] + [n for n in (overrides or {}) if n not in table]
-    if unknown:
-        raise EdgeqError(f"unknown attack(s) {', '.join(unknown)}; the suite has {', '.join(table)}")
+    for option, given in (("--attacks", names), ("--params", list(overrides or {}))):
+        unknown = [n for n in given if n not in table]
+        if unknown:
+            raise EdgeqError(f"{option}: unknown attack(s) {', '.join(repr(n) for n in unknown)}; the suite has "
+                             f"{', '.join(table)}")
     chosen = {n: copy.deepcopy(table[n]) for n in names}
     for name, params in (overrides or {}).items():
         if not isinstance(params, dict):
@@ -76,6 +82,12 @@ def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, 
                                      and math.isfinite(v) and v >= 0 for v in values):
                 raise EdgeqError(f"--params: {name}.{key} must be a number >= 0"
                                  f"{' or a list of them' if key == 'eps' else ''}, not {value!r}")
+            if key in COUNTS:
+                least = 0 if key in ("num_random_init", "seed") else 1
+                if not (float(value).is_integer() and value >= least):
+                    raise EdgeqError(f"--params: {name}.{key} counts something: a whole number >= {least}, "
+                                     f"not {value!r}")
+                params[key] = int(value)
         if name in chosen:
             chosen[name].update(params)
     return chosen

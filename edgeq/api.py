@@ -4,6 +4,7 @@ Everything downstream of the C project gets files and bytes (build, emulate); th
 report.json holding what a later `run` needs (input/output types, shapes, quantization, layer names)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from .emulate import get_runner
 from .errors import BudgetError, InputDataError, UsageError
 from .frontends.tflite import read_tflite
 from .inputs import (array, class_labels, existing_file, float_inputs, load_arrays, output_path, positive,
-                     to_layout)
+                     to_layout, unit_range)
 from .ir import DType, Graph, QParams
 from .report.tables import run_summary
 
@@ -75,6 +76,7 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
                               f"flash budget is {flash_bytes:,} B: {built.flash_bytes - flash_bytes:,} B short")
         report = {
             "model": MODEL,
+            "model_sha256": hashlib.sha256((staging / MODEL).read_bytes()).hexdigest(),
             "source": str(graph.source),
             "target": target,
             "input": _io_spec(graph, graph.inputs[0]),
@@ -231,6 +233,9 @@ def compile_model(model: str | os.PathLike, target: str = "cortex-m4", out_dir: 
     compile_graph's (budgets, preprocess, squeeze_bits, detect_threshold); `detect_train` (an .npz with x, y:
     load_dataset) sets the detector's threshold from training data at `detect_fpr` (squeeze_threshold)."""
     path = existing_file(model, "model")
+    if path.suffix.lower() in (".h5", ".pt", ".pth", ".onnx"):
+        raise UsageError(f"{path} is a float model; `edgeq compile` takes a quantized .tflite: make one with "
+                         "`edgeq quantize`")
     graph = read_tflite(path)
     if detect_train is not None:
         if options.get("detect_threshold") is not None:
@@ -258,10 +263,15 @@ def load_report(project_dir: str | os.PathLike) -> dict:
 def project_file(project_dir: str | os.PathLike, report: dict, key: str) -> Path:
     """A file of a compiled project (`key`: "model" or "elf"), found beside its report.json wherever the folder
     was copied or moved."""
+    if key not in report:
+        raise UsageError(f"{Path(project_dir) / REPORT} is not a compile report (no {key!r}); recompile the project "
+                         "with `edgeq compile`")
     path = Path(project_dir) / report[key]
     if not path.is_file():
         raise UsageError(f"{project_dir}: its {key} file {report[key]} is missing; recompile the project with "
                          "`edgeq compile`")
+    if key == "model" and report.get("model_sha256") not in (None, hashlib.sha256(path.read_bytes()).hexdigest()):
+        raise UsageError(f"{path} has changed since the project was compiled; recompile it with `edgeq compile`")
     return path
 
 
@@ -282,20 +292,29 @@ def quantize_inputs(x: np.ndarray, spec: dict, where: str = "inputs") -> np.ndar
         info = np.iinfo(dtype)
         if x.size and (x.min() < info.min or x.max() > info.max):
             raise InputDataError(f"{where}: integer inputs range over [{x.min()}, {x.max()}], outside the model's "
-                                 f"{dtype}; give floats to have them quantized")
+                                 f"{dtype}; give floats (or uint8 pixels) to have them quantized")
         return x.astype(dtype)
-    x = float_inputs(x, where)
     if spec["scale"] is None:                       # a float input: no quantization
-        return x.astype(dtype)
-    q = QParams(spec["scale"], spec["zero_point"])
-    kind = DType(spec["dtype"])
-    lo, hi = (kind.qmin - q.zp) * q.s, (kind.qmax - q.zp) * q.s
+        return float_inputs(x, where).astype(dtype)
+    lo, hi = input_range(spec)
+    raw_pixels = hi >= 254                          # the model takes 0..255 pixels as they are (MLPerf Tiny)
+    x = x.astype(np.float32) if x.dtype == np.uint8 and raw_pixels else float_inputs(x, where)
+    if raw_pixels and x.size and 0 <= x.min() and x.max() <= 1:
+        raise InputDataError(f"{where}: inputs range over [{x.min():g}, {x.max():g}] but the model takes pixels in "
+                             f"[{lo:g}, {hi:g}]; give 0..255 values (uint8 pixels as they are)")
+    q, kind = QParams(spec["scale"], spec["zero_point"]), DType(spec["dtype"])
     slack = 0.05 * (hi - lo)
     if x.min() < lo - slack or x.max() > hi + slack:
         raise InputDataError(f"{where}: inputs range over [{x.min():g}, {x.max():g}] but the model's input "
                              f"quantization covers [{lo:g}, {hi:g}]; scale them into it (pixels 0..255: divide by "
                              "255, or pass them as uint8)")
     return q.quantize_half_up(x, kind)
+
+
+def input_range(spec: dict) -> tuple[float, float]:
+    """The real values a quantized input spec (report["input"]) represents, from its lowest to its highest level."""
+    kind = DType(spec["dtype"])
+    return (kind.qmin - spec["zero_point"]) * spec["scale"], (kind.qmax - spec["zero_point"]) * spec["scale"]
 
 
 def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator: str = "qemu",
@@ -382,9 +401,11 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
     return x, y[:samples]
 
 
-FOLDED_LR_SCALE = 0.1       # a Keras model trains through its twin, BatchNorm folded into the convolutions: there the
-                            # study's SGD 0.01 diverges on the D&G ResNet-8 (gradient norm 40 at the first batch, loss
-                            # 1e8 four batches later), a tenth of any recipe's learning rate trains steadily
+# A Keras model trains through its twin, BatchNorm folded into the convolutions. On the D&G ResNet-8 the study's SGD
+# 0.01 diverges there (gradient norm 40 at the first clean batch, loss 1e8 four batches later; on PGD examples the
+# norm reaches 100-300): a tenth of the recipe's rate, the gradient norm clipped to 1, keeps its clean accuracy.
+FOLDED_LR_SCALE = 0.1
+FOLDED_CLIP_NORM = 1.0
 
 
 def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.PathLike, weights=None,
@@ -393,7 +414,7 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     """`edgeq defend`: fine-tune a pretrained float model with a training defense (edgeq.attacks.defenses) and
     write it to `out`: a state_dict for a PyTorch class (file.py:Class, `weights` its pretrained state_dict; or
     a module), the whole model for a Keras .h5 (`edgeq quantize` takes either; it trains at FOLDED_LR_SCALE of the
-    recipe's learning rate unless `params` sets one). Data: x in [0, 1] (or uint8
+    recipe's learning rate, gradients clipped to FOLDED_CLIP_NORM, unless `params` says otherwise). Data: x in [0, 1] (or uint8
     pixels), NHWC or NCHW; y class indices or one-hot. A checkpoint beside `out` (out + ".ckpt") is written after
     every epoch and resumed from by a rerun with the same settings. Returns a summary (recipe, parameters,
     epochs, time, clean accuracy on the training samples)."""
@@ -404,14 +425,16 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     from edgeq.attacks.defenses.train import train_defense
 
     keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
-    if keras and "lr" not in (params or {}):
-        params = {**(params or {}), "lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"]}
+    if keras:
+        params = {"lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"], "clip_norm": FOLDED_CLIP_NORM,
+                  **(params or {})}
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
         raise UsageError(f"--device {device}: no such device here (torch sees "
                          f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}); use --device cpu")
-    x = float_inputs(x, "training data")
+    positive(seed, "--seed", integer=True, allow_zero=True)
+    x = unit_range(float_inputs(x, "training data"), "training data")
     if keras:
         from .frontends.torch.keras import load_keras_h5
         from .quantize.twin import Logits
@@ -424,7 +447,14 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
         hwc = x.shape[1:] if not channels_first or x.ndim != 4 or x.shape[3] == channels \
             else (x.shape[2], x.shape[3], x.shape[1])
     x = to_layout(x, hwc, "nhwc", "training data", log) if len(hwc) == 3 else x
-    y = class_labels(y, len(x), None, "training labels")
+    try:
+        with torch.no_grad():
+            probe = torch.as_tensor(x[:1])
+            classes = int(net.eval()(probe.permute(0, 3, 1, 2) if channels_first else probe).shape[-1])
+    except RuntimeError as e:
+        raise InputDataError(f"training data: the model does not take samples of shape {list(x.shape[1:])} (NHWC) "
+                             f"or their NCHW view: {str(e).splitlines()[0]}") from e
+    y = class_labels(y, len(x), classes, "training labels")
     started = time.monotonic()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     trained = train_defense(net, x, y, defense, params, checkpoint=out.with_name(out.name + ".ckpt"),
@@ -438,6 +468,7 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
         logits = trained(probe.permute(0, 3, 1, 2) if channels_first else probe)
     summary = {"defense": defense, "recipe": recipe, "params": params, "seed": seed, "device": device,
                "wall_s": time.monotonic() - started, "train_samples": min(len(x), params["train_samples"] or len(x)),
+               "classes": classes,
                "clean_accuracy_train": float((logits.argmax(1).numpy() == y[:1024]).mean()), "out": str(out)}
     _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
     log(f"{defense}: {params['epochs']} epochs on {summary['train_samples']} samples in {summary['wall_s']:.0f} s; "
@@ -451,7 +482,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
           budget_s: float | None = None, budget_queries: int | None = None, chunk: int = 32,
           fast_path: bool = True, recheck_rate: float = 0.02, defenses: list[str] | None = None,
           defense_data: tuple[np.ndarray, np.ndarray] | None = None, defense_params: dict | None = None,
-          log=print) -> dict:
+          seed: int = 0, log=print) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
     floats in [0, 1], NHWC or NCHW (inputs.to_layout), labels class indices or one-hot: both are checked against
@@ -489,9 +520,16 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         raise UsageError(f"--recheck must be in (0, 1], not {recheck_rate:g}: the share of fast-path answers "
                          "re-run in the emulator (--emulator-only runs every query there)")
     chosen = resolve(preset, attacks, overrides)
-    output_path(out_dir, "--out", folder=True)
+    positive(seed, "--seed", integer=True, allow_zero=True)
+    _check_audit_folder(Path(out_dir))
     projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
     reports = {name: load_report(d) for name, d in projects.items()}
+    for name, d in projects.items():                   # every file the audit needs, before anything is written
+        project_file(d, reports[name], "elf"), project_file(d, reports[name], "model")
+        lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
+        if hi > 1.5:
+            raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "
+                             "[0, 1]: audit a model quantized for [0, 1] inputs")
     first_name, first_dir = next(iter(projects.items()))
     first = reports[first_name]
     shape = tuple(first["input"]["shape"][1:])
@@ -535,8 +573,10 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     estimator = art_classifier(crafting, shape, nb_classes, crafting_nchw)
     adaptive = {d: art_classifier(crafting, shape, nb_classes, crafting_nchw, [bpda(by_base[crafted_on])])
                 for d, by_base in transforms.items()}
-    result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
-                       input_scale=first["input"]["scale"], budget=budget, adaptive=adaptive, log=log)
+    with _audit_lock(Path(out_dir)):
+        result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
+                           input_scale=first["input"]["scale"], budget=budget, adaptive=adaptive, seed=seed,
+                           log=log)
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
     result["summary"] = summarize(result)
@@ -548,10 +588,42 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
                          for name, r in reports.items()}
     model = {**first, "run": figures[first_name]}
     out = Path(out_dir)
-    _write_atomic(out / "report.json", json.dumps({**result, "model": model}, indent=1))
     _write_atomic(out / "report.html", render(result, model))
+    _write_atomic(out / "report.json", json.dumps({**result, "model": model}, indent=1))
     log(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
+
+
+AUDIT_LOCK = ".edgeq-audit.lock"
+
+
+def _check_audit_folder(out: Path) -> None:
+    """An audit writes into a folder that is absent, empty, or an earlier audit's (which it resumes)."""
+    output_path(out, "--out", folder=True)
+    entries = sorted(p.name for p in out.iterdir() if p.name != AUDIT_LOCK) if out.is_dir() else []
+    if entries and "adversarial" not in entries:
+        raise UsageError(f"--out {out} holds files that are not an edgeq audit's (e.g. {entries[0]}); choose a new "
+                         "folder")
+
+
+@contextlib.contextmanager
+def _audit_lock(out: Path):
+    """One audit at a time writes a folder."""
+    import fcntl
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(out / AUDIT_LOCK, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"--out {out}: another edgeq audit is writing this folder; wait for it or choose "
+                                 "another") from None
+            yield
+    finally:
+        if created and [p.name for p in out.iterdir()] == [AUDIT_LOCK]:     # refused before writing anything
+            (out / AUDIT_LOCK).unlink()
+            out.rmdir()
 
 
 INPUT_DEFENSES = ("feature_squeezing", "pixel_defend")
@@ -661,7 +733,8 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
     positive(qat_epochs, "--qat-epochs", integer=True, allow_zero=True)
     positive(kure, "--kure", allow_zero=True)
     graph, x, layout = _float_model(model, calib, log)
-    labels = None if labels is None else class_labels(labels, len(x), None, "calibration labels")
+    classes = int(np.prod(graph.tensors[graph.outputs[0]].shape[1:]))
+    labels = None if labels is None else class_labels(labels, len(x), classes, "calibration labels")
     kernels = ram_of = None
     if any(b is not None for b in (flash_bytes, ram_bytes, instructions)):
         budget, kernels, ram_of = _target_budget(graph, _nhwc(x, layout), target, budget, log, allow_a16)
@@ -848,10 +921,12 @@ def _float_model(model, calib, log=print):
                                  f"convolution takes {channels} channels (NCHW [N, {channels}, H, W])")
         x = to_layout(x, x.shape[1:], "nchw", "calibration data", log)
     try:
-        graph = from_module(model, (1, *x.shape[1:]))
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):    # torch.fx prints its traceback
+            graph = from_module(model, (1, *x.shape[1:]))
     except (RuntimeError, ValueError, TypeError) as e:
-        raise InputDataError(f"the model does not run on calibration inputs [N, {', '.join(map(str, x.shape[1:]))}]:"
-                             f" {type(e).__name__}: {str(e).splitlines()[0]}") from e
+        raise InputDataError(f"calibration data: the model does not run on samples of shape {list(x.shape[1:])} "
+                             f"(a batch [N, C, H, W] for a PyTorch model): {type(e).__name__}: "
+                             f"{str(e).splitlines()[0]}") from e
     _check_finite_weights(graph)
     return graph, x, "nchw"
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import api
 from .errors import EdgeqError, UsageError
-from .inputs import array, existing_file, load_arrays, output_path
+from .inputs import array, distinct, existing_file, load_arrays, output_path, positive
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
 from .targets import TARGETS
@@ -52,25 +52,27 @@ def _inputs(path: Path):
 
 
 def _save(path: Path, write) -> None:
-    """`write(tmp)` then rename: a file at `path` is always whole."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    write(tmp)
+    """`write(file)` to a temporary name, then rename: a file at `path` is always whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
     tmp.replace(path)
 
 
 def _run(args) -> None:
     out = output_path(args.out, "--out", folder=False)
+    distinct(out, "--out", inputs=args.inputs)
     outputs, metrics = api.run_project(args.project, _inputs(args.inputs), emulator=args.emulator,
                                        timeout_s=args.timeout)
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics_path = out.with_suffix(".metrics.json")
-    _save(out, lambda tmp: np.save(tmp, outputs))
+    _save(out, lambda f: np.save(f, outputs))
     flags = ""
     if "detector" in metrics:                   # the feature-squeezing detector's flag per input
         flags_path = out.with_suffix(".flags.npy")
-        _save(flags_path, lambda tmp: np.save(tmp, np.array(metrics["detector"]["flags"], dtype=bool)))
+        _save(flags_path, lambda f: np.save(f, np.array(metrics["detector"]["flags"], dtype=bool)))
         flags = f", {flags_path} (the detector's flags)"
-    _save(metrics_path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+    _save(metrics_path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))
     print(format_figures(metrics))
     print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}){flags} and {metrics_path}")
 
@@ -90,6 +92,14 @@ def _projects(specs: list[str]) -> dict[str, str]:
 
 
 def _audit(args) -> None:
+    if args.float_model is None:
+        given = [o for o, v in (("--weights", args.weights), ("--channels-first", args.channels_first),
+                                ("--float-outputs", args.float_outputs != "logits" or None)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)} describe(s) the float model: give --float-model too")
+    if args.emulator_only and args.recheck != 0.02:
+        raise UsageError("--recheck is the share of fast-path answers re-run in the emulator; with --emulator-only "
+                         "every query runs there: give one or the other")
     projects = _projects(args.project)
     overrides = _json_option(args.params, "--params", '{"pgd_linf": {"eps": [0.01]}}')
     defense_params = _json_option(args.defense_params, "--defense-params", '{"feature_squeezing": {"bits": 5}}')
@@ -101,7 +111,7 @@ def _audit(args) -> None:
               fast_path=not args.emulator_only, recheck_rate=args.recheck,
               defenses=args.defenses.split(",") if args.defenses else None,
               defense_data=api.load_dataset(args.defense_data) if args.defense_data else None,
-              defense_params=defense_params)
+              defense_params=defense_params, seed=args.seed)
 
 
 def _load_model(spec: str, weights: Path | None):
@@ -115,7 +125,10 @@ def _load_model(spec: str, weights: Path | None):
 
 
 def _quantize(args) -> None:
+    if args.kure and not args.qat_epochs:
+        raise UsageError("--kure weighs a penalty during QAT: give --qat-epochs too")
     output_path(args.out, "--out", folder=False)
+    distinct(args.out, "--out", weights=args.weights, calibration=args.calib, model=args.model)
     calib = load_arrays(args.calib, "calibration data")
     x = array(calib, "x", args.calib, "calibration data")
     _, report = api.quantize(_load_model(args.model, args.weights), x, calib.get("y"), policy=args.policy,
@@ -143,7 +156,8 @@ def _json_option(text: str | None, option: str, example: str) -> dict | None:
 def _defend(args) -> None:
     params = _json_option(args.params, "--params", '{"eps": 0.01}') or {}
     if args.epochs is not None:
-        params["epochs"] = args.epochs
+        params["epochs"] = positive(args.epochs, "--epochs", integer=True)
+    distinct(args.out, "--out", weights=args.weights, training=args.train, model=args.model)
     data = load_arrays(args.train, "training data")
     x, y = (array(data, k, args.train, "training data") for k in ("x", "y"))
     api.defend(_load_model(args.model, args.weights), x, y, args.defense, out=args.out,
@@ -223,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz with training x, y: sets the feature-squeezing detector's threshold (FPR 5 %%)")
     a.add_argument("--defense-params", default=None,
                    help='JSON per input defense, e.g. \'{"feature_squeezing": {"bits": 5}}\'')
+    a.add_argument("--seed", type=int, default=0, help="seeds every attack (per run and chunk: resumes repeat it)")
     a.add_argument("--out", type=Path, default=Path("audit"))
     a.set_defaults(func=_audit)
 

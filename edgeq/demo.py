@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .api import audit, compile_model, load_report, quantize, quantize_inputs, run_project
-from .errors import EdgeqError
+from .errors import EdgeqError, UsageError
 from .frontends.tflite import read_tflite
+from .inputs import output_path
 from .report.tables import layer_table
 
 
@@ -32,7 +33,11 @@ def run(out_dir: str | os.PathLike = "out/demo", target: str = "cortex-m4", audi
     import torch
     torch.set_num_threads(1)        # small batches on 2 shared cores: a second thread mostly waits
     out = Path(out_dir)
+    out = output_path(out, "--out", folder=True)
+    if (out / "audit").exists() and not (out / "audit" / "adversarial").is_dir():
+        raise UsageError(f"{out / 'audit'} is not an edgeq audit folder; move it away or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    (out / "demo.json").unlink(missing_ok=True)             # written again at the end, whole
     print("[1/6] training a float CNN on sklearn digits ...", flush=True)
     data = load_digits_split()
     net = train_digits_cnn_wide(data)

@@ -52,7 +52,10 @@ def load_arrays(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
         with loaded as f:
             return {k: f[k] for k in f.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputDataError(f"{what} {path} is not a NumPy .npz/.npy file of plain arrays ({e})") from e
+        numpy_file = path.read_bytes()[:6] in (b"\x93NUMPY",) or path.read_bytes()[:2] == b"PK"
+        kind = "holds Python objects, not plain arrays" if numpy_file and "pickle" in str(e) else \
+            "is not a NumPy .npz/.npy file"
+        raise InputDataError(f"{what} {path} {kind}; save arrays with numpy.savez / numpy.save") from e
 
 
 def array(arrays: dict[str, np.ndarray], key: str, path, what: str) -> np.ndarray:
@@ -77,6 +80,22 @@ def float_inputs(x: np.ndarray, where: str) -> np.ndarray:
         raise InputDataError(f"{where}: {int(bad.sum())} values are NaN or infinite (in sample(s) "
                              f"{', '.join(map(str, samples[:5]))}{' ...' if len(samples) > 5 else ''}); remove them")
     return x
+
+
+def unit_range(x: np.ndarray, where: str) -> np.ndarray:
+    """Floats that must lie in [0, 1] (attacks and defenses work in that box) are refused otherwise."""
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise InputDataError(f"{where}: values range over [{x.min():g}, {x.max():g}]; give floats in [0, 1] "
+                             "(pixels 0..255: divide by 255, or pass them as uint8)")
+    return x
+
+
+def distinct(out: Path, option: str, **inputs) -> None:
+    """An output must not be one of the command's own input files (it would be overwritten)."""
+    for name, path in inputs.items():
+        if path is not None and Path(path).exists() and Path(out).exists() and Path(out).samefile(path):
+            raise UsageError(f"{option} {out} is the {name} file itself; writing there would destroy it: "
+                             "give another name")
 
 
 def to_layout(x: np.ndarray, hwc: tuple[int, ...], layout: str, where: str, log=None) -> np.ndarray:
@@ -105,6 +124,9 @@ def class_labels(y: np.ndarray, n: int, classes: int | None, where: str) -> np.n
     (given) the number of classes."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
+        if classes is not None and y.shape[1] != classes:
+            raise InputDataError(f"{where}: one-hot labels have {y.shape[1]} columns but the model has {classes} "
+                                 "classes")
         if not (np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all()):
             raise InputDataError(f"{where}: labels are [{', '.join(map(str, y.shape))}] but not one-hot; "
                                  "give class indices [N]")
@@ -116,9 +138,11 @@ def class_labels(y: np.ndarray, n: int, classes: int | None, where: str) -> np.n
     if len(y) != n:
         raise InputDataError(f"{where}: {len(y)} labels for {n} inputs; give one label per input")
     y = y.astype(np.int64)
-    if len(y) and (y.min() < 0 or (classes is not None and y.max() >= classes)):
+    if len(y) and y.min() < 0:
+        raise InputDataError(f"{where}: labels range over [{y.min()}, {y.max()}]; class indices start at 0")
+    if len(y) and classes is not None and y.max() >= classes:
         raise InputDataError(f"{where}: labels range over [{y.min()}, {y.max()}] but the model has "
-                             f"{classes} classes (0..{(classes or 0) - 1})")
+                             f"{classes} classes (0..{classes - 1})")
     return y
 
 

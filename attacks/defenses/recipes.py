@@ -1,6 +1,11 @@
 """Each defense's parameters: the study's settings (its artifact, TF 2.13 + ART 1.10, CIFAR-10 inputs in [0, 1])
 and a CPU recipe that fits a session on two cores (fewer epochs on a training subset, the rest unchanged).
 
+CPU recipes, sized on the D&G ResNet-8 on 2 cores (one forward and backward pass of 32 CIFAR images: 1.3 s on a
+loaded machine): pgd_at and sat craft 10-step PGD for every image, 11 passes, so 5 epochs on 2000 images; ens_at
+crafts its transferred examples once and then trains like clean training, and distillation trains clean twice
+(teacher, student), so 10 epochs on 5000 images. benchmarks/defend_dg.py measures them.
+
 `resolve` merges a recipe with a user's overrides and refuses unknown keys and impossible values, so a typo in
 --params fails before any training starts."""
 from __future__ import annotations
@@ -10,7 +15,8 @@ from dataclasses import dataclass, field
 
 from edgeq.errors import EdgeqError
 
-COMMON = {"epochs": 1, "batch_size": 32, "lr": 0.01, "train_samples": None}    # train_samples None: all
+COMMON = {"epochs": 1, "batch_size": 32, "lr": 0.01, "train_samples": None,   # train_samples None: all
+          "clip_norm": None}                    # SGD's gradient norm clipped to this (None: not clipped)
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ DEFENSES: dict[str, Defense] = {d.name: d for d in [
     Defense("pgd_at", "training",
             {**COMMON, "epochs": 50, "eps": 0.008, "eps_step": 0.0008, "max_iter": 10, "num_random_init": 1,
              "ratio": 1.0},
-            {"epochs": 10, "train_samples": 5000},
+            {"epochs": 5, "train_samples": 2000},
             "ART AdversarialTrainer, PGD L-inf examples crafted on the model in training, SGD"),
     Defense("ens_at", "training",
             {**COMMON, "epochs": 50, "fgsm_eps": 0.008, "pgd_eps": 0.008, "pgd_eps_step": 0.0008,
@@ -42,8 +48,17 @@ DEFENSES: dict[str, Defense] = {d.name: d for d in [
     Defense("sat", "training",
             {**COMMON, "epochs": 50, "eps": 0.008, "eps_step": 0.0008, "max_iter": 10, "num_random_init": 1,
              "sinkhorn_reg": 1.0, "sinkhorn_iter": 50, "sinkhorn_weight": 1.0},
-            {"epochs": 10, "train_samples": 5000},
+            {"epochs": 5, "train_samples": 2000},
             "CE on PGD examples + Sinkhorn divergence (POT) between clean and adversarial softmax outputs, SGD"),
+    # The study: 4 residual blocks, 64 hidden channels, 75 epochs, eps 38 (of 255). Batch and Adam's rate are
+    # edgeq's choice (on CIFAR, 60 steps of Adam at 3e-3 take bits/dim from 8 to 6.5, at 1e-3 to 7.2). CPU recipe:
+    # the same network, 10 epochs on 4000 images: 190-350 s an epoch on 2 loaded cores, 35-45 min in all
+    # (benchmarks/pixelcnn_cifar.py); the study's recipe would take ~55-65 h there.
+    Defense("pixel_defend", "input",
+            {**COMMON, "epochs": 75, "batch_size": 32, "lr": 3e-3, "blocks": 4, "hidden": 64, "eps": 38},
+            {"epochs": 10, "train_samples": 4000},
+            "ART PixelDefend: each subpixel moved, within eps of 255, to its most likely value under a PixelCNN "
+            "(masked convolutions, residual blocks, 256-way softmax) edgeq trains on the training images, Adam"),
 ]}
 TRAINING = {n: d for n, d in DEFENSES.items() if d.kind == "training"}
 RECIPES = ("study", "cpu")
@@ -63,15 +78,16 @@ def resolve(defense: str, recipe: str = "cpu", overrides: dict | None = None) ->
         raise EdgeqError(f"--params: {defense} has no parameter {', '.join(unknown)}; it takes "
                          f"{', '.join(sorted(params))}")
     for key, value in overrides.items():
-        expected = type(d.study[key]) if d.study[key] is not None else int
+        expected = type(d.study[key]) if d.study[key] is not None else (float if key == "clip_norm" else int)
         ok = isinstance(value, bool) if expected is bool else (
             isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
             and (expected is not int or float(value).is_integer()))
-        if not ok and not (key == "train_samples" and value is None):
+        if not ok and not (key in ("train_samples", "clip_norm") and value is None):
             raise EdgeqError(f"--params: {defense}.{key} must be "
                              f"{'true or false' if expected is bool else 'a number >= 0'}, not {value!r}")
     params.update(overrides)
-    for key in ("epochs", "batch_size"):
-        if params[key] < 1:
-            raise EdgeqError(f"{defense}: {key} must be at least 1, not {params[key]}")
+    for key in ("epochs", "batch_size", "train_samples"):
+        if params[key] is not None and params[key] < 1:
+            raise EdgeqError(f"{defense}: {key} must be at least 1, not {params[key]}"
+                             + (" (leave it out, or null, for every training sample)" if key == "train_samples" else ""))
     return params

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .adversarial import classifier, pgd
+from .adversarial import classifier, pgd, sgd
 from .train import quiet_art
 
 
@@ -30,7 +30,7 @@ class SinkhornTraining:
     def __init__(self, net: nn.Module, params: dict, input_shape, nb_classes: int, device: str):
         self.net, self.params, self.nb_classes, self.device = net, params, nb_classes, device
         self.total_epochs = int(params["epochs"])
-        self.optimizer = torch.optim.SGD(net.parameters(), lr=params["lr"])
+        self.optimizer = sgd(net.parameters(), params["lr"], params["clip_norm"])
         self.attack = pgd(classifier(net, input_shape, nb_classes, device), params["eps"], params["eps_step"],
                           int(params["max_iter"]), int(params["num_random_init"]), int(params["batch_size"]))
 

@@ -4,7 +4,10 @@ rerun with the same settings resumes from, epoch for epoch the same as an uninte
 
 A defense is a Trainer (adversarial.py, distillation.py, sinkhorn.py): built over the model in the device's NHWC
 layout, it trains one epoch over given sample indices and hands over its state. torch is imported here and by
-the trainers only; callers import this module lazily."""
+the trainers only; callers import this module lazily.
+
+run_epochs is the loop itself, for any Trainer: pixelcnn.train_pixelcnn (PixelDefend's generative model) runs under
+it too."""
 from __future__ import annotations
 
 import contextlib
@@ -76,6 +79,41 @@ def _build(defense: str, net: torch.nn.Module, params: dict, x, y, nb_classes: i
     return SinkhornTraining(net, params, x.shape[1:], nb_classes, device)
 
 
+def subset(x: np.ndarray, y: np.ndarray | None, train_samples: int | None, seed: int):
+    """The seeded training subset: `train_samples` of x (and y), drawn by `seed`, in their order; all when None."""
+    if train_samples is not None and train_samples < len(x):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:int(train_samples)])
+        return x[keep], (None if y is None else y[keep])
+    return x, y
+
+
+def run_epochs(trainer: Trainer, name: str, x: np.ndarray, y: np.ndarray, *, checkpoint: str | os.PathLike,
+               config: str, seed: int, device: str = "cpu", progress: bool = True, log=print) -> None:
+    """Train `trainer` from the checkpoint's epoch (0 without one) to its last: each epoch seeded from (seed, epoch),
+    one progress bar, then the checkpoint written whole (model, optimizer and the trainer's own state). A checkpoint
+    made under another `config` (a digest of the settings, data and starting weights) is refused."""
+    checkpoint = Path(checkpoint)
+    start = 0
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved.get("config") != config:
+            raise EdgeqError(f"checkpoint {checkpoint} was made with other settings, data or starting weights; "
+                             "delete it to start afresh, or rerun with the settings it was made with")
+        trainer.load_state_dict(saved["trainer"])
+        start = saved["epoch"]
+        log(f"{name}: resuming after epoch {start} of {trainer.total_epochs} ({checkpoint})")
+    for epoch in range(start, trainer.total_epochs):
+        order = _seed(seed, epoch).permutation(len(x))
+        with tqdm(total=len(x), desc=f"{name} epoch {epoch + 1}/{trainer.total_epochs}", unit="img",
+                  disable=not progress, leave=True, dynamic_ncols=True) as bar:
+            stats = trainer.epoch(epoch, x, y, order, bar)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()})
+        tmp = checkpoint.with_name(f".{checkpoint.name}.tmp")
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"config": config, "epoch": epoch + 1, "trainer": trainer.state_dict()}, tmp)
+        tmp.replace(checkpoint)
+
+
 def train_defense(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, defense: str, params: dict, *,
                   checkpoint: str | os.PathLike, channels_first: bool, seed: int = 0, device: str = "cpu",
                   progress: bool = True, log=print) -> torch.nn.Module:
@@ -85,32 +123,12 @@ def train_defense(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, defense:
     the model, trained, in eval mode, on the CPU."""
     if defense not in TRAINING:
         raise EdgeqError(f"{defense} is not a training defense; choose one of {', '.join(TRAINING)}")
-    checkpoint = Path(checkpoint)
-    if params["train_samples"] is not None and params["train_samples"] < len(x):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:int(params["train_samples"])])
-        x, y = x[keep], y[keep]
+    x, y = subset(x, y, params["train_samples"], seed)
     config = _digest(defense, params, seed, x, y, model)
     net = (NHWC(model) if channels_first else model).to(device)
     with torch.no_grad():
         nb_classes = int(net.eval()(torch.as_tensor(x[:1], device=device)).shape[-1])
     trainer = _build(defense, net, params, x, y, nb_classes, device)
-    start = 0
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        if saved.get("config") != config:
-            raise EdgeqError(f"checkpoint {checkpoint} was made with other settings, data or starting weights; "
-                             "delete it to start afresh, or rerun with the settings it was made with")
-        trainer.load_state_dict(saved["trainer"])
-        start = saved["epoch"]
-        log(f"{defense}: resuming after epoch {start} of {trainer.total_epochs} ({checkpoint})")
-    for epoch in range(start, trainer.total_epochs):
-        order = _seed(seed, epoch).permutation(len(x))
-        with tqdm(total=len(x), desc=f"{defense} epoch {epoch + 1}/{trainer.total_epochs}", unit="img",
-                  disable=not progress, leave=True, dynamic_ncols=True) as bar:
-            stats = trainer.epoch(epoch, x, y, order, bar)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()})
-        tmp = checkpoint.with_name(f".{checkpoint.name}.tmp")
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"config": config, "epoch": epoch + 1, "trainer": trainer.state_dict()}, tmp)
-        tmp.replace(checkpoint)
+    run_epochs(trainer, defense, x, y, checkpoint=checkpoint, config=config, seed=seed, device=device,
+               progress=progress, log=log)
     return model.cpu().eval()

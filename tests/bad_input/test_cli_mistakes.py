@@ -284,3 +284,52 @@ def test_debug_shows_the_traceback(tmp_path):
                            str(tmp_path / "p")], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "Traceback" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("edgeq compile: error:")
+
+
+# ---- mistakes that would have destroyed files or given silent wrong results --------------------------------------
+
+def test_outputs_never_overwrite_inputs_or_projects(tmp_path, capsys, project, digits, quantize_files, audit_data):
+    x = tmp_path / "x.npy"
+    np.save(x, digits.x[:2])
+    _fails(capsys, ["run", str(project), "--inputs", str(x), "--out", str(x)], "--out", "inputs file itself")
+    assert np.load(x).dtype == np.float32
+    d, _ = quantize_files
+    _fails(capsys, _quantize(d, **{"--out": d / "net.pt"}), "--out", "weights file itself")
+    copy = tmp_path / "proj"
+    shutil.copytree(project, copy)
+    _fails(capsys, _audit(copy, audit_data, copy), "--out", "not an edgeq audit")
+    assert json.loads((copy / "report.json").read_text())["model"] == "model.tflite"
+
+
+def test_a_class_needs_its_weights_and_a_swapped_model_is_caught(tmp_path, capsys, project, audit_data,
+                                                                  quantize_files):
+    d, _ = quantize_files
+    _fails(capsys, _quantize(d, **{"--weights": None}), "--weights", "random weights")
+    moved = tmp_path / "p"
+    shutil.copytree(project, moved)
+    (moved / "model.tflite").write_bytes((moved / "model.tflite").read_bytes()[:-4] + b"\0\0\0\0")
+    _fails(capsys, _audit(moved, audit_data, tmp_path / "a"), "model.tflite", "changed since")
+    assert not (tmp_path / "a").exists()
+
+
+def test_attack_counts_must_be_whole_numbers(capsys, project, audit_data, tmp_path):
+    _fails(capsys, _audit(project, audit_data, tmp_path / "a", "--params", '{"pgd_linf": {"max_iter": 0}}'),
+           "pgd_linf.max_iter", "whole number")
+    assert not (tmp_path / "a").exists()
+
+
+def test_raw_pixel_models_take_uint8_as_they_are(tmp_path, capsys):
+    """MLPerf Tiny's int8 ResNet takes 0..255 pixels (scale 1.0): uint8 pixels go in as they are, and floats in
+    [0, 1] are refused rather than run at chance."""
+    from tests.models import cifar, oracle, shared_model
+    model = shared_model("mlperf_tiny/ic_resnet8_int8.tflite")
+    assert main(["compile", str(model), "--out", str(tmp_path / "m4")]) == 0
+    pixels = cifar(2)[0].astype(np.uint8)
+    np.save(tmp_path / "u8.npy", pixels)
+    assert main(["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "u8.npy"), "--out", str(tmp_path / "y.npy")]) == 0
+    expected = oracle(model.read_bytes(), [(pixels.astype(np.int16) - 128).astype(np.int8)])[0]
+    assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
+    np.save(tmp_path / "f.npy", pixels / np.float32(255))
+    capsys.readouterr()
+    _fails(capsys, ["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "f.npy"), "--out", str(tmp_path / "z.npy")],
+           "0..255")

@@ -47,6 +47,9 @@ def load_module(spec: str | os.PathLike, weights: str | os.PathLike | None = Non
     spec_text = str(spec)
     if ":" in Path(spec_text).name or (":" in spec_text and not Path(spec_text).exists()):
         model = _from_class(spec_text)
+        if weights is None:
+            raise UsageError(f"{spec_text}: give its trained weights with --weights (a state_dict); the class alone "
+                             "has random weights")
         if weights is not None:
             state = _load(existing_file(weights, "weights"), "weights")
             if isinstance(state, torch.nn.Module):
