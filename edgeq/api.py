@@ -424,6 +424,8 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     from edgeq.attacks.defenses.recipes import resolve
     from edgeq.attacks.defenses.train import train_defense
 
+    if defense == "pixel_defend":
+        return _train_pixelcnn(x, recipe, params, out, seed, device, progress, log)
     keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
     if keras:
         params = {"lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"], "clip_norm": FOLDED_CLIP_NORM,
@@ -473,6 +475,35 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
     log(f"{defense}: {params['epochs']} epochs on {summary['train_samples']} samples in {summary['wall_s']:.0f} s; "
         f"clean accuracy on the training samples {summary['clean_accuracy_train']:.3f}; wrote {out}")
+    return summary
+
+
+def _train_pixelcnn(x, recipe: str, params: dict | None, out, seed: int, device: str, progress: bool, log) -> dict:
+    """PixelDefend's PixelCNN, trained on the images x (no model, no labels): `out` then serves
+    `edgeq audit --defenses pixel_defend --pixelcnn OUT`."""
+    from edgeq.attacks.defenses.pixelcnn import footprint, save_pixelcnn, train_pixelcnn
+    from edgeq.attacks.defenses.recipes import resolve
+    params = resolve("pixel_defend", recipe, params)
+    out = output_path(out, "--out", folder=False)
+    positive(seed, "--seed", integer=True, allow_zero=True)
+    x = unit_range(float_inputs(x, "training data"), "training data")
+    if x.ndim != 4:
+        raise InputDataError(f"training data: PixelDefend models images [N, H, W, C]; got {list(x.shape)}")
+    x = to_layout(x, x.shape[1:] if x.shape[3] <= 4 else (x.shape[2], x.shape[3], x.shape[1]), "nhwc",
+                  "training data", log)
+    started = time.monotonic()
+    model = train_pixelcnn(x, params, checkpoint=out.with_name(out.name + ".ckpt"), seed=seed, device=device,
+                           progress=progress, log=log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_pixelcnn(model, tmp)
+    tmp.replace(out)
+    summary = {"defense": "pixel_defend", "recipe": recipe, "params": params, "seed": seed, "device": device,
+               "wall_s": time.monotonic() - started, "image_shape": list(x.shape[1:]),
+               "footprint": footprint(model, tuple(x.shape[1:])), "out": str(out)}
+    _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
+    log(f"pixel_defend: PixelCNN ({summary['footprint']['params']:,} parameters, "
+        f"{summary['footprint']['macs'] / 1e6:.1f} M MACs per image) trained in {summary['wall_s']:.0f} s; wrote {out}")
     return summary
 
 
@@ -560,7 +591,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     variants += [Variant(name, est.predict, est, _file_digest(project_file(d, reports[name], "model")))
                  for name, d in projects.items()
                  for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
-    transforms = _input_defenses(defenses or [], reports, first_name, defense_params or {})
+    transforms, host_costs = _input_defenses(defenses or [], reports, first_name, defense_params or {})
     variants += _defended_variants(variants, transforms, reports, defense_data, log)
     if white_box == "float":
         crafted_on, described = "float", "the float model"
@@ -579,6 +610,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
                            log=log)
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
+    result["host_defenses"] = host_costs
     result["summary"] = summarize(result)
     figures = {name: run_project(d, x[:1])[1] for name, d in projects.items()}
     result["devices"] = {name: {"target": reports[name]["target"], "flash_bytes": r["totals"]["flash_bytes"],
@@ -630,9 +662,10 @@ INPUT_DEFENSES = ("feature_squeezing", "pixel_defend")
 THRESHOLD_SAMPLES = 2000    # training samples (a seeded subset) that set the squeezing detector's threshold
 
 
-def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -> dict[str, dict]:
-    """{defense: {variant name: transform}}: each input defense as it stands in front of each variant (feature
-    squeezing works on a variant's own input levels; the float model's are the first device's)."""
+def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -> tuple[dict, dict]:
+    """({defense: {variant name: transform}}, {defense: its size and cost where it runs on the host}): each input
+    defense as it stands in front of each variant (feature squeezing works on a variant's own input levels; the
+    float model's are the first device's; PixelDefend purifies with the PixelCNN `params["pixel_defend"]` names)."""
     from edgeq.attacks.defenses.inputs import feature_squeezing
 
     unknown = [n for n in names if n not in INPUT_DEFENSES]
@@ -640,6 +673,7 @@ def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -
         raise UsageError(f"--defenses: unknown input defense(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(INPUT_DEFENSES)} (training defenses: `edgeq defend`, then audit the result)")
     out: dict[str, dict] = {}
+    costs: dict[str, dict] = {}           # what a host-side defense would cost a device
     for name in names:
         p = params.get(name, {})
         if name == "feature_squeezing":
@@ -651,8 +685,18 @@ def _input_defenses(names: list[str], reports: dict, first: str, params: dict) -
             out[name] = {v: feature_squeezing(_squeeze_quantization(r["input"]), bits) for v, r in reports.items()}
             out[name]["float"] = out[name][first]
         else:
-            raise UsageError("--defenses pixel_defend needs a trained PixelCNN; it is not wired into the audit yet")
-    return out
+            from edgeq.attacks.defenses.pixel_defend import STUDY_EPS, purifier
+            from edgeq.attacks.defenses.pixelcnn import footprint, load_pixelcnn
+            if "pixelcnn" not in p:
+                raise UsageError("--defenses pixel_defend needs its PixelCNN: train one with `edgeq defend "
+                                 "--defense pixel_defend --train train.npz --out pixelcnn.pt`, then give --pixelcnn")
+            eps = positive(p.get("eps", STUDY_EPS), "pixel_defend.eps", integer=True)
+            pixelcnn = load_pixelcnn(existing_file(p["pixelcnn"], "--pixelcnn"))
+            purify = purifier(pixelcnn, eps)
+            out[name] = {v: purify for v in [*reports, "float"]}
+            shape = tuple(next(iter(reports.values()))["input"]["shape"][1:])
+            costs[name] = {"eps": eps, "runs_on": "host", **footprint(pixelcnn, shape)}
+    return out, costs
 
 
 def _defended_variants(variants: list, transforms: dict, reports: dict, data, log) -> list:

@@ -102,7 +102,9 @@ def _audit(args) -> None:
                          "every query runs there: give one or the other")
     projects = _projects(args.project)
     overrides = _json_option(args.params, "--params", '{"pgd_linf": {"eps": [0.01]}}')
-    defense_params = _json_option(args.defense_params, "--defense-params", '{"feature_squeezing": {"bits": 5}}')
+    defense_params = _json_option(args.defense_params, "--defense-params", '{"feature_squeezing": {"bits": 5}}') or {}
+    if args.pixelcnn is not None:
+        defense_params["pixel_defend"] = {**defense_params.get("pixel_defend", {}), "pixelcnn": args.pixelcnn}
     x, y = api.load_dataset(args.data, args.samples)
     api.audit(projects, x, y, float_model=args.float_model, float_weights=args.weights,
               channels_first=args.channels_first, float_outputs=args.float_outputs, white_box=args.white_box,
@@ -157,10 +159,15 @@ def _defend(args) -> None:
     params = _json_option(args.params, "--params", '{"eps": 0.01}') or {}
     if args.epochs is not None:
         params["epochs"] = positive(args.epochs, "--epochs", integer=True)
+    if (args.model is None) != (args.defense == "pixel_defend"):
+        raise UsageError("pixel_defend trains a PixelCNN on the images alone: give no model" if args.model else
+                         f"--defense {args.defense} fine-tunes a model: give it (file.py:Class --weights, or .h5)")
     distinct(args.out, "--out", weights=args.weights, training=args.train, model=args.model)
     data = load_arrays(args.train, "training data")
-    x, y = (array(data, k, args.train, "training data") for k in ("x", "y"))
-    api.defend(_load_model(args.model, args.weights), x, y, args.defense, out=args.out,
+    x = array(data, "x", args.train, "training data")
+    y = None if args.defense == "pixel_defend" else array(data, "y", args.train, "training data")
+    model = None if args.model is None else _load_model(args.model, args.weights)
+    api.defend(model, x, y, args.defense, out=args.out,
                recipe=args.recipe, params=params, seed=args.seed, device=args.device)
 
 
@@ -235,6 +242,8 @@ def parser() -> argparse.ArgumentParser:
                         "(scored on the saved attacks, as the study did, and attacked through, BPDA)")
     a.add_argument("--defense-data", type=Path, default=None,
                    help=".npz with training x, y: sets the feature-squeezing detector's threshold (FPR 5 %%)")
+    a.add_argument("--pixelcnn", type=Path, default=None,
+                   help="the PixelCNN pixel_defend purifies with (edgeq defend --defense pixel_defend)")
     a.add_argument("--defense-params", default=None,
                    help='JSON per input defense, e.g. \'{"feature_squeezing": {"bits": 5}}\'')
     a.add_argument("--seed", type=int, default=0, help="seeds every attack (per run and chunk: resumes repeat it)")
@@ -264,12 +273,12 @@ def parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("defend", help="fine-tune a float model with a training defense: pgd_at, ens_at, "
                                       "distillation, sat (resumes from its last epoch when rerun)")
-    f.add_argument("model", help="path/to/file.py:ClassName (PyTorch, with --weights), a module saved whole, or a "
-                                 "Keras .h5")
+    f.add_argument("model", nargs="?", help="path/to/file.py:ClassName (PyTorch, with --weights), a module saved "
+                                            "whole, or a Keras .h5 (none for pixel_defend, which models the images)")
     f.add_argument("--weights", type=Path, default=None, help="pretrained state_dict (.pt) for the PyTorch class")
     f.add_argument("--train", type=Path, required=True,
                    help=".npz with x (NHWC or NCHW; uint8 pixels or floats in [0, 1]) and y (labels)")
-    f.add_argument("--defense", required=True, choices=sorted(TRAINING_DEFENSES))
+    f.add_argument("--defense", required=True, choices=sorted(TRAINING_DEFENSES) + ["pixel_defend"])
     f.add_argument("--recipe", default="cpu", choices=["cpu", "study"],
                    help="study: the paper's settings (days on a CPU); cpu: fewer epochs on a training subset")
     f.add_argument("--epochs", type=int, default=None, help="overrides the recipe's epochs")

@@ -270,6 +270,17 @@ def _defenses_section(audit: dict) -> str:
             [[n, variants[n]["detector"]["threshold"], _pct(variants[n]["detector"]["false_positive_rate"])]
              for n in detectors])
         + _table(["attack run"] + [f"detected: {n}" for n in detectors], detected))
+    host = audit.get("host_defenses", {})
+    pixel = host.get("pixel_defend")
+    if pixel:
+        detection += (
+            f"<h3>PixelDefend</h3><p>Purifies on the host with a PixelCNN of {pixel['params']:,} parameters "
+            f"({pixel['params_nonzero']:,} live under its masks: {4 * pixel['params'] / 1024:,.0f} KiB as float32, "
+            f"{pixel['params'] / 1024:,.0f} KiB as int8), {pixel['macs'] / 1e6:,.1f} M MACs per pass over an "
+            f"image and a {pixel['output_values'] / 1024:,.0f} Ki-value output (256 levels per subpixel); eps "
+            f"{pixel['eps']} of 255. Its weights would fit a board's flash, but its output tensor alone outgrows a "
+            f"small microcontroller's RAM, and the paper's pixel-by-pixel purification costs "
+            f"{pixel['sequential_purify_macs'] / 1e9:,.0f} G MACs per image: it stays on the host.</p>")
     note = ("<p class='note'>Instructions are QEMU's executed-instruction counts, not cycles. Runs keyed "
             "<code>~defense</code> were crafted through that input defense (BPDA: its backward pass taken as the "
             "identity); the others were crafted without it and passed through it, as the study did.</p>")

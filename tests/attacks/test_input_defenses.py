@@ -75,3 +75,26 @@ def test_audit_refuses_an_unknown_input_defense(digits, tmp_path, capsys):
                  "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "pgd_at" in err and "edgeq defend" in err and not (tmp_path / "a").exists()
+
+
+@pytest.mark.toolchain
+@pytest.mark.emulator
+def test_cli_pixel_defend_trains_and_audits(digits, tmp_path):
+    """`edgeq defend --defense pixel_defend` trains the PixelCNN on the images alone; the audit purifies with it in
+    front of the device (scored on the saved attacks and attacked through, BPDA) and reports its size."""
+    from edgeq.attacks.defenses.pixel_defend import DIGITS
+    from edgeq.demo_model import load_digits_split
+    train = load_digits_split()
+    np.savez(tmp_path / "train.npz", x=train.x_train[:400])
+    params = {k: v for k, v in DIGITS.items() if k != "train_samples"} | {"epochs": 2}
+    assert main(["defend", "--defense", "pixel_defend", "--train", str(tmp_path / "train.npz"), "--params",
+                 json.dumps(params), "--out", str(tmp_path / "pixelcnn.pt")]) == 0
+    np.savez(tmp_path / "test.npz", x=digits.x[:16], y=digits.y[:16])
+    assert main(["audit", f"int8={digits.project}", "--data", str(tmp_path / "test.npz"), "--attacks", "pgd_linf",
+                 "--params", '{"pgd_linf": {"eps": [0.15]}}', "--defenses", "pixel_defend", "--pixelcnn",
+                 str(tmp_path / "pixelcnn.pt"), "--out", str(tmp_path / "audit")]) == 0
+    report = json.loads((tmp_path / "audit" / "report.json").read_text())
+    assert {r["key"] for r in report["runs"]} == {"pgd_linf", "pgd_linf~pixel_defend"}
+    assert all("int8+pixel_defend" in r["scores"] for r in report["runs"])
+    assert report["host_defenses"]["pixel_defend"]["params"] > 0
+    assert "PixelDefend" in (tmp_path / "audit" / "report.html").read_text()
