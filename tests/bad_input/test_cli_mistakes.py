@@ -170,6 +170,7 @@ def test_quantize_file_mistakes(capsys, quantize_files, tmp_path):
     (tmp_path / "junk.pt").write_text("junk")
     _fails(capsys, _quantize(d, **{"--weights": tmp_path / "junk.pt"}), "junk.pt", "torch.save")
     _fails(capsys, _quantize(d, **{"--calib": tmp_path}), "is a folder")
+    _fails(capsys, _quantize(d, **{"--calib": tmp_path / "none.npz"}), "none.npz", "does not exist")
     np.savez(tmp_path / "nox.npz", images=np.zeros((4, 1, 8, 8), np.float32))
     _fails(capsys, _quantize(d, **{"--calib": tmp_path / "nox.npz"}), "nox.npz", "`x`")
     _fails(capsys, _quantize(d, **{"--qat-epochs": -2}), "--qat-epochs")
