@@ -430,6 +430,9 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     if keras:
         params = {"lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"], "clip_norm": FOLDED_CLIP_NORM,
                   **(params or {})}
+        log(f"note: {model} trains with its BatchNorm folded into the convolutions; adversarial training of the D&G "
+            "ResNet-8 this way lost clean accuracy (88 % to 58 % in 5 epochs) without gaining robustness: prefer a "
+            "PyTorch model with its BatchNorm layers")
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
