@@ -401,20 +401,13 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
     return x, y[:samples]
 
 
-# A Keras model trains through its twin, BatchNorm folded into the convolutions. On the D&G ResNet-8 the study's SGD
-# 0.01 diverges there (gradient norm 40 at the first clean batch, loss 1e8 four batches later; on PGD examples the
-# norm reaches 100-300): a tenth of the recipe's rate, the gradient norm clipped to 1, keeps its clean accuracy.
-FOLDED_LR_SCALE = 0.1
-FOLDED_CLIP_NORM = 1.0
-
-
 def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.PathLike, weights=None,
            recipe: str = "cpu", params: dict | None = None, seed: int = 0, device: str = "cpu",
            progress: bool = True, log=print) -> dict:
     """`edgeq defend`: fine-tune a pretrained float model with a training defense (edgeq.attacks.defenses) and
     write it to `out`: a state_dict for a PyTorch class (file.py:Class, `weights` its pretrained state_dict; or
-    a module), the whole model for a Keras .h5 (`edgeq quantize` takes either; it trains at FOLDED_LR_SCALE of the
-    recipe's learning rate, gradients clipped to FOLDED_CLIP_NORM, unless `params` says otherwise). Data: x in [0, 1] (or uint8
+    a module), the whole model for a Keras .h5 (`edgeq quantize` takes either; it trains through its twin with
+    its BatchNorms restored, frontends.torch.keras.BatchNormTwin, and is saved with them folded back). Data: x in [0, 1] (or uint8
     pixels), NHWC or NCHW; y class indices or one-hot. A checkpoint beside `out` (out + ".ckpt") is written after
     every epoch and resumed from by a rerun with the same settings. Returns a summary (recipe, parameters,
     epochs, time, clean accuracy on the training samples)."""
@@ -427,12 +420,6 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     if defense == "pixel_defend":
         return _train_pixelcnn(x, recipe, params, out, seed, device, progress, log)
     keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
-    if keras:
-        params = {"lr": FOLDED_LR_SCALE * resolve(defense, recipe)["lr"], "clip_norm": FOLDED_CLIP_NORM,
-                  **(params or {})}
-        log(f"note: {model} trains with its BatchNorm folded into the convolutions; adversarial training of the D&G "
-            "ResNet-8 this way lost clean accuracy (88 % to 58 % in 5 epochs) without gaining robustness: prefer a "
-            "PyTorch model with its BatchNorm layers")
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
@@ -441,10 +428,12 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     positive(seed, "--seed", integer=True, allow_zero=True)
     x = unit_range(float_inputs(x, "training data"), "training data")
     if keras:
-        from .frontends.torch.keras import load_keras_h5
+        from .frontends.torch.keras import BatchNormTwin, load_keras_h5
         from .quantize.twin import Logits
         twin = load_keras_h5(existing_file(model, "Keras model"))
-        hwc, channels_first, net = tuple(twin.graph.tensors[twin.graph.inputs[0]].shape[1:]), False, Logits(twin)
+        hwc = tuple(twin.graph.tensors[twin.graph.inputs[0]].shape[1:])
+        sample = to_layout(x, hwc, "nhwc", "training data")[np.random.default_rng(seed).permutation(len(x))[:1024]]
+        channels_first, net = False, Logits(BatchNormTwin(twin, torch.as_tensor(sample)))
     else:
         net = _float_module(model, weights)
         channels = first_channels(net)

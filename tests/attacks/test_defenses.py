@@ -130,3 +130,18 @@ def test_cli_defend_writes_weights_quantize_takes(undefended, tmp_path, capsys):
     DigitsCNN().load_state_dict(torch.load(tmp_path / "def.pt"))
     assert main(args[:-2] + ["--params", '{"epss": 1}', "--out", str(tmp_path / "x.pt")]) == 2
     assert "epss" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
+def test_batchnorm_twin_computes_what_the_keras_twin_does():
+    """A Keras model trains with its BatchNorms restored (set from data); in eval mode, and folded back for the
+    quantizer, it is the model it was."""
+    from edgeq.frontends.torch.keras import BatchNormTwin, load_keras_h5
+    from edgeq.quantize.twin import Twin
+    from tests.models import cifar, shared_model
+    twin = load_keras_h5(shared_model("dg/cifar_resnet_float.h5"))
+    x = torch.as_tensor(cifar(64)[0].astype(np.float32) / 255)
+    restored = BatchNormTwin(twin, x[:32]).eval()
+    with torch.no_grad():
+        before, after, folded = twin(x[32:]), restored(x[32:]), Twin(restored.float_graph()).eval()(x[32:])
+    assert len(restored.norms) == 9
+    assert torch.allclose(before, after, atol=1e-5) and torch.allclose(before, folded, atol=1e-5)

@@ -1,8 +1,14 @@
-"""A Keras .h5 ResNet-style model as a float PyTorch module (no TensorFlow): read_keras_h5 → Twin."""
+"""A Keras .h5 ResNet-style model as a float PyTorch module (no TensorFlow): read_keras_h5 → Twin; and that twin with
+its BatchNorms back, for training."""
 from __future__ import annotations
 
 import os
 
+import numpy as np
+import torch
+from torch import nn
+
+from ...ir import OpKind
 from ...quantize.twin import Twin
 from ..keras_h5 import read_keras_h5
 
@@ -15,3 +21,56 @@ def load_keras_h5(path: str | os.PathLike, input_layout: str = "nhwc") -> Twin:
     pixels. Outputs are the Keras model's (softmax probabilities for both ResNet-8s). `.graph` is the float IR.
     """
     return Twin(read_keras_h5(path), input_layout=input_layout).eval()
+
+
+class BatchNormTwin(Twin):
+    """A float twin with a BatchNorm after every convolution again, for training (`edgeq defend` of a Keras model).
+
+    read_keras_h5 folds each BatchNorm into its convolution, which leaves nothing to normalise the activations:
+    fine-tuned like that, the D&G ResNet-8 lost 30 points of clean accuracy under adversarial training. Here each
+    convolution's output gets a BatchNorm2d set from `x` so that the twin computes what it did (eval mode: exactly;
+    train mode: up to the batch's statistics): running mean and variance the output's, weight its standard
+    deviation, bias its mean. float_graph folds them back into the convolutions, so the result quantizes as before.
+    """
+
+    def __init__(self, twin: Twin, x: torch.Tensor):
+        super().__init__(twin.float_graph(), input_layout=twin.input_layout)
+        self.norms = nn.ModuleDict({self.index[op.name]: nn.BatchNorm2d(self.weights[self.index[op.name]].shape[0])
+                                    for op in self.layers if op.kind is OpKind.CONV_2D})
+        record: dict = {}
+        self._calibrating = record
+        with torch.no_grad():
+            self.eval()(x)
+        self._calibrating = None
+        for key, z in record.items():
+            mean, var = z.mean(dim=(0, 2, 3)), z.var(dim=(0, 2, 3), unbiased=False)
+            norm = self.norms[key]
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+            with torch.no_grad():
+                norm.weight.copy_((var + norm.eps).sqrt())
+                norm.bias.copy_(mean)
+
+    def _weighted(self, op, x):
+        y = super()._weighted(op, x)
+        key = self.index[op.name]
+        if key not in self.norms:
+            return y
+        if self._calibrating is not None:
+            self._calibrating[key] = y
+            return y
+        return self.norms[key](y)
+
+    def float_graph(self):
+        """The float graph, each BatchNorm (its running statistics) folded into its convolution."""
+        g = super().float_graph()
+        for op in self.layers:
+            key = self.index[op.name]
+            if key in self.norms:
+                n = self.norms[key]
+                scale = (n.weight / (n.running_var + n.eps).sqrt()).detach().double().numpy()
+                shift = (n.bias - n.running_mean * n.weight / (n.running_var + n.eps).sqrt()).detach().double().numpy()
+                w, b = g.tensors[op.inputs[1]], g.tensors[op.inputs[2]]
+                w.data = (w.data.astype(np.float64) * scale.reshape(-1, *([1] * (w.data.ndim - 1)))).astype(np.float32)
+                b.data = (b.data.astype(np.float64) * scale + shift).astype(np.float32)
+        return g
