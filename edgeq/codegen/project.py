@@ -20,6 +20,7 @@ from ..inputs import output_path
 from ..ir import Graph, verify
 from ..plan import MemoryPlan, check_no_overlap, plan_memory
 from ..firmware import firmware_files
+from ..resources import data_dir
 from ..targets import get_target
 from .bindings import Layer, bind_graph
 from .render import render_model
@@ -174,12 +175,22 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
 
 
+GENERATED = {"model.c", "model.h", "config.mk", "report.json", "model.tflite", "edgeq.elf", "build"}  # + firmware/
+
+
 def check_output_folder(out_dir: Path) -> Path:
-    """`out_dir` may become a project: absent, empty, or an earlier edgeq project (replaced whole)."""
+    """`out_dir` may become a project: absent, empty, or an earlier edgeq project holding only what edgeq wrote
+    (it is replaced whole, so anything else in it would be lost)."""
     out_dir = output_path(out_dir, "--out", folder=True).resolve()
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "model.h").is_file():
-        raise UsageError(f"--out {out_dir} exists and is not an edgeq project; refusing to replace it "
-                         "(choose a new folder or remove it)")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not (out_dir / "model.h").is_file():
+            raise UsageError(f"--out {out_dir} exists and is not an edgeq project; refusing to replace it "
+                             "(choose a new folder or remove it)")
+        ours = GENERATED | {p.name for p in data_dir("firmware").iterdir() if p.is_file()}
+        theirs = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
+        if theirs:
+            raise UsageError(f"--out {out_dir} is an edgeq project that also holds {', '.join(theirs[:3])}, which "
+                             "recompiling would delete; move them out or choose another folder")
     return out_dir
 
 

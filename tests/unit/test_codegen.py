@@ -240,12 +240,15 @@ def test_project_folder_and_layer_table(tmp_path):
     assert f"#define EDGEQ_ARENA_BYTES {info.arena_bytes}" in (tmp_path / "proj" / "model.h").read_text()
 
 
-def test_regenerating_replaces_a_project_but_not_other_folders(tmp_path):
+def test_regenerating_replaces_a_project_but_no_file_of_the_user(tmp_path):
     out = tmp_path / "proj"
     generate_project(MODELS["int8_fc"](), "cortex-m4", out)
-    (out / "stale.c").write_text("")
     generate_project(MODELS["int8_softmax"](), "cortex-m55", out)
-    assert not (out / "stale.c").exists() and "cortex-m55" in (out / "config.mk").read_text()
+    assert "cortex-m55" in (out / "config.mk").read_text()
+    (out / "notes.txt").write_text("mine")                 # a file edgeq did not write: kept, the rewrite refused
+    with pytest.raises(UsageError, match="notes.txt"):
+        generate_project(MODELS["int8_fc"](), "cortex-m4", out)
+    assert (out / "notes.txt").read_text() == "mine" and "cortex-m55" in (out / "config.mk").read_text()
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
