@@ -19,7 +19,7 @@ from .emulate import get_runner
 from .errors import BudgetError, InputDataError, UsageError
 from .frontends.tflite import read_tflite
 from .inputs import (array, class_labels, existing_file, float_inputs, load_arrays, output_path, positive,
-                     to_layout, unit_range)
+                     to_layout, unit_range, write_whole)
 from .ir import DType, Graph, QParams
 from .report.tables import run_summary
 
@@ -417,9 +417,6 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     from edgeq.attacks.defenses.recipes import resolve
     from edgeq.attacks.defenses.train import train_defense
 
-    if defense == "pixel_defend":
-        return _train_pixelcnn(x, recipe, params, out, seed, device, progress, log)
-    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
@@ -427,6 +424,9 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
                          f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}); use --device cpu")
     positive(seed, "--seed", integer=True, allow_zero=True)
     x = unit_range(float_inputs(x, "training data"), "training data")
+    if defense == "pixel_defend":
+        return _train_pixelcnn(x, recipe, params, out, seed, device, progress, log)
+    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
     if keras:
         from .frontends.torch.keras import BatchNormTwin, load_keras_h5
         from .quantize.twin import Logits
@@ -453,10 +453,7 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     torch.set_num_threads(min(2, torch.get_num_threads()))
     trained = train_defense(net, x, y, defense, params, checkpoint=out.with_name(out.name + ".ckpt"),
                             channels_first=channels_first, seed=seed, device=device, progress=progress, log=log)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save(trained.twin if keras else trained.state_dict(), tmp)
-    tmp.replace(out)
+    write_whole(out, lambda f: torch.save(trained.twin if keras else trained.state_dict(), f))
     with torch.no_grad():
         probe = torch.as_tensor(x[:1024])
         logits = trained(probe.permute(0, 3, 1, 2) if channels_first else probe)
@@ -464,21 +461,16 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
                "wall_s": time.monotonic() - started, "train_samples": min(len(x), params["train_samples"] or len(x)),
                "classes": classes,
                "clean_accuracy_train": float((logits.argmax(1).numpy() == y[:1024]).mean()), "out": str(out)}
-    _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
+    _write_text(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
     log(f"{defense}: {params['epochs']} epochs on {summary['train_samples']} samples in {summary['wall_s']:.0f} s; "
         f"clean accuracy on the training samples {summary['clean_accuracy_train']:.3f}; wrote {out}")
     return summary
 
 
-def _train_pixelcnn(x, recipe: str, params: dict | None, out, seed: int, device: str, progress: bool, log) -> dict:
-    """PixelDefend's PixelCNN, trained on the images x (no model, no labels): `out` then serves
+def _train_pixelcnn(x, recipe: str, params: dict, out: Path, seed: int, device: str, progress: bool, log) -> dict:
+    """PixelDefend's PixelCNN, trained on the images x (floats in [0, 1]; no model, no labels): `out` then serves
     `edgeq audit --defenses pixel_defend --pixelcnn OUT`."""
     from edgeq.attacks.defenses.pixelcnn import footprint, save_pixelcnn, train_pixelcnn
-    from edgeq.attacks.defenses.recipes import resolve
-    params = resolve("pixel_defend", recipe, params)
-    out = output_path(out, "--out", folder=False)
-    positive(seed, "--seed", integer=True, allow_zero=True)
-    x = unit_range(float_inputs(x, "training data"), "training data")
     if x.ndim != 4:
         raise InputDataError(f"training data: PixelDefend models images [N, H, W, C]; got {list(x.shape)}")
     x = to_layout(x, x.shape[1:] if x.shape[3] <= 4 else (x.shape[2], x.shape[3], x.shape[1]), "nhwc",
@@ -486,14 +478,11 @@ def _train_pixelcnn(x, recipe: str, params: dict | None, out, seed: int, device:
     started = time.monotonic()
     model = train_pixelcnn(x, params, checkpoint=out.with_name(out.name + ".ckpt"), seed=seed, device=device,
                            progress=progress, log=log)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_pixelcnn(model, tmp)
-    tmp.replace(out)
+    write_whole(out, lambda f: save_pixelcnn(model, f))
     summary = {"defense": "pixel_defend", "recipe": recipe, "params": params, "seed": seed, "device": device,
                "wall_s": time.monotonic() - started, "image_shape": list(x.shape[1:]),
                "footprint": footprint(model, tuple(x.shape[1:])), "out": str(out)}
-    _write_atomic(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
+    _write_text(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))
     log(f"pixel_defend: PixelCNN ({summary['footprint']['params']:,} parameters, "
         f"{summary['footprint']['macs'] / 1e6:.1f} M MACs per image) trained in {summary['wall_s']:.0f} s; wrote {out}")
     return summary
@@ -612,8 +601,8 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
                          for name, r in reports.items()}
     model = {**first, "run": figures[first_name]}
     out = Path(out_dir)
-    _write_atomic(out / "report.html", render(result, model))
-    _write_atomic(out / "report.json", json.dumps({**result, "model": model}, indent=1))
+    _write_text(out / "report.html", render(result, model))
+    _write_text(out / "report.json", json.dumps({**result, "model": model}, indent=1))
     log(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
 
@@ -710,11 +699,8 @@ def _defended_variants(variants: list, transforms: dict, reports: dict, data, lo
     return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `path` whole or not at all (a temporary name renamed over it)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def _write_text(path: Path, text: str) -> None:
+    write_whole(path, lambda f: f.write(text.encode()))
 
 
 def _checked_float_predict(predict, float_model, x: np.ndarray, nb_classes: int):

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import api
 from .errors import EdgeqError, UsageError
-from .inputs import array, distinct, existing_file, load_arrays, output_path, positive
+from .inputs import array, distinct, existing_file, load_arrays, output_path, positive, write_whole
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
 from .targets import TARGETS
@@ -51,14 +51,6 @@ def _inputs(path: Path):
     return array(arrays, "x", path, "inputs")
 
 
-def _save(path: Path, write) -> None:
-    """`write(file)` to a temporary name, then rename: a file at `path` is always whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    tmp.replace(path)
-
-
 def _run(args) -> None:
     out = output_path(args.out, "--out", folder=False)
     distinct(out, "--out", inputs=args.inputs)
@@ -66,13 +58,13 @@ def _run(args) -> None:
                                        timeout_s=args.timeout)
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics_path = out.with_suffix(".metrics.json")
-    _save(out, lambda f: np.save(f, outputs))
+    write_whole(out, lambda f: np.save(f, outputs))
     flags = ""
     if "detector" in metrics:                   # the feature-squeezing detector's flag per input
         flags_path = out.with_suffix(".flags.npy")
-        _save(flags_path, lambda f: np.save(f, np.array(metrics["detector"]["flags"], dtype=bool)))
+        write_whole(flags_path, lambda f: np.save(f, np.array(metrics["detector"]["flags"], dtype=bool)))
         flags = f", {flags_path} (the detector's flags)"
-    _save(metrics_path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))
+    write_whole(metrics_path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))
     print(format_figures(metrics))
     print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}){flags} and {metrics_path}")
 

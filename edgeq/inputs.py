@@ -42,6 +42,17 @@ def output_path(path: str | os.PathLike, what: str, *, folder: bool) -> Path:
     return path
 
 
+def write_whole(path: Path, write) -> None:
+    """`write(file)` into a temporary binary file beside `path`, then renamed over it: a file at `path` is always
+    whole, whatever the writer (np.save, torch.save, text)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+    tmp.replace(path)
+
+
 def load_arrays(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
     """The arrays of an .npz ({name: array}) or an .npy ({"x": array}), without unpickling anything."""
     path = existing_file(path, what)

@@ -191,9 +191,11 @@ def train_pixelcnn(x: np.ndarray, params: dict, *, checkpoint: str | os.PathLike
     return net.cpu().eval()
 
 
-def save_pixelcnn(model: PixelCNN, path: str | os.PathLike, **extra) -> None:
-    """The model's architecture and weights (and any `extra` JSON-able facts) in one torch file."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+def save_pixelcnn(model: PixelCNN, path, **extra) -> None:
+    """The model's architecture and weights (and any `extra` JSON-able facts) in one torch file (a path or an open
+    binary file)."""
+    if isinstance(path, (str, os.PathLike)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": model.config, "state_dict": model.state_dict(), **extra}, path)
 
 
