@@ -1,9 +1,9 @@
 """The training defenses on the David-and-Goliath CIFAR-10 ResNet-8: each defense fine-tunes the float Keras model
 (edgeq defend, --recipe cpu unless told otherwise: fewer epochs on a training subset), the result is quantized
-to int8 (edgeq quantize), compiled for cortex-m4 and attacked with PGD L-inf crafted on the defended float model
+to int8 and to int16 (a16w8; edgeq quantize), compiled for cortex-m4 and attacked with PGD L-inf crafted on the defended float model
 over the study's ε grid (1 restart, 20 iterations, step ε/10) on the first --samples test images, scored on the
-float model and on the emulated int8 device (bit-exact fast path, a share re-checked in QEMU). The undefended
-model goes through the same steps. Prints per defense: training time, clean and robust accuracy, float / int8.
+float model and on the emulated int8 and int16 devices (bit-exact fast path, a share re-checked in QEMU). The undefended
+model goes through the same steps. Prints per defense: training time, clean and robust accuracy, float / int8 / int16.
 A rerun resumes training from the last epoch's checkpoint and reuses finished attack runs.
 
     .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at --epochs 1 --train 1000 --samples 100
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from edgeq.frontends.torch.keras import load_keras_h5
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EPS = [0.002, 0.004, 0.008]                  # the columns of the study's defended-model table
+PRECISIONS = ("int8", "int16")               # the study's two deployments (int16: a16w8, its 16x8)
 
 
 def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -38,15 +38,17 @@ def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate(name: str, float_model, x_train, x, y, out: Path, log) -> dict:
-    """int8 → cortex-m4 → PGD over EPS crafted on `float_model`; accuracies on float and device."""
-    tflite = out / f"{name}_int8.tflite"
-    api.quantize(float_model, x_train[:1000], policy="int8", out=tflite, log=lambda s: None)
-    api.compile_model(tflite, "cortex-m4", out / f"{name}_int8")
-    report = api.audit({"int8": out / f"{name}_int8"}, x, y, float_model=float_model, float_outputs="probabilities",
-                       channels_first=False, preset="dg", attacks="pgd_linf",
+    """int8 and int16 (a16w8) → cortex-m4 → PGD over EPS crafted on `float_model`; accuracies on float and on
+    both devices."""
+    for policy in PRECISIONS:
+        tflite = out / f"{name}_{policy}.tflite"
+        api.quantize(float_model, x_train[:1000], policy=policy, out=tflite, log=lambda s: None)
+        api.compile_model(tflite, "cortex-m4", out / f"{name}_{policy}")
+    report = api.audit({p: out / f"{name}_{p}" for p in PRECISIONS}, x, y, float_model=float_model,
+                       float_outputs="probabilities", channels_first=False, preset="dg", attacks="pgd_linf",
                        overrides={"pgd_linf": {"eps": EPS, "num_random_init": 1}}, out_dir=out / f"{name}_audit",
                        recheck_rate=0.05, log=log)
-    row = {"clean": {v: report["variants"][v]["clean_accuracy"] for v in ("float", "int8")}}
+    row = {"clean": {v: report["variants"][v]["clean_accuracy"] for v in ("float", *PRECISIONS)}}
     for run in report["runs"]:
         row[run["eps"]] = {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
     return row
@@ -73,23 +75,25 @@ def main() -> None:
     x_train, y_train = train_images(args.train if args.train is not None else 5000 if args.recipe == "cpu" else None)
     x_train = x_train.astype(np.float32) / 255
     quiet = lambda s: None                                                        # noqa: E731
-    results = {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), x_train, x, y, args.out,
+    saved = args.out / "results.json"
+    results = json.loads(saved.read_text()) if saved.is_file() else {}      # earlier runs' defenses stay listed
+    results |= {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), x_train, x, y, args.out,
                                                          quiet)}}
     print(f"undefended: {json.dumps(results['undefended'])}", flush=True)
     for defense in args.defenses.split(","):
-        started = time.monotonic()
         summary = api.defend(str(h5), x_train, y_train, defense, out=args.out / f"{defense}.pt", recipe=args.recipe,
                              params=params, device=args.device)
         model = torch.load(args.out / f"{defense}.pt", weights_only=False)
-        results[defense] = {"train_s": time.monotonic() - started, "params": summary["params"],
+        results[defense] = {"train_s": summary["train_s"], "params": summary["params"],
                             **evaluate(defense, model, x_train, x, y, args.out, quiet)}
         print(f"{defense}: {json.dumps(results[defense])}", flush=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    print(f"{'model':<14} {'train':>8} {'clean':>11} " + " ".join(f"{'ε ' + str(e):>11}" for e in EPS))
+        saved.write_text(json.dumps(results, indent=1, default=str))
+    print(f"accuracy %, float / int8 / int16\n{'model':<14} {'train':>8} {'clean':>16} "
+          + " ".join(f"{'ε ' + str(e):>16}" for e in EPS))
     for name, r in results.items():
         cells = [r["clean"]] + [r.get(e, {}) for e in EPS]
         print(f"{name:<14} {r['train_s'] / 60:7.1f}m " + " ".join(
-            f"{100 * c.get('float', float('nan')):4.0f} /{100 * c.get('int8', float('nan')):4.0f}" for c in cells))
+            " /".join(f"{100 * c.get(v, float('nan')):4.0f}" for v in ("float", *PRECISIONS)) for c in cells))
 
 
 if __name__ == "__main__":

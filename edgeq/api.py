@@ -415,7 +415,7 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
 
     from .frontends.torch.user_model import first_channels
     from edgeq.attacks.defenses.recipes import resolve
-    from edgeq.attacks.defenses.train import train_defense
+    from edgeq.attacks.defenses.train import trained_seconds, train_defense
 
     params = resolve(defense, recipe, params)
     out = output_path(out, "--out", folder=False)
@@ -451,14 +451,16 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     y = class_labels(y, len(x), classes, "training labels")
     started = time.monotonic()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    trained = train_defense(net, x, y, defense, params, checkpoint=out.with_name(out.name + ".ckpt"),
-                            channels_first=channels_first, seed=seed, device=device, progress=progress, log=log)
+    checkpoint = out.with_name(out.name + ".ckpt")
+    trained = train_defense(net, x, y, defense, params, checkpoint=checkpoint, channels_first=channels_first,
+                            seed=seed, device=device, progress=progress, log=log)
     write_whole(out, lambda f: torch.save(trained.twin if keras else trained.state_dict(), f))
     with torch.no_grad():
         probe = torch.as_tensor(x[:1024])
         logits = trained(probe.permute(0, 3, 1, 2) if channels_first else probe)
     summary = {"defense": defense, "recipe": recipe, "params": params, "seed": seed, "device": device,
-               "wall_s": time.monotonic() - started, "train_samples": min(len(x), params["train_samples"] or len(x)),
+               "wall_s": time.monotonic() - started, "train_s": trained_seconds(checkpoint),
+               "train_samples": min(len(x), params["train_samples"] or len(x)),
                "classes": classes,
                "clean_accuracy_train": float((logits.argmax(1).numpy() == y[:1024]).mean()), "out": str(out)}
     _write_text(out.with_name(out.name + ".json"), json.dumps(summary, indent=2))

@@ -246,7 +246,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("model", help="path/to/file.py:ClassName (PyTorch, NCHW) or a Keras .h5")
     q.add_argument("--weights", type=Path, default=None, help="state_dict (.pt) for the PyTorch class")
     q.add_argument("--calib", type=Path, required=True, help=".npz with x (calibration inputs) and optionally y")
-    q.add_argument("--policy", default="hawq", choices=["hawq", "ans", "te", "measured", "int8", "int4", "random"])
+    q.add_argument("--policy", default="hawq",
+                   choices=["hawq", "ans", "te", "measured", "int8", "int4", "int16", "random"],
+                   help="a sensitivity solved under the budgets, or one precision for every layer (int16: a16w8, "
+                        "int16 activations and int8 weights)")
     q.add_argument("--observer", default="minmax", choices=["minmax", "percentile", "mse"])
     q.add_argument("--flash-kb", type=_kib, default=None, help="total firmware flash: code, kernels and weights")
     q.add_argument("--ram-kb", type=_kib, default=None)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -90,19 +91,21 @@ def subset(x: np.ndarray, y: np.ndarray | None, train_samples: int | None, seed:
 def run_epochs(trainer: Trainer, name: str, x: np.ndarray, y: np.ndarray, *, checkpoint: str | os.PathLike,
                config: str, seed: int, device: str = "cpu", progress: bool = True, log=print) -> None:
     """Train `trainer` from the checkpoint's epoch (0 without one) to its last: each epoch seeded from (seed, epoch),
-    one progress bar, then the checkpoint written whole (model, optimizer and the trainer's own state). A checkpoint
+    one progress bar, then the checkpoint written whole (model, optimizer, the trainer's own state and the epochs'
+    seconds summed over every run that resumed it: `trained_seconds`). A checkpoint
     made under another `config` (a digest of the settings, data and starting weights) is refused."""
     checkpoint = Path(checkpoint)
-    start = 0
+    start, spent = 0, 0.0
     if checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
         if saved.get("config") != config:
             raise EdgeqError(f"checkpoint {checkpoint} was made with other settings, data or starting weights; "
                              "delete it to start afresh, or rerun with the settings it was made with")
         trainer.load_state_dict(saved["trainer"])
-        start = saved["epoch"]
+        start, spent = saved["epoch"], saved.get("train_s", 0.0)
         log(f"{name}: resuming after epoch {start} of {trainer.total_epochs} ({checkpoint})")
     for epoch in range(start, trainer.total_epochs):
+        began = time.monotonic()
         order = _seed(seed, epoch).permutation(len(x))
         with tqdm(total=len(x), desc=f"{name} epoch {epoch + 1}/{trainer.total_epochs}", unit="img",
                   disable=not progress, leave=True, dynamic_ncols=True) as bar:
@@ -110,8 +113,14 @@ def run_epochs(trainer: Trainer, name: str, x: np.ndarray, y: np.ndarray, *, che
             bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items()})
         tmp = checkpoint.with_name(f".{checkpoint.name}.tmp")
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"config": config, "epoch": epoch + 1, "trainer": trainer.state_dict()}, tmp)
+        spent += time.monotonic() - began
+        torch.save({"config": config, "epoch": epoch + 1, "train_s": spent, "trainer": trainer.state_dict()}, tmp)
         tmp.replace(checkpoint)
+
+
+def trained_seconds(checkpoint: str | os.PathLike) -> float:
+    """The seconds the checkpoint's epochs took, summed over interrupted and resumed runs."""
+    return float(torch.load(checkpoint, map_location="cpu", weights_only=False).get("train_s", float("nan")))
 
 
 def train_defense(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, defense: str, params: dict, *,

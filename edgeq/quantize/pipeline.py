@@ -19,7 +19,8 @@ from .sensitivity import A16_GAINS, SENSITIVITIES
 from .solver import Budget, fits, residual_ties, solve
 from .twin import Twin
 
-POLICIES = (*SENSITIVITIES, "int8", "int4", "random")
+UNIFORM = {"int8": 8, "int4": 4, "int16": A16}          # one precision for every layer (int16: a16w8)
+POLICIES = (*SENSITIVITIES, *UNIFORM, "random")
 
 
 @dataclass
@@ -37,7 +38,7 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
                 kernels: Kernels | None = None, allow_a16: bool = False, ram_of=None
                 ) -> tuple[dict[str, int], dict[str, float], dict[str, float], dict]:
     """(precision per layer, sensitivity per layer, a16w8 gain per layer, timings) under `policy`: a sensitivity
-    metric solved by the ILP, or uniform int8/int4, or random (each layer's precision drawn uniformly, re-drawn
+    metric solved by the ILP, or uniform int8/int4/int16 (a16w8), or random (each layer's precision drawn uniformly, re-drawn
     until it fits). `kernels` (the target's) prices instructions by the kernel each choice runs and flash by the
     code it links. a16w8 is a choice only with `allow_a16` (opt-in: under loose budgets every layer with a gain
     would take it); then RAM and instruction budgets are what limit it, RAM checked on `ram_of` (policy → RAM
@@ -45,8 +46,8 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
     graph, names = twin.graph, [op.name for op in twin.layers]
     costs = layer_costs(graph, kernels)
     timings, a16_graph = {}, graph if allow_a16 else None
-    if policy in ("int8", "int4"):
-        return {n: int(policy[-1]) for n in names}, {}, {}, timings
+    if policy in UNIFORM:
+        return {n: UNIFORM[policy] for n in names}, {}, {}, timings
     if policy == "random":
         rng = np.random.default_rng(seed)
         choices = [4, 8, A16] if allow_a16 else [4, 8]

@@ -206,8 +206,13 @@ class Twin(nn.Module):
             b = ste_round(b / s) * s
         if op.kind is OpKind.FULLY_CONNECTED:
             return F.linear(x.reshape(x.shape[0], -1) if x.ndim != 2 else x, w, b)
-        x = self._pad(x, op.attrs.padding, w.shape[2:], op.attrs.stride, 0.0)
         groups = x.shape[1] if op.kind is OpKind.DEPTHWISE_CONV_2D else 1
+        pads = [(0, 0), (0, 0)] if op.attrs.padding is Padding.VALID else \
+            [same_padding(n, k, s) for n, k, s in zip(x.shape[2:], w.shape[2:], op.attrs.stride)]
+        if all(before == after for before, after in pads):       # the convolution pads it (no copy of x)
+            return F.conv2d(x, w, b, stride=op.attrs.stride, padding=tuple(p for p, _ in pads),
+                            dilation=op.attrs.dilation, groups=groups)
+        x = self._pad(x, op.attrs.padding, w.shape[2:], op.attrs.stride, 0.0)
         return F.conv2d(x, w, b, stride=op.attrs.stride, dilation=op.attrs.dilation, groups=groups)
 
     def _pool(self, op, x):

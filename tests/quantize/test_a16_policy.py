@@ -119,3 +119,16 @@ def test_budgets_hold_on_the_firmware(digits):
     instr = measured["instructions_per_inference"]
     assert abs(predicted["instructions_per_inference"] - instr) <= 0.05 * instr
     assert measured["accuracy"] > 0.98
+
+
+@pytest.mark.toolchain
+@pytest.mark.emulator
+def test_int16_policy_puts_every_layer_at_a16w8(digits):
+    """--policy int16 is the study's 16x8 model: every weighted layer a16w8 (int8 model input, one QUANTIZE to
+    int16 in front), no budget asked; the emulated firmware keeps the float model's accuracy."""
+    model, data, _, _ = digits
+    q, report = api.quantize(model, nchw(data.x_train).numpy(), data.y_train, policy="int16", measure=True,
+                             **QUIET)
+    assert q.bits == {n: A16 for n in LAYERS}
+    assert [layer["precision"] for layer in report["layers"]] == ["a16w8"] * 4
+    assert report["measured"]["accuracy"] > 0.98
