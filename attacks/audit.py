@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from . import metrics
 from edgeq.errors import EmulatorError, ToolchainError, UsageError
@@ -77,31 +78,36 @@ def _seed(seed: int, key: str, start: int) -> None:
 
 def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budget, counter, store: Store,
             log, seed: int = 0) -> RunRecord:
-    """Attack the samples after the saved ones, chunk by chunk, until done or a budget is spent."""
+    """Attack the samples after the saved ones, chunk by chunk, until done or a budget is spent. A progress bar
+    (samples, queries, ETA) shows on a terminal; every chunk is logged too."""
     start, q0 = time.monotonic() - run.elapsed_s, counter() - run.queries
     run.status, run.stopped_by = "running", None
-    while run.done < len(x):
-        if budget.seconds is not None and time.monotonic() - start >= budget.seconds:
-            run.status, run.stopped_by = "partial", f"time budget {budget.seconds:g} s"
-            break
-        if budget.queries is not None and counter() - q0 >= budget.queries:
-            run.status, run.stopped_by = "partial", f"query budget {budget.queries}"
-            break
-        s = slice(run.done, min(run.done + budget.chunk, len(x)))
-        try:
-            _seed(seed, run.key, s.start)
-            x_adv = generate(x[s], y[s])
-        except (FastPathMismatch, EmulatorError, ToolchainError):
-            raise                               # the device or its check failed: no attack result can stand
-        except Exception as e:                  # a fault in the attack (ART): keep what was made, say why
-            run.status, run.stopped_by = "partial", f"{type(e).__name__}: {e}"
-            break
-        run.x_adv = np.concatenate([run.x_adv, x_adv])
-        run.elapsed_s, run.queries = time.monotonic() - start, counter() - q0
-        store.save(run)
-        log(f"  {run.key}: {run.done}/{len(x)} samples, {run.elapsed_s:.1f} s, {run.queries} queries")
-    else:
-        run.status = "complete"
+    with tqdm(total=len(x), initial=run.done, desc=run.key, unit="img", disable=None, leave=False,
+              dynamic_ncols=True) as bar:
+        while run.done < len(x):
+            if budget.seconds is not None and time.monotonic() - start >= budget.seconds:
+                run.status, run.stopped_by = "partial", f"time budget {budget.seconds:g} s"
+                break
+            if budget.queries is not None and counter() - q0 >= budget.queries:
+                run.status, run.stopped_by = "partial", f"query budget {budget.queries}"
+                break
+            s = slice(run.done, min(run.done + budget.chunk, len(x)))
+            try:
+                _seed(seed, run.key, s.start)
+                x_adv = generate(x[s], y[s])
+            except (FastPathMismatch, EmulatorError, ToolchainError):
+                raise                               # the device or its check failed: no attack result can stand
+            except Exception as e:                  # a fault in the attack (ART): keep what was made, say why
+                run.status, run.stopped_by = "partial", f"{type(e).__name__}: {e}"
+                break
+            run.x_adv = np.concatenate([run.x_adv, x_adv])
+            run.elapsed_s, run.queries = time.monotonic() - start, counter() - q0
+            store.save(run)
+            bar.update(len(x_adv))
+            bar.set_postfix(queries=run.queries, refresh=False)
+            log(f"  {run.key}: {run.done}/{len(x)} samples, {run.elapsed_s:.1f} s, {run.queries} queries")
+        else:
+            run.status = "complete"
     run.elapsed_s, run.queries = time.monotonic() - start, counter() - q0
     store.save(run)
     return run

@@ -21,8 +21,9 @@ def output_stage(acc: np.ndarray, p, multipliers, shifts, out: Tensor) -> np.nda
     if out.dtype is DType.INT16:
         y = fp.multiply_by_quantized_multiplier_64(acc, multipliers, shifts)
     else:
-        y = fp.multiply_by_quantized_multiplier(fp.wrap32(acc), multipliers, shifts) + p.output_offset
-    return np.clip(y, p.act_min, p.act_max).astype(out.dtype.numpy)
+        y = fp.multiply_by_quantized_multiplier(fp.wrap32(acc), multipliers, shifts)
+        y += p.output_offset
+    return np.clip(y, p.act_min, p.act_max, out=y).astype(out.dtype.numpy)
 
 
 def exact_float(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> type:
@@ -40,7 +41,9 @@ def _padded(x: np.ndarray, w_hw, p: ConvParams, out: Tensor, dtype: type) -> np.
 
 def _with_bias(acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     acc = acc.astype(np.int64)
-    return acc if bias is None else acc + bias.astype(np.int64)
+    if bias is not None:
+        acc += bias.astype(np.int64)
+    return acc
 
 
 def conv2d(args, p: ConvParams, out: Tensor) -> np.ndarray:

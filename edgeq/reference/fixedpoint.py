@@ -21,26 +21,41 @@ def srdhm(a, b) -> np.ndarray:
     gemmlowp nudges by 2^30 (or 1 - 2^30 below zero) and divides truncating toward zero; both cases reduce to
     one floor shift of a * b + 2^30. Only INT_MIN * INT_MIN reaches 2^31, which saturates to INT_MAX.
     """
-    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
-    return np.minimum((ab + (1 << 30)) >> 31, INT32_MAX)
+    ab = np.array(np.multiply(a, b, dtype=np.int64))         # a new array: the steps below work in place
+    ab += 1 << 30
+    ab >>= 31
+    return np.minimum(ab, INT32_MAX, out=ab)
 
 
 def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     """RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero (exponent in [0, 31])."""
-    x, exponent = np.asarray(x, np.int64), np.asarray(exponent, np.int64)
+    return _rounding_divide_by_pot_in_place(np.array(x, np.int64), exponent)
+
+
+def _rounding_divide_by_pot_in_place(x: np.ndarray, exponent) -> np.ndarray:
+    """rounding_divide_by_pot overwriting x (int64), for callers that own it: whole-batch requantization is
+    bound by memory traffic, and every temporary array costs a pass."""
+    exponent = np.asarray(exponent, np.int64)
     if not exponent.any():
         return x
-    half = (np.int64(1) << exponent) >> 1
-    return (x + half - ((x < 0) & (exponent > 0))) >> exponent
+    shape = np.broadcast_shapes(x.shape, exponent.shape)
+    if shape != x.shape:
+        x = np.array(np.broadcast_to(x, shape))
+    below = x < 0
+    if not (exponent > 0).all():
+        below &= exponent > 0
+    x += (np.int64(1) << exponent) >> 1
+    x -= below
+    x >>= exponent
+    return x
 
 
 def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
     """MultiplyByQuantizedMultiplier(int32 x): double rounding, CMSIS-NN's arm_nn_requantize."""
     shift = np.asarray(shift, np.int64)
-    x = np.asarray(x, np.int64)
     if (shift > 0).any():
-        x = wrap32(x << np.maximum(shift, 0))
-    return rounding_divide_by_pot(srdhm(x, multiplier), np.maximum(-shift, 0))
+        x = wrap32(np.asarray(x, np.int64) << np.maximum(shift, 0))
+    return _rounding_divide_by_pot_in_place(srdhm(x, multiplier), np.maximum(-shift, 0))
 
 
 def multiply_by_quantized_multiplier_64(x, multiplier, shift) -> np.ndarray:
