@@ -75,7 +75,7 @@ def main() -> None:
         overrides = {"pgd_linf": {"num_random_init": args.restarts}} if attack == "pgd_linf" else None
         report = api.audit(projects, x, y, float_model=float_model, float_outputs="probabilities", preset="dg",
                            attacks=attack, overrides=overrides, out_dir=args.out / "audit" / attack,
-                           recheck_rate=0.0, budget_s=args.budget_s, chunk=max(1, args.samples // 4),
+                           budget_s=args.budget_s, chunk=max(1, args.samples // 4),
                            log=lambda s: None)
         scale = STUDY_RESTARTS / args.restarts if attack == "pgd_linf" else 1
         for run in report["runs"]:

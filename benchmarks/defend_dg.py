@@ -4,10 +4,16 @@ to int8 and to int16 (a16w8; edgeq quantize), compiled for cortex-m4 and attacke
 over the study's ε grid (1 restart, 20 iterations, step ε/10) on the first --samples test images, scored on the
 float model and on the emulated int8 and int16 devices (bit-exact fast path, a share re-checked in QEMU). The undefended
 model goes through the same steps. Prints per defense: training time, clean and robust accuracy, float / int8 / int16.
-A rerun resumes training from the last epoch's checkpoint and reuses finished attack runs.
+With --attacks, further dg-preset attacks (C&W L2, DeepFool, Square L-inf, Boundary...) run on the first
+--attack-samples images against every model, and the undefended model's runs are also scored behind the input
+defenses (--input-defenses: feature squeezing as preprocessor and detector, threshold from the training images).
+A rerun resumes training from the last epoch's checkpoint and reuses finished attack runs; --defenses "" only
+evaluates the undefended model.
 
     .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at --epochs 1 --train 1000 --samples 100
     .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at,sat,ens_at,distillation --samples 100 --device cuda
+    .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at,sat --attacks cw_l2,deepfool,square_linf,boundary \
+        --attack-samples 200 --budget-s 1800
 """
 from __future__ import annotations
 
@@ -37,20 +43,40 @@ def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, d["y"][idx].astype(np.int64)
 
 
-def evaluate(name: str, float_model, x_train, x, y, out: Path, log) -> dict:
-    """int8 and int16 (a16w8) → cortex-m4 → PGD over EPS crafted on `float_model`; accuracies on float and on
-    both devices."""
+def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> dict:
+    """int8 and int16 (a16w8) → cortex-m4 → PGD over EPS crafted on `float_model` on the first args.samples test
+    images; with args.attacks, those dg-preset attacks on the first args.attack_samples (white-box ones crafted
+    on `float_model`, black-box ones querying each device), and for the undefended model the input defenses
+    args.input_defenses scored on the same runs (non-adaptive) and attacked through (BPDA). Accuracies on float
+    and on both devices."""
+    out, projects = args.out, {p: args.out / f"{name}_{p}" for p in PRECISIONS}
     for policy in PRECISIONS:
         tflite = out / f"{name}_{policy}.tflite"
-        api.quantize(float_model, x_train[:1000], policy=policy, out=tflite, log=lambda s: None)
-        api.compile_model(tflite, "cortex-m4", out / f"{name}_{policy}")
-    report = api.audit({p: out / f"{name}_{p}" for p in PRECISIONS}, x, y, float_model=float_model,
-                       float_outputs="probabilities", channels_first=False, preset="dg", attacks="pgd_linf",
+        api.quantize(float_model, train[0][:1000], policy=policy, out=tflite, log=lambda s: None)
+        api.compile_model(tflite, "cortex-m4", projects[policy])
+    common = {"float_model": float_model, "float_outputs": "probabilities", "channels_first": False,
+              "preset": "dg", "recheck_rate": 0.05, "log": log}
+    report = api.audit(projects, test[0][:args.samples], test[1][:args.samples], attacks="pgd_linf",
                        overrides={"pgd_linf": {"eps": EPS, "num_random_init": 1}}, out_dir=out / f"{name}_audit",
-                       recheck_rate=0.05, log=log)
+                       **common)
     row = {"clean": {v: report["variants"][v]["clean_accuracy"] for v in ("float", *PRECISIONS)}}
     for run in report["runs"]:
-        row[run["eps"]] = {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
+        row[str(run["eps"])] = {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
+    if args.attacks:
+        defended = name == "undefended" and args.input_defenses
+        n = args.attack_samples
+        report = api.audit(projects, test[0][:n], test[1][:n], attacks=args.attacks, out_dir=out / f"{name}_attacks",
+                           budget_s=args.budget_s, chunk=25,
+                           defenses=args.input_defenses.split(",") if defended else None,
+                           defense_data=train if defended else None, **common)
+        row["attacks"] = {run["key"]: {"samples": run["samples_done"], "status": run["status"],
+                                       "elapsed_s": run["elapsed_s"], "queries": run["queries"],
+                                       "median_l2": run.get("perturbation", {}).get("l2", {}).get("median"),
+                                       "accuracy": {v: s["adversarial_accuracy"] for v, s in run["scores"].items()},
+                                       "detection": {v: s["detection_rate"] for v, s in run["scores"].items()
+                                                     if "detection_rate" in s}}
+                          for run in report["runs"]}
+        row["attack_clean"] = {v: e["clean_accuracy"] for v, e in report["variants"].items()}
     return row
 
 
@@ -61,6 +87,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="overrides the recipe's")
     p.add_argument("--train", type=int, default=None, help="training images (overrides the recipe's subset)")
     p.add_argument("--samples", type=int, default=100, help="first N CIFAR-10 test images attacked")
+    p.add_argument("--attacks", default="", help="comma list of further dg-preset attacks, e.g. "
+                   "cw_l2,deepfool,square_linf,boundary")
+    p.add_argument("--attack-samples", type=int, default=200, help="first N test images those attacks run on")
+    p.add_argument("--budget-s", type=float, default=None, help="time budget of each of those attack runs")
+    p.add_argument("--input-defenses", default="feature_squeezing",
+                   help="input defenses scored on the undefended model's runs of --attacks (empty: none)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("out/bench/defend_dg"))
     args = p.parse_args()
@@ -68,7 +100,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     h5 = SHARED / "models/dg/cifar_resnet_float.h5"
     test = np.load(SHARED / "data/cifar10_test_first.npz")
-    x, y = test["x"][:args.samples], test["y"][:args.samples].astype(np.int64)
+    test = test["x"], test["y"].astype(np.int64)
     params = {} if args.train is None else {"train_samples": args.train}
     if args.epochs is not None:
         params["epochs"] = args.epochs
@@ -77,23 +109,31 @@ def main() -> None:
     quiet = lambda s: None                                                        # noqa: E731
     saved = args.out / "results.json"
     results = json.loads(saved.read_text()) if saved.is_file() else {}      # earlier runs' defenses stay listed
-    results |= {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), x_train, x, y, args.out,
-                                                         quiet)}}
+    train = x_train, y_train
+    results |= {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), train, test, args, quiet)}}
     print(f"undefended: {json.dumps(results['undefended'])}", flush=True)
-    for defense in args.defenses.split(","):
+    saved.write_text(json.dumps(results, indent=1, default=str))
+    for defense in filter(None, args.defenses.split(",")):
         summary = api.defend(str(h5), x_train, y_train, defense, out=args.out / f"{defense}.pt", recipe=args.recipe,
                              params=params, device=args.device)
         model = torch.load(args.out / f"{defense}.pt", weights_only=False)
         results[defense] = {"train_s": summary["train_s"], "params": summary["params"],
-                            **evaluate(defense, model, x_train, x, y, args.out, quiet)}
+                            **evaluate(defense, model, train, test, args, quiet)}
         print(f"{defense}: {json.dumps(results[defense])}", flush=True)
         saved.write_text(json.dumps(results, indent=1, default=str))
     print(f"accuracy %, float / int8 / int16\n{'model':<14} {'train':>8} {'clean':>16} "
           + " ".join(f"{'ε ' + str(e):>16}" for e in EPS))
     for name, r in results.items():
-        cells = [r["clean"]] + [r.get(e, {}) for e in EPS]
+        cells = [r["clean"]] + [r.get(str(e), {}) for e in EPS]
         print(f"{name:<14} {r['train_s'] / 60:7.1f}m " + " ".join(
             " /".join(f"{100 * c.get(v, float('nan')):4.0f}" for v in ("float", *PRECISIONS)) for c in cells))
+    attacked = {name: r["attacks"] for name, r in results.items() if "attacks" in r}
+    for name, runs in attacked.items():
+        print(f"\n{name}, first {args.attack_samples} images: accuracy % per variant (samples, median L2)")
+        for key, run in runs.items():
+            accuracy = "  ".join(f"{v} {100 * a:5.1f}" for v, a in run["accuracy"].items())
+            detection = "  ".join(f"{v} detects {100 * d:5.1f}" for v, d in run["detection"].items())
+            print(f"  {key:<24} {run['samples']:>4}  L2 {run['median_l2'] or float('nan'):6.3f}  {accuracy}  {detection}")
 
 
 if __name__ == "__main__":

@@ -396,6 +396,9 @@ def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[n
     x, y = (array(arrays, k, path, "data set") for k in ("x", "y"))
     where = f"data set {path}"
     positive(samples, "--samples", integer=True)
+    if samples is not None and samples > len(x):
+        raise UsageError(f"--samples {samples}: {where} holds {len(x)}; ask for at most that many (or leave "
+                         "--samples out for all)")
     y = class_labels(y, len(x), None, where)
     x = float_inputs(x[:samples], where)
     return x, y[:samples]
@@ -568,6 +571,8 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     if module is not None and channels_first is None:
         from .frontends.torch.user_model import first_channels
         channels_first = first_channels(module) is not None
+    if module is not None:
+        _check_float_outputs(module, channels_first, float_outputs, x[:8], float_model, log)
     net = None if module is None else as_logits(module, float_outputs)
     variants = [] if net is None else [Variant("float", _checked_float_predict(
         float_predict(net, channels_first), float_model, x[:2], nb_classes), None, _weights_digest(net))]
@@ -716,6 +721,27 @@ def _checked_float_predict(predict, float_model, x: np.ndarray, nb_classes: int)
         raise UsageError(f"float model {float_model} gives {list(out.shape[1:])} scores per input; the deployed "
                          f"models give {nb_classes}")
     return predict
+
+
+def _check_float_outputs(module, channels_first: bool, float_outputs: str, x: np.ndarray, float_model, log) -> None:
+    """--float-outputs probabilities on a model that returns logits would attack log(logits), a wrong model:
+    refused. Logits that look like probabilities (a model ending in softmax, said to give logits) still work,
+    with weaker gradients: said."""
+    import torch
+    from edgeq.attacks.torch_model import NHWC
+    try:
+        with torch.no_grad():
+            out = (NHWC(module) if channels_first else module)(torch.as_tensor(x)).numpy()
+    except Exception:
+        return                                  # _checked_float_predict says what is wrong with the inputs
+    probabilities = out.ndim == 2 and out.min() >= 0 and np.allclose(out.sum(axis=1), 1, atol=1e-3)
+    if float_outputs == "probabilities" and not probabilities:
+        raise UsageError(f"--float-outputs probabilities: float model {float_model} returns scores in "
+                         f"[{out.min():.3g}, {out.max():.3g}] that do not sum to 1 per input (logits?); "
+                         "leave --float-outputs at logits")
+    if float_outputs == "logits" and probabilities:
+        log(f"note: float model {float_model} returns probabilities (each input's scores sum to 1); with "
+            "--float-outputs probabilities the white-box attacks get stronger gradients")
 
 
 def _weights_digest(module) -> str:

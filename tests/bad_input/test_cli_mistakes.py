@@ -221,6 +221,7 @@ def audit_data(tmp_path_factory, digits) -> Path:
 
 @pytest.mark.parametrize("extra, fragments", [
     (("--samples", "-3"), ("--samples",)),
+    (("--samples", "100000"), ("--samples 100000", "digits.npz", "holds 16")),
     (("--chunk", "0"), ("--chunk",)),
     (("--budget-s", "0"), ("--budget-s",)),
     (("--recheck", "0"), ("--recheck",)),
@@ -259,6 +260,8 @@ def test_audit_project_and_float_model_mistakes(capsys, project, audit_data, qua
            "junk.pt", "torch.save")
     _fails(capsys, _audit(project, audit_data, tmp_path / "a", "--float-model", str(tmp_path / "none.pt")),
            "none.pt", "does not exist")
+    _fails(capsys, _audit(project, audit_data, tmp_path / "a", "--float-model", str(d / "whole.pt"),
+                          "--float-outputs", "probabilities"), "whole.pt", "--float-outputs", "logits")
     assert not (tmp_path / "a").exists()
 
 
