@@ -166,3 +166,18 @@ def positive(value, option: str, *, integer: bool = False, allow_zero: bool = Fa
         kind = "a whole number" if integer else "a number"
         raise UsageError(f"{option} must be {kind} {'>= 0' if allow_zero else '> 0'}, not {value:g}")
     return int(value) if integer else value
+
+
+def load_dataset(path: str | os.PathLike, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """An .npz with `x` (inputs: floats in [0, 1], or uint8 pixels read as [0, 1]) and `y` (class indices or
+    one-hot rows), its first `samples` (all when None)."""
+    arrays = load_arrays(path, "data set")
+    x, y = (array(arrays, k, path, "data set") for k in ("x", "y"))
+    where = f"data set {path}"
+    positive(samples, "--samples", integer=True)
+    if samples is not None and samples > len(x):
+        raise UsageError(f"--samples {samples}: {where} holds {len(x)}; ask for at most that many (or leave "
+                         "--samples out for all)")
+    y = class_labels(y, len(x), None, where)
+    x = float_inputs(x[:samples], where)
+    return x, y[:samples]

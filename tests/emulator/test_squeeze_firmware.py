@@ -17,6 +17,7 @@ import pytest
 from edgeq import api
 from edgeq.attacks.defenses import squeeze as sq
 from edgeq.cli import main
+from edgeq.project import dequantizer
 from edgeq.frontends.tflite import write_tflite
 from tests.models import MODELS, oracle, random_inputs
 
@@ -76,7 +77,7 @@ def test_preprocess_is_bit_exact(models, tmp_path, name, target):
 
         if target == "cortex-m4":    # the fast path squeezes as the firmware does
             estimator = api.device_estimator(project, recheck_rate=0.0)
-            device = api._dequantizer(report["output"])(y)
+            device = dequantizer(report["output"])(y)
             assert np.array_equal(estimator.fast_predict(real), device[len(x) - len(real):])
 
 
@@ -93,7 +94,7 @@ def test_detector_flags_are_the_host_rule(models, tmp_path, name):
     xq, q = api.quantize_inputs(x_float, graph_spec["input"]), _quantization(graph_spec)
     table, scale = sq.bit_depth_table(4, q), graph_spec["output"]["scale"]
     predict_q = lambda v: oracle(path.read_bytes(), [v])[0].reshape(len(v), -1)      # noqa: E731
-    dequantize = api._dequantizer(graph_spec["output"])
+    dequantize = dequantizer(graph_spec["output"])
     scores = sq.detection_scores(lambda v: dequantize(predict_q(v)), xq, table, q)
     t = float(np.sort(scores)[len(scores) // 2])
     flags = sq.is_adversarial(scores, t)
@@ -121,7 +122,7 @@ def test_threshold_from_training_data(models, tmp_path):
     t = api.squeeze_threshold(path, x, y, fpr=0.2)
     report = api.compile_model(path, "cortex-m4", tmp_path / "p", preprocess="median")
     xq, q = api.quantize_inputs(x, report["input"]), _quantization(report)
-    dequantize = api._dequantizer(report["output"])
+    dequantize = dequantizer(report["output"])
     scores = sq.detection_scores(lambda v: dequantize(oracle(path.read_bytes(), [v])[0]), xq,
                                  sq.bit_depth_table(4, q), q)
     assert t == sq.threshold(scores, y, 0.2)

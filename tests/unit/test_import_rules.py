@@ -22,10 +22,23 @@ FORBIDDEN = {
     "firmware": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "targets": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "emulate": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "api", "cli", "report"},
-    # quantize/twin takes its quantized values from the reference kernels (bit-exact by construction)
-    "quantize": {"codegen", "build", "emulate", "api", "cli", "plan", "prepare"},
+    # quantize/twin takes its quantized values from the reference kernels (bit-exact by construction) and its
+    # SAME padding from prepare.qmath, the one home of TFLite's geometry
+    "quantize": {"codegen", "build", "emulate", "api", "cli", "plan"},
     "report": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
+    # the stages api wires: a project folder, its squeezers, the compiler, the quantizer's pricing, the audit's setup
+    "project": {"quantize", "squeezing", "deploy", "pricing", "audit_variants", "attacks"},
+    "squeezing": {"quantize", "deploy", "pricing", "audit_variants"},
+    "deploy": {"quantize", "pricing", "audit_variants", "attacks"},
+    "pricing": {"audit_variants", "attacks"},
+    "audit_variants": {"deploy", "pricing"},
 }
+WIRING = {"api", "cli", "project", "squeezing", "deploy", "pricing", "audit_variants"}
+for lower in ("ir", "prepare", "reference", "frontends", "plan", "codegen", "build", "kernel_code", "cmsis_nn",
+              "firmware", "targets", "emulate", "quantize", "report"):
+    FORBIDDEN[lower] |= WIRING
+for layer in WIRING - {"api", "cli"}:
+    FORBIDDEN[layer] |= {"api", "cli"}
 HEAVY = {"torch", "tensorflow", "tflite_micro"}   # never imported by the deploy path's modules
 # the quantizer's modules that may import torch (edgeq/ paths, by prefix)
 TORCH_ALLOWED = ("frontends/torch/", "quantize/twin", "quantize/sensitivity", "quantize/qat", "quantize/pipeline")
@@ -65,7 +78,7 @@ def test_layering(path):
     imported = _imports(path)
     bad = imported & FORBIDDEN.get(layer, set())
     assert not bad, f"edgeq/{rel} imports {sorted(bad)}, against the one-way data flow"
-    if layer not in {"api", "cli", "demo", "oracle", "demo_model"}:
+    if layer not in {"api", "cli", "demo", "oracle", "demo_model", "pricing", "audit_variants"}:
         heavy = imported & HEAVY - ({"torch"} if str(rel).startswith(TORCH_ALLOWED) else set())
         assert not heavy, f"edgeq/{rel} imports {sorted(heavy)}"
 
@@ -112,8 +125,8 @@ def test_attacks_import_only_edgeq_errors(path):
         assert not {n for n in imported if n.split(".")[0] == "torch"}, f"attacks/{path.name} imports torch"
 
 
-def test_only_api_and_cli_import_attacks():
+def test_only_the_wiring_imports_attacks():
     for path in _modules():
-        if path.name in {"api.py", "cli.py"}:
+        if path.name in {"api.py", "cli.py", "squeezing.py", "audit_variants.py"}:
             continue
         assert "attacks" not in _imports(path), f"{path} imports attacks"
