@@ -11,6 +11,7 @@ import numpy as np
 from edgeq.errors import EdgeqError
 
 Predict = Callable[[np.ndarray], np.ndarray]
+RECHECK_RATE = 0.02          # the share of fast-path answers re-run on the emulator unless told otherwise
 
 
 class FastPathMismatch(EdgeqError):
@@ -43,7 +44,7 @@ class DeviceEstimator:
     input_shape: tuple[int, ...]
     nb_classes: int
     fast_predict: Predict | None = None
-    recheck_rate: float = 0.02
+    recheck_rate: float = RECHECK_RATE
     recheck_batch: int = 256
     seed: int = 0
     counts: QueryCounts = field(default_factory=QueryCounts)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .attacks.estimator import RECHECK_RATE
 from .audit_variants import (THRESHOLD_SAMPLES, audit_lock, check_audit_folder, check_float_outputs,
                              checked_float_predict, defended_variants, device_estimator, file_digest, float_module,
                              input_defenses, integer_twin, weights_digest)
@@ -121,7 +122,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
           channels_first: bool | None = None, float_outputs: str = "logits", white_box: str | None = None,
           preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
           budget_s: float | None = None, budget_queries: int | None = None, chunk: int = 32,
-          fast_path: bool = True, recheck_rate: float = 0.02, defenses: list[str] | None = None,
+          fast_path: bool = True, recheck_rate: float = RECHECK_RATE, defenses: list[str] | None = None,
           defense_data: tuple[np.ndarray, np.ndarray] | None = None, defense_params: dict | None = None,
           seed: int = 0, log=print) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .attacks.estimator import RECHECK_RATE
 from .errors import UsageError
 from .frontends.tflite import read_tflite
 from .inputs import existing_file, output_path, positive
@@ -17,8 +18,8 @@ from .project import dequantizer, load_report, project_file, quantize_inputs, ru
 from .squeezing import report_squeezer, squeeze_quantization
 
 
-def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True, recheck_rate: float = 0.02,
-                     emulator: str = "qemu", name: str | None = None):
+def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True,
+                     recheck_rate: float = RECHECK_RATE, emulator: str = "qemu", name: str | None = None):
     """The compiled project as an attack target: predict runs the firmware in the emulator; with `fast_path`
     the bit-exact reference executor answers instead (behind the host squeezer when the firmware has a
     preprocessor, report["preprocess"]) and the emulator re-checks `recheck_rate` of its answers."""

@@ -16,6 +16,7 @@ from .errors import EdgeqError, UsageError
 from .inputs import array, distinct, existing_file, load_arrays, output_path, positive, write_whole
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
+from .attacks.estimator import RECHECK_RATE
 from .targets import TARGETS
 
 
@@ -89,7 +90,7 @@ def _audit(args) -> None:
                                 ("--float-outputs", args.float_outputs != "logits" or None)) if v]
         if given:
             raise UsageError(f"{', '.join(given)} describe(s) the float model: give --float-model too")
-    if args.emulator_only and args.recheck != 0.02:
+    if args.emulator_only and args.recheck is not None:
         raise UsageError("--recheck is the share of fast-path answers re-run in the emulator; with --emulator-only "
                          "every query runs there: give one or the other")
     projects = _projects(args.project)
@@ -102,7 +103,8 @@ def _audit(args) -> None:
               channels_first=args.channels_first, float_outputs=args.float_outputs, white_box=args.white_box,
               preset=args.preset, attacks=args.attacks, overrides=overrides, out_dir=args.out,
               budget_s=args.budget_s, budget_queries=args.budget_queries, chunk=args.chunk,
-              fast_path=not args.emulator_only, recheck_rate=args.recheck,
+              fast_path=not args.emulator_only,
+              recheck_rate=RECHECK_RATE if args.recheck is None else args.recheck,
               defenses=args.defenses.split(",") if args.defenses else None,
               defense_data=api.load_dataset(args.defense_data) if args.defense_data else None,
               defense_params=defense_params, seed=args.seed)
@@ -228,7 +230,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--chunk", type=int, default=32,
                    help="samples attacked between budget checks and saves (a run may overrun by one chunk)")
     a.add_argument("--emulator-only", action="store_true", help="no fast path: every query runs in the emulator")
-    a.add_argument("--recheck", type=float, default=0.02, help="share of fast-path answers re-run in the emulator")
+    a.add_argument("--recheck", type=float, default=None,
+                   help=f"share of fast-path answers re-run in the emulator (default {RECHECK_RATE})")
     a.add_argument("--defenses", default=None,
                    help="input defenses in front of every variant, a comma list: feature_squeezing, pixel_defend "
                         "(scored on the saved attacks, as the study did, and attacked through, BPDA)")
