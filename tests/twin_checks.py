@@ -1,0 +1,28 @@
+"""The check that a quantized twin's activations are the integer executor's, shared by the twin tests."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from edgeq.reference import Executor
+
+
+def assert_twin_is_executor(twin, q_graph, x_int: np.ndarray) -> dict:
+    """Runs the twin on x_int (the quantized input, dequantized as the twin takes it) and asserts that every
+    activation it records sits on the executor's grid point: value == (q - zero point) * scale to float32
+    rounding (a relative 1e-6, far below the 1/2 LSB that rounding the value back to an integer would let
+    through). Returns the records, for callers with more to check."""
+    spec, graph = twin.spec, twin.graph
+    types = spec.dtypes(graph)
+    expected = Executor(q_graph).run_all([x_int])
+    qin = spec.qparams(graph.inputs[0], types[graph.inputs[0]])
+    record: dict = {}
+    with torch.no_grad():
+        twin(torch.from_numpy((x_int.astype(np.float32) - qin.zp) * qin.s), record=record)
+    assert len(record) == len(graph.ops) + 1, sorted(record)
+    for name, v in record.items():
+        t, a = spec.qparams(name, types[name]), v.numpy()
+        a = a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+        grid = ((expected[name].reshape(a.shape).astype(np.float64) - t.zp) * t.s).astype(np.float32)
+        np.testing.assert_allclose(a, grid, rtol=1e-6, atol=1e-6 * t.s, err_msg=name)
+    return record
