@@ -18,7 +18,7 @@ test-fast: setup
 	$(PYTEST) -q -m "not toolchain and not emulator and not slow"
 
 bench: setup
-	$(PY) benchmarks/deploy.py
+	$(PY) -m benchmarks.deploy
 
 clean:
 	rm -rf out build .pytest_cache

@@ -2,9 +2,10 @@
 """Deploy-path figures per shared model and target: exact instructions per inference, flash (code + weights),
 arena, peak RAM, stack, emulator inferences per second, and a byte-for-byte check against tflite-micro.
 
-    .venv/bin/python benchmarks/deploy.py [--images 16] [--targets cortex-m4 cortex-m7 cortex-m55]
+    .venv/bin/python -m benchmarks.deploy [--images 16] [--targets cortex-m4 cortex-m7 cortex-m55]
 
-Needs ../shared (the MLPerf Tiny and David-and-Goliath ResNet-8 models, CIFAR-10 test images)."""
+Run as a module from the checkout (it shares tests/models.py's model builders and data loaders). Needs
+../shared (the MLPerf Tiny and David-and-Goliath ResNet-8 models, CIFAR-10 test images)."""
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from edgeq import api  # noqa: E402
-from edgeq.frontends.tflite import read_tflite  # noqa: E402
-from edgeq.oracle import tflm_run  # noqa: E402
-from tests.models import CIFAR, SHARED, SHARED_TFLITE, cifar_inputs  # noqa: E402
+from edgeq import api
+from edgeq.frontends.tflite import read_tflite
+from edgeq.oracle import tflm_run
+from tests.models import CIFAR, SHARED, SHARED_TFLITE, cifar_inputs
 
 
 def measure(rel: str, target: str, images: np.ndarray, work: Path) -> dict:

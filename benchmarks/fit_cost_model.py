@@ -12,23 +12,21 @@ Needs ../shared, the toolchain and QEMU.  Usage: .venv/bin/python benchmarks/fit
 """
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from edgeq import api  # noqa: E402
-from edgeq.demo_model import load_digits_split, train_digits_cnn  # noqa: E402
-from edgeq.frontends.torch import from_module, load_keras_h5  # noqa: E402
-from edgeq.ir import OpKind  # noqa: E402
-from edgeq.quantize.calibrate import make_spec  # noqa: E402
-from edgeq.quantize.cost import fit_instructions, layer_costs  # noqa: E402
-from edgeq.quantize.ptq import quantize_graph  # noqa: E402
-from edgeq.quantize.scheme import A16, WEIGHTED  # noqa: E402
-from edgeq.quantize.twin import Twin  # noqa: E402
+from edgeq import api
+from edgeq.demo_model import load_digits_split, train_digits_cnn
+from edgeq.frontends.torch import from_module, load_keras_h5
+from edgeq.ir import OpKind
+from edgeq.quantize.calibrate import make_spec
+from edgeq.quantize.cost import fit_instructions, layer_costs
+from edgeq.quantize.ptq import quantize_graph
+from edgeq.quantize.scheme import A16, WEIGHTED
+from edgeq.quantize.twin import Twin
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

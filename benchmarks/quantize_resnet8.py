@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
 from pathlib import Path
 
@@ -21,16 +20,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from edgeq.frontends.tflite import read_tflite, write_tflite  # noqa: E402
-from edgeq.frontends.torch import load_keras_h5  # noqa: E402
-from edgeq.quantize.calibrate import make_spec  # noqa: E402
-from edgeq.quantize.cost import layer_costs  # noqa: E402
-from edgeq.quantize.pipeline import choose_bits, fine_tuned  # noqa: E402
-from edgeq.quantize.ptq import quantize_graph  # noqa: E402
-from edgeq.quantize.sensitivity import SENSITIVITIES  # noqa: E402
-from edgeq.quantize.solver import Budget, residual_ties, solve  # noqa: E402
-from edgeq.reference import Executor  # noqa: E402
+from edgeq.frontends.tflite import read_tflite, write_tflite
+from edgeq.frontends.torch import load_keras_h5
+from edgeq.quantize.calibrate import make_spec
+from edgeq.quantize.cost import layer_costs
+from edgeq.quantize.pipeline import choose_bits, fine_tuned
+from edgeq.quantize.ptq import quantize_graph
+from edgeq.quantize.sensitivity import SENSITIVITIES
+from edgeq.quantize.solver import Budget, residual_ties, solve
+from edgeq.reference import Executor
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
