@@ -1,7 +1,7 @@
 """The embedded default models, trained on sklearn's digits at run time (no download): the CNN `edgeq demo`
 quantizes, deploys and audits (DigitsCNNWide), the smaller CNN the quantizer tests and benchmarks train
-(DigitsCNN), and a small int8 MLP quantized here by hand (per-tensor int8 weights, min/max
-calibrated activations) that the attack tests use as their fast fully-connected device model."""
+(DigitsCNN), and a small int8 MLP quantized here with the scheme's rules (per-tensor int8 weights,
+min/max calibrated activations) that the attack tests use as their fast fully-connected device model."""
 from __future__ import annotations
 
 import warnings
@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ir import (Activation, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, QParams, SoftmaxAttrs, Tensor,
-                 verify)
-from .ir.types import DType
+from .ir import (SOFTMAX_OUT, Activation, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, QParams,
+                 SoftmaxAttrs, Tensor, verify)
+from .quantize.scheme import activation_qparams, quantize_bias, quantize_weights
 
 INPUT_SCALE = 1.0 / 255.0
 INPUT_ZP = -128
@@ -42,24 +42,15 @@ def quantize_input(x: np.ndarray) -> np.ndarray:
     return QParams(np.float32(INPUT_SCALE), INPUT_ZP).quantize_half_up(x, DType.INT8)
 
 
-def _activation_qparams(values: np.ndarray) -> QParams:
-    lo, hi = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
-    scale = max(hi - lo, 1e-8) / 255.0
-    zp = int(np.clip(np.round(-128 - lo / scale), -128, 127))
-    return QParams(np.float32(scale), zp)
-
-
-def _dense(graph: Graph, name: str, x: str, w: np.ndarray, b: np.ndarray, out_q: QParams, act: Activation) -> str:
-    """Append a FULLY_CONNECTED with per-tensor int8 weights (TFLite's FC default) and int32 bias."""
-    in_q = graph.tensors[x].qparams
-    w_scale = max(float(np.abs(w).max()), 1e-8) / 127.0
-    wq = np.clip(np.round(w.T / w_scale), -127, 127).astype(np.int8)           # [out, in]
-    bias_scale = float(np.float32(in_q.s) * np.float32(w_scale))
-    bq = np.round(b / bias_scale).astype(np.int32)
+def _dense(graph: Graph, name: str, x: str, w: np.ndarray, b: np.ndarray, out: np.ndarray, act: Activation) -> str:
+    """Append a FULLY_CONNECTED with per-tensor int8 weights (TFLite's FC default) and int32 bias, its output
+    quantized over the range of `out`, the float layer's outputs on the training set."""
+    wq, w_q = quantize_weights(w.T, 8, None)                                  # [out, in]
+    bq, b_q = quantize_bias(b, graph.tensors[x].qparams.s, w_q.scale)
     tensors = {
-        f"{name}/weights": Tensor(f"{name}/weights", wq.shape, DType.INT8, QParams(np.float32(w_scale), 0), wq),
-        f"{name}/bias": Tensor(f"{name}/bias", bq.shape, DType.INT32, QParams(np.float32(bias_scale), 0), bq),
-        f"{name}/out": Tensor(f"{name}/out", (1, w.shape[1]), DType.INT8, out_q),
+        f"{name}/weights": Tensor(f"{name}/weights", wq.shape, DType.INT8, w_q, wq),
+        f"{name}/bias": Tensor(f"{name}/bias", bq.shape, DType.INT32, b_q, bq),
+        f"{name}/out": Tensor(f"{name}/out", (1, w.shape[1]), DType.INT8, activation_qparams(out.min(), out.max())),
     }
     graph.tensors.update(tensors)
     graph.ops.append(Op(OpKind.FULLY_CONNECTED, [x, f"{name}/weights", f"{name}/bias"], [f"{name}/out"],
@@ -85,9 +76,9 @@ def build_digits_mlp(data: DigitsData, hidden: int = 32, seed: int = 0) -> tuple
                        "flat": Tensor("flat", (1, 64), DType.INT8, in_q)},
               ops=[Op(OpKind.RESHAPE, ["input"], ["flat"], NoAttrs(), "flatten")],
               inputs=["input"], outputs=[], source="<digits demo MLP>")
-    x = _dense(g, "dense1", "flat", mlp.coefs_[0], mlp.intercepts_[0], _activation_qparams(h), Activation.RELU)
-    x = _dense(g, "dense2", x, mlp.coefs_[1], mlp.intercepts_[1], _activation_qparams(logits), Activation.NONE)
-    g.tensors["probs"] = Tensor("probs", (1, 10), DType.INT8, QParams(np.float32(1 / 256), -128))
+    x = _dense(g, "dense1", "flat", mlp.coefs_[0], mlp.intercepts_[0], h, Activation.RELU)
+    x = _dense(g, "dense2", x, mlp.coefs_[1], mlp.intercepts_[1], logits, Activation.NONE)
+    g.tensors["probs"] = Tensor("probs", (1, 10), DType.INT8, SOFTMAX_OUT[DType.INT8, DType.INT8])
     g.ops.append(Op(OpKind.SOFTMAX, [x], ["probs"], SoftmaxAttrs(1.0), "softmax"))
     g.outputs = ["probs"]
     return verify(g), float_acc

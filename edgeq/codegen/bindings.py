@@ -18,13 +18,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import DType, Graph, Op, OpKind
+from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, pack_int4
 from ..prepare import ConvParams, prepare_op
 from .probe import Query, probe
 
 Dims = tuple[int, int, int, int]
 SUFFIX = {(DType.INT8, DType.INT8): "s8", (DType.INT8, DType.INT4): "s4", (DType.INT16, DType.INT8): "s16"}
-BIAS_TYPE = {"s8": DType.INT32, "s4": DType.INT32, "s16": DType.INT64}
 SOFTMAX = {(DType.INT8, DType.INT8): "arm_softmax_s8", (DType.INT8, DType.INT16): "arm_softmax_s8_s16",
            (DType.INT16, DType.INT16): "arm_softmax_s16"}
 REQUANTIZE = "arm_nn_requantize"
@@ -91,15 +90,6 @@ def bind_graph(graph: Graph, simd: str) -> list[Layer]:
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer)
     return layers
-
-
-def pack_int4(values: np.ndarray) -> np.ndarray:
-    """CMSIS-NN's (and TFLite's) s4 layout: the flat tensor two values a byte, even index in the low nibble;
-    an odd count leaves the last high nibble 0. Rows are not padded, so a row may start mid-byte."""
-    flat = values.astype(np.int8).ravel()
-    if flat.size % 2:
-        flat = np.append(flat, np.int8(0))
-    return ((flat[0::2].astype(np.uint8) & 0x0F) | (flat[1::2].astype(np.uint8) << 4)).view(np.int8)
 
 
 def _apply(graph: Graph, layer: Layer, q: Query, answer) -> Layer:
@@ -173,14 +163,14 @@ def _act_name(dtype: DType) -> str:
 
 def _weights_consts(graph: Graph, i: int, op: Op, suffix: str, p: ConvParams | None) -> dict[str, Const]:
     w, b = graph.tensors[op.inputs[1]], graph.t(op.inputs[2] if len(op.inputs) > 2 else None)
+    bias_type = BIAS_TYPE[graph.tensors[op.inputs[0]].dtype]
     consts = {"filter": _const(i, "filter", w.data, w.dtype)}
     if b is not None:
-        consts["bias"] = _const(i, "bias", b.data, BIAS_TYPE[suffix])
+        consts["bias"] = _const(i, "bias", b.data, bias_type)
     elif suffix == "s16":
         # CMSIS-NN's DSP s16 convolution requantizes a bias-less layer with the 32-bit rounding, not TFLM's
         # 64-bit one; a zero bias keeps every s16 kernel on TFLM's arithmetic.
-        consts["bias"] = _const(i, "bias", np.zeros(w.shape[3] if op.kind is OpKind.DEPTHWISE_CONV_2D
-                                                    else w.shape[0]), BIAS_TYPE[suffix])
+        consts["bias"] = _const(i, "bias", np.zeros(w.shape[CHANNEL_AXIS[op.kind]]), bias_type)
     if p is not None:
         consts["multipliers"] = _const(i, "multipliers", p.multipliers, DType.INT32)
         consts["shifts"] = _const(i, "shifts", p.shifts, DType.INT32)
@@ -200,10 +190,8 @@ def _conv(graph: Graph, i: int, op: Op, p: ConvParams):
     family = f"{'dw' if depthwise else 'conv'}_{suffix}"
     query = Query(family, dims["input"], dims["filter"], dims["output"], p.stride, p.padding, p.dilation,
                   p.depth_multiplier)
-    kh, kw = dims["filter"][1:3]
-    macs = int(np.prod(dims["output"])) * kh * kw * (1 if depthwise else dims["filter"][3])
     layer = Layer(i, op, "dw_conv" if depthwise else "conv", "", _precision(graph, op), p, dims,
-                  _weights_consts(graph, i, op, suffix, p), macs=macs)
+                  _weights_consts(graph, i, op, suffix, p), macs=graph.macs(op))
     return layer, query
 
 
@@ -216,7 +204,7 @@ def _fully_connected(graph: Graph, i: int, op: Op, p):
     batches = x.size // k
     dims = {"input": (batches, 1, 1, k), "filter": (k, 1, 1, n), "bias": (1, 1, 1, n), "output": (batches, 1, 1, n)}
     layer = Layer(i, op, "fc", f"arm_fully_connected_{suffix}", _precision(graph, op), p, dims,
-                  _weights_consts(graph, i, op, suffix, None), macs=batches * n * k)
+                  _weights_consts(graph, i, op, suffix, None), macs=graph.macs(op))
     # arm_fully_connected_s4 has no get_buffer_size and ignores ctx
     return layer, None if suffix == "s4" else Query(f"fc_{suffix}", dims["input"], dims["filter"], dims["output"])
 
@@ -257,7 +245,7 @@ def _reshape(graph: Graph, i: int, op: Op, p):
 
 
 def _act_suffix(graph: Graph, i: int, op: Op, dtype: DType) -> str:
-    if dtype not in (DType.INT8, DType.INT16):
+    if dtype not in ACTIVATION_TYPES:
         raise UnsupportedModelError(f"{graph.source}: {op.where(i)}: no CMSIS-NN kernel for {dtype.value}")
     return f"s{dtype.bits}"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UnsupportedModelError, UsageError
-from ..ir import DType, Graph
+from ..ir import ACTIVATION_TYPES, DType, Graph
 
 SQUEEZERS = ("bit_depth", "median")
 PREPROCESS = {"bit_depth": ("bit_depth",), "median": ("median",), "squeeze": ("bit_depth", "median")}
@@ -76,7 +76,7 @@ def check_squeezable(graph: Graph, squeezing: Squeezing) -> None:
         raise UsageError(f"the bit-depth table has {squeezing.table.size} entries, not "
                          f"{x.dtype.qmax - x.dtype.qmin + 1}")
     y = graph.tensors[graph.outputs[0]]
-    if squeezing.detector and (y.dtype not in (DType.INT8, DType.INT16) or y.qparams is None):
+    if squeezing.detector and (y.dtype not in ACTIVATION_TYPES or y.qparams is None):
         raise UnsupportedModelError(f"{graph.source}: {option}: the detector compares quantized outputs; this "
                                     f"model's output {y.name!r} is {y.dtype.value}")
     if squeezing.detector and y.size * (y.dtype.qmax - y.dtype.qmin) > 2 ** 31 - 1:

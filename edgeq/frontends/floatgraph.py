@@ -2,7 +2,8 @@
 
 A float graph holds FLOAT32 activations and FLOAT32 constants without qparams, in the IR's layout (NHWC
 activations, conv filters [O,H,W,I], depthwise [1,H,W,C*m], dense [N,K]). Fused activations sit on the op
-that produces them, as TFLite fuses them, so `fuse` folds a following ReLU/ReLU6 into its producer.
+that produces them, as TFLite fuses them, so `fuse` folds a following ReLU/ReLU6 into its producer; a
+BatchNorm after a convolution is folded into its weights and bias (`fold_batchnorm`).
 """
 from __future__ import annotations
 
@@ -11,15 +12,25 @@ import dataclasses
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, Padding,
-                  PoolAttrs, SoftmaxAttrs, Tensor, verify)
+from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs,
+                  Graph, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, Tensor, verify)
+from ..prepare.qmath import out_size
 
 F32 = DType.FLOAT32
-FUSABLE = (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED, OpKind.ADD)
+FUSABLE = (*WEIGHTED, OpKind.ADD)
 
 
-def out_size(size: int, window: int, stride: int, padding: Padding) -> int:
-    return -(-size // stride) if padding is Padding.SAME else (size - window) // stride + 1
+def fold_batchnorm(kind: OpKind, w: np.ndarray, b: np.ndarray, gamma, beta, mean, var, eps: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """A convolution's weights and bias (IR layout) with the BatchNorm after it folded in, in float32:
+    w x k per output channel and (b - mean) x k + beta, k = gamma / sqrt(var + eps)."""
+    k = gamma / np.sqrt(var + eps)
+    w = w * k.reshape([-1 if d == CHANNEL_AXIS[kind] else 1 for d in range(w.ndim)])
+    return w.astype(np.float32), ((b - mean) * k + beta).astype(np.float32)
+
+
+def _out_hw(hw, window, stride, padding: Padding) -> tuple[int, int]:
+    return tuple(out_size(padding is Padding.SAME, n, k, s) for n, k, s in zip(hw, window, stride))
 
 
 class FloatGraphBuilder:
@@ -61,7 +72,7 @@ class FloatGraphBuilder:
         channels = w_ohwi.shape[3] if depthwise else w_ohwi.shape[0]
         if b is None:
             b = np.zeros(channels, np.float32)
-        shape = (n, out_size(h, kh, stride[0], padding), out_size(w_, kw, stride[1], padding), channels)
+        shape = (n, *_out_hw((h, w_), (kh, kw), stride, padding), channels)
         attrs = ConvAttrs(stride=tuple(stride), padding=padding,
                           depth_multiplier=channels // c if depthwise else 1)
         wt, bt = self._tensor(f"{name}/weights", w_ohwi.shape, w_ohwi), self._tensor(f"{name}/bias", b.shape, b)
@@ -76,7 +87,7 @@ class FloatGraphBuilder:
 
     def pool(self, kind: OpKind, x: str, size, stride, padding: Padding, name: str) -> str:
         n, h, w, c = self.shape(x)
-        shape = (n, out_size(h, size[0], stride[0], padding), out_size(w, size[1], stride[1], padding), c)
+        shape = (n, *_out_hw((h, w), size, stride, padding), c)
         return self._op(kind, [x], shape, PoolAttrs(filter=tuple(size), stride=tuple(stride), padding=padding),
                         name)
 
@@ -100,6 +111,18 @@ class FloatGraphBuilder:
             raise UnsupportedModelError(f"{self.source}: {name}: {activation.value} must directly follow a conv, "
                                         "dense or add whose output nothing else reads (TFLite fuses it there)")
         op.attrs = dataclasses.replace(op.attrs, activation=activation)
+        return x
+
+    def fold_batchnorm(self, x: str, gamma, beta, mean, var, eps: float, name: str) -> str:
+        """Fold a BatchNorm of `x` into the convolution producing it, which must have no fused activation and
+        whose output nobody else may read."""
+        op = next((o for o in self.ops if o.outputs[0] == x), None)
+        if op is None or op.kind not in CONVOLUTIONS or op.attrs.activation is not Activation.NONE \
+                or any(x in o.inputs for o in self.ops):
+            raise UnsupportedModelError(f"{self.source}: {name}: a BatchNorm must directly follow a convolution "
+                                        "with no fused activation whose output nothing else reads")
+        w, b = (self.tensors[n] for n in op.inputs[1:3])
+        w.data, b.data = fold_batchnorm(op.kind, w.data, b.data, gamma, beta, mean, var, eps)
         return x
 
     def graph(self, outputs: list[str]) -> Graph:

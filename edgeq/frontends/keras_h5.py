@@ -53,7 +53,6 @@ class _Converter:
         return found
 
     def convert(self, layers: list[dict]) -> Graph:
-        bn_pending: dict[str, str] = {}         # conv output tensor awaiting its BatchNormalization
         for layer in layers:
             kind, name, cfg = layer["class_name"], layer["name"], layer["config"]
             ins = [self.value[node[0]] for node in layer["inbound_nodes"][0]] if layer["inbound_nodes"] else []
@@ -72,13 +71,13 @@ class _Converter:
                     raise UnsupportedModelError(f"{where}: dilation and groups are not supported")
                 out = self.b.conv(ins[0], w, p.get("bias"), cfg["strides"], PADDING[cfg["padding"]], name,
                                   depthwise=kind == "DepthwiseConv2D")
-                bn_pending[out] = name
                 out = self._activation(out, cfg.get("activation", "linear"), where)
             elif kind == "BatchNormalization":
-                if ins[0] not in bn_pending:
-                    raise UnsupportedModelError(f"{where}: BatchNormalization must directly follow a conv")
-                self._fold_bn(ins[0], self._params(name), cfg.get("epsilon", 1e-3))
-                out = ins[0]
+                p = self._params(name)
+                mean = p["moving_mean"]
+                gamma, beta = p.get("gamma", np.ones_like(mean)), p.get("beta", np.zeros_like(mean))
+                out = self.b.fold_batchnorm(ins[0], gamma, beta, mean, p["moving_variance"], cfg.get("epsilon", 1e-3),
+                                            f"layer {name!r}")
             elif kind == "Activation":
                 out = self._activation(ins[0], cfg["activation"], where)
             elif kind == "Add":
@@ -107,14 +106,3 @@ class _Converter:
         if activation not in ACTIVATIONS:
             raise UnsupportedModelError(f"{where}: activation {activation!r} not supported")
         return self.b.fuse(x, ACTIVATIONS[activation], where)
-
-    def _fold_bn(self, conv_out: str, p: dict, eps: float):
-        op = next(o for o in self.b.ops if o.outputs[0] == conv_out)
-        w, b = (self.b.tensors[n] for n in op.inputs[1:3])
-        gamma = p.get("gamma", np.ones_like(p["moving_mean"]))
-        beta = p.get("beta", np.zeros_like(p["moving_mean"]))
-        k = gamma / np.sqrt(p["moving_variance"] + eps)
-        axis = 3 if op.kind is OpKind.DEPTHWISE_CONV_2D else 0
-        shape = [-1 if d == axis else 1 for d in range(4)]
-        w.data = (w.data * k.reshape(shape)).astype(np.float32)
-        b.data = ((b.data - p["moving_mean"]) * k + beta).astype(np.float32)

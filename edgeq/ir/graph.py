@@ -29,10 +29,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        """Bytes on the device: int4 packs two values a byte (rounded up)."""
-        if self.dtype is DType.INT4:
-            return (self.size + 1) // 2
-        return self.size * self.dtype.bits // 8
+        """Bytes on the device."""
+        return self.dtype.nbytes(self.size)
 
 
 @dataclass(eq=False)
@@ -61,6 +59,13 @@ class Graph:
 
     def t(self, name: str | None) -> Tensor | None:
         return None if name is None else self.tensors[name]
+
+    def macs(self, op: Op) -> int:
+        """Multiply-accumulates of a weighted op per inference: each output value sums its filter's taps, kh x kw
+        x input depth for CONV_2D, kh x kw for DEPTHWISE_CONV_2D, the input depth for FULLY_CONNECTED."""
+        w, out = self.tensors[op.inputs[1]], self.tensors[op.outputs[0]]
+        taps = w.shape[1:3] if op.kind is OpKind.DEPTHWISE_CONV_2D else w.shape[1:]    # [1,H,W,C] vs [O,...]
+        return out.size * int(np.prod(taps))
 
     def producers(self) -> dict[str, int]:
         return {o: i for i, op in enumerate(self.ops) for o in op.outputs}

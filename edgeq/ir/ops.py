@@ -18,6 +18,15 @@ class OpKind(enum.Enum):
     DEQUANTIZE = "DEQUANTIZE"                  # int in -> float out (model edge)
 
 
+CONVOLUTIONS = (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D)
+POOLS = (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D)
+SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows and columns (padding, stride)
+# The weighted ops (input, constant weights, optional bias) and their weights' output-channel axis in the IR's
+# layout, which is TFLite's: where per-channel scales run, and what a BatchNorm folds into.
+CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
+WEIGHTED = tuple(CHANNEL_AXIS)
+
+
 class Padding(enum.Enum):
     SAME = "SAME"
     VALID = "VALID"
@@ -30,6 +39,15 @@ class Activation(enum.Enum):
     RELU = "RELU"
     RELU6 = "RELU6"
     RELU_N1_TO_1 = "RELU_N1_TO_1"
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The real range it clamps to, None where unbounded: what the kernels quantize and the twin clamps."""
+        return _BOUNDS[self]
+
+
+_BOUNDS = {Activation.NONE: (None, None), Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
+           Activation.RELU_N1_TO_1: (-1.0, 1.0)}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Element types and quantization parameters: the small layered precision type the whole pipeline shares."""
+"""Element types and quantization parameters: the small layered precision type the whole pipeline shares; int4
+storage; and the types and softmax quantization TFLite's integer kernels take, one table that the reader,
+prepare, PTQ and the code generator all read."""
 from __future__ import annotations
 
 import enum
@@ -38,6 +40,26 @@ class DType(enum.Enum):
     @property
     def qmax(self) -> int:
         return (1 << (self.bits - 1)) - 1
+
+    def nbytes(self, count: int) -> int:
+        """Bytes `count` values take in a .tflite and on the device: int4 packs two a byte (rounded up)."""
+        return (count + 1) // 2 if self is DType.INT4 else count * self.bits // 8
+
+
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """TFLite's and CMSIS-NN's int4 layout: the flat tensor two values a byte, even index in the low nibble; an
+    odd count leaves the last high nibble 0. Rows are not padded, so a row may start mid-byte. Returns int8."""
+    flat = values.astype(np.int8).ravel()
+    if flat.size % 2:
+        flat = np.append(flat, np.int8(0))
+    return ((flat[0::2].astype(np.uint8) & 0x0F) | (flat[1::2].astype(np.uint8) << 4)).view(np.int8)
+
+
+def unpack_int4(packed: bytes, count: int) -> np.ndarray:
+    """pack_int4's inverse (TFLM's UnpackDenseInt4IntoInt8): `count` int8 values in [-8, 7]."""
+    raw = np.frombuffer(packed, dtype=np.uint8)
+    nibbles = np.stack([raw & 0x0F, raw >> 4], axis=1).reshape(-1)[:count].astype(np.int8)
+    return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,3 +103,13 @@ class QParams:
         David-and-Goliath study's rule; TFLite's QUANTIZE op rounds half away from zero instead)."""
         q = np.floor(np.asarray(x, dtype=np.float64) / self.s + 0.5) + self.zp
         return np.clip(q, dtype.qmin, dtype.qmax).astype(dtype.numpy)
+
+
+# TFLite's integer kernels: activations int8 or int16 ("16x8"); int8 activations take int8 or int4 weights and
+# int32 bias, int16 ones int8 weights and int64 bias; SOFTMAX's output quantization is fixed, by (in, out) type.
+ACTIVATION_TYPES = (DType.INT8, DType.INT16)
+WEIGHT_TYPES = {DType.INT8: (DType.INT8, DType.INT4), DType.INT16: (DType.INT8,)}
+BIAS_TYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
+SOFTMAX_OUT = {(DType.INT8, DType.INT8): QParams(1 / 256, -128),
+               (DType.INT8, DType.INT16): QParams(1 / 65536, -32768),
+               (DType.INT16, DType.INT16): QParams(1 / 32768, 0)}

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import DType, OpKind, Padding, Tensor
+from ..ir import BIAS_TYPE, CHANNEL_AXIS, WEIGHT_TYPES, DType, OpKind, Padding, Tensor
 from . import qmath
 from .operands import Operands
 
@@ -30,8 +30,10 @@ class ConvParams:
     depth_multiplier: int = 1
 
 
-def per_channel_multipliers(ops: Operands, x: Tensor, w: Tensor, y: Tensor, channels: int, axis: int):
+def per_channel_multipliers(ops: Operands, x: Tensor, w: Tensor, y: Tensor):
     """PopulateConvolutionQuantizationParams: double(in) * double(w[c]) / double(out) per output channel."""
+    axis = CHANNEL_AXIS[ops.op.kind]
+    channels = w.shape[axis]
     wq = ops.qparams(w)
     if wq.per_channel and (wq.scale.size != channels or wq.axis % len(w.shape) != axis):
         ops.fail(f"per-channel weights need {channels} scales along axis {axis}", w)
@@ -45,14 +47,14 @@ def per_channel_multipliers(ops: Operands, x: Tensor, w: Tensor, y: Tensor, chan
 
 
 def check_weights_and_bias(ops: Operands, dtype: DType, w: Tensor, b: Tensor | None):
-    """int8 activations take int8 or int4 weights and int32 bias; int16 take int8 weights and int64 bias.
-    (TFLM also runs a 16x8 CONV_2D with int32 bias, through int32 sums and the 32-bit requantization, but
-    CMSIS-NN's s16 kernels take int64 bias only, so the firmware could not match it.)"""
-    ops.require_dtype(w, *((DType.INT8, DType.INT4) if dtype is DType.INT8 else (DType.INT8,)))
+    """Constant weights and bias of the types the activation type takes (WEIGHT_TYPES, BIAS_TYPE). (TFLM also runs
+    a 16x8 CONV_2D with int32 bias, through int32 sums and the 32-bit requantization, but CMSIS-NN's s16 kernels
+    take int64 bias only, so the firmware could not match it.)"""
+    ops.require_dtype(w, *WEIGHT_TYPES[dtype])
     if not w.is_const:
         ops.fail("weights must be constant", w)
     if b is not None:
-        ops.require_dtype(b, DType.INT32 if dtype is DType.INT8 else DType.INT64)
+        ops.require_dtype(b, BIAS_TYPE[dtype])
         if not b.is_const:
             ops.fail("bias must be constant", b)
 
@@ -65,7 +67,7 @@ def prepare_conv(ops: Operands) -> ConvParams:
     check_weights_and_bias(ops, dtype, w, b)
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         ops.fail("convolutions need 4-D NHWC input, filter and output", x)
-    channels = w.shape[3] if depthwise else w.shape[0]
+    channels = w.shape[CHANNEL_AXIS[ops.op.kind]]
     if depthwise:
         if w.shape[0] != 1 or channels != x.shape[3] * attrs.depth_multiplier:
             ops.fail(f"depthwise filter {w.shape} does not match input channels {x.shape[3]} x "
@@ -78,7 +80,7 @@ def prepare_conv(ops: Operands) -> ConvParams:
                                                       x.shape[1:3], w.shape[1:3])
     if tuple(y.shape[1:3]) != out:
         ops.fail(f"output is {y.shape[1:3]} but {attrs.padding.value} padding gives {out}", y)
-    multipliers, shifts = per_channel_multipliers(ops, x, w, y, channels, 3 if depthwise else 0)
+    multipliers, shifts = per_channel_multipliers(ops, x, w, y)
     out_scale, out_zp = ops.per_tensor(y)
     act_min, act_max = qmath.activation_range(attrs.activation, dtype, out_scale, out_zp)
     return ConvParams(input_offset=-ops.per_tensor(x)[1], output_offset=out_zp, stride=tuple(attrs.stride),

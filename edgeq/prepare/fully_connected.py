@@ -49,7 +49,7 @@ def prepare_fully_connected(ops: Operands) -> FullyConnectedParams | ConvParams:
     if ops.qparams(w).per_channel:
         if dtype is not DType.INT8 or w.dtype is not DType.INT8:
             ops.fail("per-channel FULLY_CONNECTED needs int8 input and int8 weights", w)
-        multipliers, shifts = per_channel_multipliers(ops, x, w, y, w.shape[0], 0)
+        multipliers, shifts = per_channel_multipliers(ops, x, w, y)
         return ConvParams(input_offset=-in_zp, output_offset=out_zp, stride=(1, 1), padding=(0, 0),
                           dilation=(1, 1), act_min=act_min, act_max=act_max, multipliers=multipliers, shifts=shifts)
     multiplier, shift = qmath.quantize_multiplier(_per_tensor_multiplier(ops, x, w, b, y))

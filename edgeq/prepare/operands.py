@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ..errors import UnsupportedModelError
-from ..ir import DType, Graph, Op, QParams, Tensor
+from ..ir import ACTIVATION_TYPES, DType, Graph, Op, QParams, Tensor
 
 
 class Operands:
@@ -55,7 +55,7 @@ class Operands:
     def activation_dtype(self) -> DType:
         """The op's integer activation type (int8 or int16); input and output must agree."""
         x, y = self.input(0), self.output
-        self.require_dtype(x, DType.INT8, DType.INT16)
+        self.require_dtype(x, *ACTIVATION_TYPES)
         if y.dtype is not x.dtype:
             self.fail(f"input is {x.dtype.value} but output is {y.dtype.value}", y)
         if x.dtype is DType.INT16:

@@ -52,9 +52,6 @@ def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
     return quantize_multiplier(real)
 
 
-_ACT_RANGE = {Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0), Activation.RELU_N1_TO_1: (-1.0, 1.0)}
-
-
 def activation_range(activation: Activation, dtype: DType, scale: float, zero_point: int) -> tuple[int, int]:
     """CalculateActivationRangeQuantized: the fused activation's bounds quantized in float32, then clamped."""
     lo, hi = dtype.qmin, dtype.qmax
@@ -68,7 +65,7 @@ def activation_range(activation: Activation, dtype: DType, scale: float, zero_po
             raise ValueError(f"the fused {activation.name} bound {f:g} does not fit output scale {scale:g}")
         return zero_point + int(q)
 
-    f_lo, f_hi = _ACT_RANGE[activation]
+    f_lo, f_hi = activation.bounds
     return max(lo, quantize(f_lo)), (hi if f_hi is None else min(hi, quantize(f_hi)))
 
 
@@ -80,8 +77,18 @@ def out_size(same: bool, image: int, filt: int, stride: int, dilation: int = 1) 
 
 def padding_with_offset(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
     """ComputePaddingWithOffset's leading (top/left) padding; the extra odd pixel goes bottom/right."""
+    return _padding_total(stride, dilation, image, filt, out) // 2
+
+
+def same_padding(image: int, filt: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """SAME padding as (before, after) along one axis: padding_with_offset's, and the rest after it."""
+    total = _padding_total(stride, dilation, image, filt, out_size(True, image, filt, stride, dilation))
+    return total // 2, total - total // 2
+
+
+def _padding_total(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
     effective = (filt - 1) * dilation + 1
-    return max((out - 1) * stride + effective - image, 0) // 2
+    return max((out - 1) * stride + effective - image, 0)
 
 
 def compute_padding_height_width(same: bool, stride: tuple[int, int], dilation: tuple[int, int],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DType, OpKind
+from ..ir import ACTIVATION_TYPES, DType, OpKind
 from . import qmath
 from .operands import Operands
 
@@ -23,20 +23,17 @@ class QuantizeParams:
     scale: float = 0.0               # the float side's scale: output's for QUANTIZE, input's for DEQUANTIZE
 
 
-_INTS = (DType.INT8, DType.INT16)
-
-
 def prepare_quantize(ops: Operands) -> QuantizeParams:
     x, y = ops.input(0), ops.output
     if tuple(x.shape) != tuple(y.shape):
         ops.fail(f"input {x.shape} and output {y.shape} differ", y)
     if ops.op.kind is OpKind.DEQUANTIZE:
-        ops.require_dtype(x, *_INTS)
+        ops.require_dtype(x, *ACTIVATION_TYPES)
         ops.require_dtype(y, DType.FLOAT32)
         scale, zp = ops.per_tensor(x)
         return QuantizeParams(input_zero_point=zp, scale=scale)
-    ops.require_dtype(x, DType.FLOAT32, *_INTS)
-    ops.require_dtype(y, *_INTS)
+    ops.require_dtype(x, DType.FLOAT32, *ACTIVATION_TYPES)
+    ops.require_dtype(y, *ACTIVATION_TYPES)
     out_scale, out_zp = ops.per_tensor(y)
     if x.dtype is DType.FLOAT32:
         return QuantizeParams(output_zero_point=out_zp, scale=out_scale)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import DType
+from ..ir import SOFTMAX_OUT, DType
 from . import qmath
 from .operands import Operands
 
@@ -24,21 +24,15 @@ class SoftmaxParams:
     one_over_one_plus_x_lut: np.ndarray | None = None
 
 
-# output dtype -> (zero point, scale, tolerance) TFLM requires, by input dtype
-_OUTPUT_Q = {
-    (DType.INT8, DType.INT8): (-128, 1.0 / 256, 0.0),
-    (DType.INT8, DType.INT16): (-32768, 1.0 / 65536, 0.001 / 65536),
-    (DType.INT16, DType.INT16): (0, 1.0 / 32768, 0.001 / 32768),
-}
-
-
 def prepare_softmax(ops: Operands) -> SoftmaxParams:
     x, y = ops.input(0), ops.output
-    if (x.dtype, y.dtype) not in _OUTPUT_Q:
+    if (x.dtype, y.dtype) not in SOFTMAX_OUT:
         ops.fail(f"SOFTMAX from {x.dtype.value} to {y.dtype.value} is not supported", y)
     if tuple(x.shape) != tuple(y.shape) or not x.shape:
         ops.fail(f"input {x.shape} and output {y.shape} differ", y)
-    zp, scale, tolerance = _OUTPUT_Q[x.dtype, y.dtype]
+    required = SOFTMAX_OUT[x.dtype, y.dtype]
+    zp, scale = required.zp, required.s
+    tolerance = 0.001 * scale if y.dtype is DType.INT16 else 0.0          # TFLM: exact for int8, near for int16
     out_scale, out_zp = ops.per_tensor(y)
     if out_zp != zp or abs(np.float32(out_scale) - np.float32(scale)) > np.float32(tolerance):
         ops.fail(f"output must be quantized with scale {scale:g} and zero point {zp}", y)

@@ -3,10 +3,10 @@ their input's scale and zero point, softmax outputs sit at the fixed 1/256 (int8
 tensor gets int8 and int16 qparams from its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
 
-from ..ir import DType, Graph, OpKind
-from .scheme import SOFTMAX_OUT, WEIGHTED, QuantSpec, activation_qparams
+from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
+from .scheme import QuantSpec, activation_qparams
 
-SAME_AS_INPUT = (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D, OpKind.RESHAPE)
+SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE)
 
 
 def make_spec(graph: Graph, ranges: dict[str, tuple[float, float]], bits: dict[str, int] | None = None,
@@ -26,7 +26,7 @@ def _qparams(graph: Graph, ranges, dtype: DType) -> dict:
         if op.kind in SAME_AS_INPUT:
             act[out] = act[op.inputs[0]]
         elif op.kind is OpKind.SOFTMAX:
-            act[out] = SOFTMAX_OUT[dtype]
+            act[out] = SOFTMAX_OUT[dtype, dtype]
         else:
             act[out] = activation_qparams(*ranges[out], dtype)
     return act

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir import DType, Graph, OpKind
-from .scheme import A16, WEIGHTED, type_sources
+from ..ir import WEIGHTED, DType, Graph, OpKind
+from .scheme import A16, PER_CHANNEL, type_sources
 
 # CMSIS-NN function -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
 # ResNet-8 and the digits CNN at int8 and int4 (benchmarks/fit_cost_model.py): leaving each 3x3 layer out of the
@@ -102,16 +102,6 @@ class Kernels:
         return sum(self.sizes[s] for s in self.linked(bits))
 
 
-def macs_of(graph: Graph, op) -> int:
-    w = graph.tensors[op.inputs[1]]
-    out = graph.tensors[op.outputs[0]]
-    if op.kind is OpKind.CONV_2D:
-        return out.size * int(np.prod(w.shape[1:]))
-    if op.kind is OpKind.DEPTHWISE_CONV_2D:
-        return out.size * w.shape[1] * w.shape[2]
-    return out.size * w.shape[1]
-
-
 def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict = INSTRUCTIONS
                 ) -> list[LayerCost]:
     sources, costs = type_sources(graph), []
@@ -124,9 +114,10 @@ def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict
             continue
         w, out = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
         channels = out.shape[-1]
-        macs = macs_of(graph, op)
-        per_channel = 0 if op.kind is OpKind.FULLY_CONNECTED else 8                    # multiplier and shift
-        flash = {8: w.size + (4 + per_channel) * channels, 4: (w.size + 1) // 2 + (4 + per_channel) * channels,
+        macs = graph.macs(op)
+        per_channel = 8 if op.kind in PER_CHANNEL else 0                                 # multiplier and shift
+        flash = {8: w.size + (4 + per_channel) * channels,                              # int32 bias
+                 4: DType.INT4.nbytes(w.size) + (4 + per_channel) * channels,
                  A16: w.size + (8 + per_channel) * channels + tables.get(op.name, 0)}   # int64 bias
         instr = {}
         for b in PRECISIONS:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgeqError
-from ..ir import DType, Graph, NoAttrs, Op, OpKind, QParams, Tensor, verify
-from .scheme import CHANNEL_AXIS, WEIGHT_DTYPE, QuantSpec, converted, quantize_bias, quantize_weights
-
-BIAS_DTYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
-_INTS = (DType.INT8, DType.INT16)
+from ..ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, WEIGHTED, DType, Graph, NoAttrs, Op, OpKind, QParams,
+                  Tensor, verify)
+from .scheme import WEIGHT_DTYPE, QuantSpec, converted, quantize_bias, quantize_weights, weight_axis
 
 
 def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
@@ -29,13 +27,13 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
                 inputs[k] = _requantized(inputs[k], dtype, spec, tensors, ops)
         out = graph.tensors[op.outputs[0]]
         tensors[out.name] = Tensor(out.name, out.shape, types[out.name], spec.qparams(out.name, types[out.name]))
-        if op.kind in CHANNEL_AXIS:
+        if op.kind in WEIGHTED:
             bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
             w, b = (graph.tensors[n] for n in op.inputs[1:3])
-            qw, wq = quantize_weights(w.data, bits, CHANNEL_AXIS[op.kind])
-            qb, bq = quantize_bias(b.data, tensors[inputs[0]].qparams.s, wq.scale, BIAS_DTYPE[act])
+            qw, wq = quantize_weights(w.data, bits, weight_axis(op.kind))
+            qb, bq = quantize_bias(b.data, tensors[inputs[0]].qparams.s, wq.scale, BIAS_TYPE[act])
             tensors[w.name] = Tensor(w.name, w.shape, WEIGHT_DTYPE[bits], wq, qw)
-            tensors[b.name] = Tensor(b.name, b.shape, BIAS_DTYPE[act], bq, qb)
+            tensors[b.name] = Tensor(b.name, b.shape, BIAS_TYPE[act], bq, qb)
         ops.append(Op(op.kind, inputs, list(op.outputs), op.attrs, op.name))
     q = Graph(tensors, ops, list(graph.inputs), list(graph.outputs), source=graph.source,
               metadata={**graph.metadata, "description": "edgeq mixed-precision PTQ"})
@@ -76,29 +74,30 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
     for i, op in enumerate(graph.ops):
         if i in cut:
             continue
-        if op.kind is OpKind.DEQUANTIZE or op.kind is OpKind.QUANTIZE and graph.t(op.inputs[0]).dtype not in _INTS:
+        if op.kind is OpKind.DEQUANTIZE or (op.kind is OpKind.QUANTIZE
+                                            and graph.t(op.inputs[0]).dtype not in ACTIVATION_TYPES):
             raise EdgeqError(f"{where}: {op.where(i)} is not at the model's float edges; the quantized twin "
                              "takes integer activations from input to output")
         op = Op(op.kind, list(op.inputs), list(op.outputs), op.attrs, op.name or f"{op.kind.value.lower()}_{i}")
         for name in [n for n in op.inputs if n is not None] + op.outputs:
             t = graph.tensors[name]
             if not t.is_const:
-                if t.dtype not in _INTS:
+                if t.dtype not in ACTIVATION_TYPES:
                     raise EdgeqError(f"{where}: {op.where(i)}: tensor {name!r} is {t.dtype.value}; the quantized "
                                      "twin takes int8 and int16 activations")
                 act[t.dtype][name], tensors[name] = t.qparams, Tensor(name, t.shape, DType.FLOAT32)
-        if op.kind in (*CHANNEL_AXIS, OpKind.QUANTIZE) and graph.tensors[op.outputs[0]].dtype is DType.INT16:
+        if op.kind in (*WEIGHTED, OpKind.QUANTIZE) and graph.tensors[op.outputs[0]].dtype is DType.INT16:
             a16.add(op.name)
-        if op.kind in CHANNEL_AXIS:
+        if op.kind in WEIGHTED:
             w, b = graph.t(op.inputs[1]), graph.t(op.inputs[2])
-            if w.dtype not in (DType.INT8, DType.INT4):
+            if w.dtype not in WEIGHT_DTYPE.values():
                 raise EdgeqError(f"{where}: {op.where(i)} has {w.dtype.value} weights; the quantized twin takes "
                                  "int8 or int4")
             bits[op.name] = w.dtype.bits
             scale = w.qparams.scale.reshape([-1 if d == w.qparams.axis else 1 for d in range(len(w.shape))])
             tensors[w.name] = Tensor(w.name, w.shape, DType.FLOAT32, data=(w.data * scale).astype(np.float32))
             if b is None:                      # the twin's layers all have a bias: a zero one
-                channels = w.shape[CHANNEL_AXIS[op.kind] or 0]
+                channels = w.shape[CHANNEL_AXIS[op.kind]]
                 op.inputs[2] = f"{op.name}/zero_bias"
                 tensors[op.inputs[2]] = Tensor(op.inputs[2], (channels,), DType.FLOAT32,
                                                data=np.zeros(channels, np.float32))

@@ -18,12 +18,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..ir import DType, Graph, Op, OpKind, QParams
+from ..ir import CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, DType, Graph, Op, OpKind, QParams
 
-CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: None}
-WEIGHTED = tuple(CHANNEL_AXIS)
+PER_CHANNEL = CONVOLUTIONS                         # weighted kinds quantized per output channel; dense per tensor
 WEIGHT_DTYPE = {8: DType.INT8, 4: DType.INT4}
-SOFTMAX_OUT = {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)}
 MIN_RANGE = 1e-6                                   # keeps an all-zero channel or tensor from a zero scale
 A16 = 16                                           # the precision key of a16w8 layers (beside 8 and 4 weight bits)
 
@@ -86,10 +84,20 @@ def converted(name: str, dtype: DType) -> str:
     return f"{name}/{dtype.value}"
 
 
+def weight_axis(kind: OpKind) -> int | None:
+    """The axis PTQ quantizes `kind`'s weights along, None for per tensor."""
+    return CHANNEL_AXIS[kind] if kind in PER_CHANNEL else None
+
+
+def weight_qmax(bits: int) -> int:
+    """Weights are symmetric over a narrow range, [-qmax, qmax]: int8 [-127, 127], int4 [-7, 7]."""
+    return WEIGHT_DTYPE[bits].qmax
+
+
 def weight_scale(w: np.ndarray, bits: int, axis: int | None) -> np.ndarray:
     """float32 scales, one per channel along `axis` (or one): max |w| / qmax. (An MSE-optimal clipped int4
     range was tried on ResNet-8: uniform int4 PTQ rose from 56 % to 73 %, but the mixed policy fell 2 points.)"""
-    qmax = WEIGHT_DTYPE[bits].qmax if bits == 4 else 127
+    qmax = weight_qmax(bits)
     others = tuple(d for d in range(w.ndim) if d != axis) if axis is not None else None
     amax = np.abs(w).max(axis=others) if axis is not None else np.abs(w).max()
     return (np.maximum(np.atleast_1d(amax), MIN_RANGE) / qmax).astype(np.float32)
@@ -101,7 +109,7 @@ def broadcast(scale: np.ndarray, ndim: int, axis: int | None) -> np.ndarray:
 
 def quantize_weights(w: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, QParams]:
     scale = weight_scale(w, bits, axis)
-    qmax = 7 if bits == 4 else 127
+    qmax = weight_qmax(bits)
     q = np.clip(np.round(w.astype(np.float32) / broadcast(scale, w.ndim, axis)), -qmax, qmax).astype(np.int8)
     return q, QParams(scale, np.zeros(scale.size, np.int64), axis or 0)
 

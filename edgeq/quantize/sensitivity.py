@@ -39,14 +39,13 @@ import torch.nn.functional as F
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 
-from ..ir import OpKind
 from .twin import Twin, quantize_weight
 
 
 def _weight_error(twin: Twin, op, relative: bool) -> float:
     """||Q4(W) - W||^2, or relative to ||W||^2."""
     w = twin.weights[twin.index[op.name]].detach()
-    err = float(((quantize_weight(w, op.kind is not OpKind.FULLY_CONNECTED, 4)[0] - w) ** 2).sum())
+    err = float(((quantize_weight(w, op.kind, 4)[0] - w) ** 2).sum())
     return err / float((w ** 2).sum()) if relative else err
 
 

@@ -33,9 +33,9 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import BudgetError
-from ..ir import DType, Graph, OpKind
+from ..ir import WEIGHTED, DType, Graph, OpKind
 from .cost import REQUANTIZE, Kernels, LayerCost, int8_peak, live_activations, requantize_edges
-from .scheme import A16, WEIGHTED
+from .scheme import A16
 
 
 @dataclass(frozen=True)

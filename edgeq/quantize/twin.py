@@ -29,13 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import EdgeqError
-from ..ir import Activation, DType, Graph, OpKind, Padding
+from ..ir import POOLS, WEIGHTED, DType, Graph, OpKind, Padding
+from ..prepare.qmath import same_padding
 from ..reference import Executor
 from .ptq import dequantize_graph, quantize_graph
-from .scheme import CHANNEL_AXIS, QuantSpec, bias_scale, converted, weight_scale
-
-CLAMP = {Activation.NONE: None, Activation.RELU: (0.0, None), Activation.RELU6: (0.0, 6.0),
-         Activation.RELU_N1_TO_1: (-1.0, 1.0)}
+from .scheme import PER_CHANNEL, QuantSpec, bias_scale, converted, weight_qmax, weight_scale
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:
@@ -48,10 +46,10 @@ def fake_quant(x: torch.Tensor, scale, zero_point, qmin: int, qmax: int) -> torc
     return (q - zero_point) * scale
 
 
-def quantize_weight(w: torch.Tensor, per_channel: bool, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fake-quantized weights (torch layout, channels first) and their float32 scales: scheme.weight_scale's,
-    so that PTQ writes the very grid the twin trains on."""
-    qmax = 7 if bits == 4 else 127
+def quantize_weight(w: torch.Tensor, kind: OpKind, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fake-quantized weights of a `kind` layer (torch layout, channels first) and their float32 scales:
+    scheme.weight_scale's, so that PTQ writes the very grid the twin trains on."""
+    per_channel, qmax = kind in PER_CHANNEL, weight_qmax(bits)
     scale = torch.from_numpy(weight_scale(w.detach().float().numpy(), bits, 0 if per_channel else None))
     s = scale.reshape(-1, *([1] * (w.ndim - 1))) if per_channel else scale[0]
     return fake_quant(w, s.to(w.dtype), 0, -qmax, qmax), scale
@@ -70,18 +68,12 @@ def to_ir_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
     return np.transpose(w, np.argsort(TORCH_AXES[kind])) if kind in TORCH_AXES else w
 
 
-def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
-    """TFLite SAME: the extra row/column of an odd total goes after (bottom/right)."""
-    total = max((-(-size // stride) - 1) * stride + window - size, 0)
-    return total // 2, total - total // 2
-
-
 class Twin(nn.Module):
     def __init__(self, graph: Graph, spec: QuantSpec | None = None, input_layout: str = "nhwc"):
         super().__init__()
         self.graph, self.spec, self.input_layout = graph, spec, input_layout
         self.weights, self.biases = nn.ParameterDict(), nn.ParameterDict()
-        self.layers = [op for op in graph.ops if op.kind in CHANNEL_AXIS]
+        self.layers = [op for op in graph.ops if op.kind in WEIGHTED]
         for i, op in enumerate(self.layers):
             w, b = (graph.tensors[n].data for n in op.inputs[1:3])
             self.weights[str(i)] = nn.Parameter(torch.from_numpy(to_torch_weight(op.kind, w).copy()))
@@ -126,7 +118,7 @@ class Twin(nn.Module):
         w = self.weights[self.index[op.name]]
         if self.spec is None:
             return w, None
-        return quantize_weight(w, op.kind is not OpKind.FULLY_CONNECTED, self.spec.bits.get(op.name, 8))
+        return quantize_weight(w, op.kind, self.spec.bits.get(op.name, 8))
 
     # ---------------------------------------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
@@ -177,9 +169,9 @@ class Twin(nn.Module):
 
     def _op(self, op, args):
         kind, attrs, x = op.kind, op.attrs, args[0]
-        if kind in CHANNEL_AXIS:
+        if kind in WEIGHTED:
             y = self._weighted(op, x)
-        elif kind in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+        elif kind in POOLS:
             y = self._pool(op, x)
         elif kind is OpKind.ADD:
             y = x + args[1]
@@ -194,8 +186,8 @@ class Twin(nn.Module):
             return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
         else:
             raise NotImplementedError(f"twin: {op.kind.value} ({op.name}) is not an op of a float graph")
-        clamp = CLAMP[attrs.activation]
-        return y if clamp is None else torch.clamp(y, *clamp)
+        lo, hi = attrs.activation.bounds
+        return y if lo is None and hi is None else torch.clamp(y, lo, hi)
 
     def _weighted(self, op, x):
         w, w_scale = self.layer_weight(op)

@@ -11,20 +11,15 @@ import numpy as np
 import pytest
 
 from edgeq.codegen import generate_project
-from edgeq.codegen.bindings import OVERLAP_GROUP, _apply, _overlap, bind_graph, pack_int4
+from edgeq.codegen.bindings import OVERLAP_GROUP, _apply, _overlap, bind_graph
 from edgeq.codegen.probe import Answer, Query, probe
 from edgeq.codegen.render import c_float, render_model
 from edgeq.errors import BudgetError, UnsupportedModelError, UsageError
 from edgeq.frontends.tflite import read_tflite
-from edgeq.ir import DType, FullyConnectedAttrs, Graph, Op, OpKind, PoolAttrs, QParams, Tensor
+from edgeq.ir import (DType, FullyConnectedAttrs, Graph, Op, OpKind, PoolAttrs, QParams, Tensor, pack_int4,
+                      unpack_int4)
 from edgeq.plan import plan_memory
 from tests.models import MODELS, shared_model
-
-
-def unpack_int4(packed: np.ndarray, n: int) -> np.ndarray:
-    b = packed.view(np.uint8)
-    nibbles = np.stack([b & 0x0F, b >> 4], axis=1).ravel()[:n].astype(np.int8)
-    return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)
 
 
 def test_int4_packing_is_cmsis_nn_s4_layout():

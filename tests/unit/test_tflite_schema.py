@@ -8,7 +8,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
 from edgeq.frontends.tflite import schema
 from edgeq.frontends.tflite.fb_read import parse
 from edgeq.frontends.tflite.fb_write import serialize
-from edgeq.frontends.tflite.tensors import pack_int4, unpack_int4
+from edgeq.ir import pack_int4, unpack_int4
 
 
 def _enum(cls) -> dict[str, int]:
@@ -121,6 +121,6 @@ def test_buffer_stored_after_the_flatbuffer():
 def test_int4_layout_is_low_nibble_first():
     # tflite's own example (portable_tensor_utils.h): {0x12, 0x34} unpacks to {2, 1, 4, 3}
     assert unpack_int4(bytes([0x12, 0x34]), 4).tolist() == [2, 1, 4, 3]
-    assert pack_int4(np.array([1, -2, 3], np.int8)) == bytes([0xE1, 0x03])
+    assert pack_int4(np.array([1, -2, 3], np.int8)).tobytes() == bytes([0xE1, 0x03])
     values = np.arange(-8, 8, dtype=np.int8)
     assert unpack_int4(pack_int4(values[:-1]), 15).tolist() == values[:-1].tolist()

@@ -18,7 +18,7 @@ from . import schema, support
 from .fb_read import parse
 from .opdefs import BY_BUILTIN, OPDEFS, OpDef, to_attrs
 from .schema import CUSTOM, type_name
-from .tensors import DTYPE_OF, decode, nbytes
+from .tensors import DTYPE_OF, decode
 
 _SUBGRAPH_CALLS = {schema.BUILTIN_CODE[n] for n in ("CALL", "IF", "WHILE", "CALL_ONCE")}
 _MAX_ELEMENTS = 2**31 - 1
@@ -141,7 +141,7 @@ class _Reader:
         raw = self.model.buffers[t.buffer]
         if not raw:
             return None
-        expected = nbytes(dtype, math.prod(t.shape))
+        expected = dtype.nbytes(math.prod(t.shape))
         if len(raw) != expected:
             raise ModelFormatError(f"{here}: buffer {t.buffer} holds {len(raw)} bytes, the shape needs {expected}")
         return decode(raw, dtype, tuple(t.shape))

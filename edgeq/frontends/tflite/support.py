@@ -8,13 +8,9 @@ Everything here raises UnsupportedModelError naming the op and the offending ten
 from __future__ import annotations
 
 from ...errors import UnsupportedModelError
-from ...ir import DType, OpKind, Padding, Tensor
-
-ACTIVATION_TYPES = (DType.INT8, DType.INT16)
-WEIGHT_TYPES = {DType.INT8: (DType.INT8, DType.INT4), DType.INT16: (DType.INT8,)}
-BIAS_TYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
-CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}  # of the weights
-WEIGHTED = tuple(CHANNEL_AXIS)
+from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, POOLS, SPATIAL, WEIGHT_TYPES, WEIGHTED, DType, OpKind,
+                   Padding, Tensor)
+from ...prepare.qmath import out_size
 
 
 def describe(t: Tensor) -> str:
@@ -82,7 +78,7 @@ def _weights(x: Tensor, w: Tensor, b: Tensor | None, axis: int, fail):
 
 def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
     x, rest = ins[0], ins[1:]
-    if kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+    if kind in SPATIAL:
         for t in [x, out] + rest[:1]:
             if len(t.shape) != 4:
                 fail(t, "must have rank 4 (NHWC)")
@@ -109,23 +105,17 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
 
 def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, where: str):
     """The output's spatial size is what the filter, stride, dilation and padding make of the input's."""
-    if kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+    if kind not in SPATIAL:
         return
     x = ins[0]
-    window = attrs.filter if kind in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D) else ins[1].shape[1:3]
+    window = attrs.filter if kind in POOLS else ins[1].shape[1:3]
     dilation = getattr(attrs, "dilation", (1, 1))
     channels = ins[1].shape[0] if kind is OpKind.CONV_2D else out.shape[3] if kind is OpKind.DEPTHWISE_CONV_2D \
         else x.shape[3]
-    expected = (x.shape[0], *(_out_size(n, k, s, d, attrs.padding)
+    expected = (x.shape[0], *(out_size(attrs.padding is Padding.SAME, n, k, s, d)
                               for n, k, s, d in zip(x.shape[1:3], window, attrs.stride, dilation)), channels)
     if out.shape != expected:
         raise UnsupportedModelError(f"{where}: {describe(out)} should have shape {list(expected)} for input "
                                     f"{list(x.shape)}, window {list(window)}, stride {list(attrs.stride)}, "
                                     f"{attrs.padding.value} padding")
 
-
-def _out_size(size: int, window: int, stride: int, dilation: int, padding: Padding) -> int:
-    """TFLite's ComputeOutSize."""
-    if padding is Padding.SAME:
-        return (size + stride - 1) // stride
-    return (size + stride - ((window - 1) * dilation + 1)) // stride

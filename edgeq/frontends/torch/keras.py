@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 from torch import nn
 
 from ...ir import OpKind
 from ...quantize.twin import Twin
+from ..floatgraph import fold_batchnorm
 from ..keras_h5 import read_keras_h5
 
 
@@ -68,9 +68,7 @@ class BatchNormTwin(Twin):
             key = self.index[op.name]
             if key in self.norms:
                 n = self.norms[key]
-                scale = (n.weight / (n.running_var + n.eps).sqrt()).detach().double().numpy()
-                shift = (n.bias - n.running_mean * n.weight / (n.running_var + n.eps).sqrt()).detach().double().numpy()
                 w, b = g.tensors[op.inputs[1]], g.tensors[op.inputs[2]]
-                w.data = (w.data.astype(np.float64) * scale.reshape(-1, *([1] * (w.data.ndim - 1)))).astype(np.float32)
-                b.data = (b.data.astype(np.float64) * scale + shift).astype(np.float32)
+                w.data, b.data = fold_batchnorm(op.kind, w.data, b.data, *(
+                    t.detach().numpy() for t in (n.weight, n.bias, n.running_mean, n.running_var)), n.eps)
         return g

@@ -85,7 +85,9 @@ class _Converter:
         if isinstance(m, nn.Conv2d):
             return self._conv(node, m, x, name)
         if isinstance(m, nn.BatchNorm2d):
-            return self._fold_bn(node, m, x)
+            gamma = _np(m.weight if m.affine else torch.ones_like(m.running_mean))
+            return self.b.fold_batchnorm(x, gamma, _np(m.bias) if m.affine else 0.0, _np(m.running_mean),
+                                         _np(m.running_var), m.eps, name)
         if isinstance(m, (nn.ReLU, nn.ReLU6)):
             return self.b.fuse(x, Activation.RELU if isinstance(m, nn.ReLU) else Activation.RELU6, name)
         if isinstance(m, nn.Linear):
@@ -148,19 +150,6 @@ class _Converter:
             return Padding.SAME
         self.fail(node, f"padding={m.padding} at stride {stride} is not TFLite SAME/VALID (SAME pads the extra "
                         "row at the bottom): use padding=0, or stride 1 with padding=(k-1)//2")
-
-    def _fold_bn(self, node, m: nn.BatchNorm2d, x: str) -> str:
-        op = next((o for o in self.b.ops if o.outputs[0] == x), None)
-        if op is None or op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D) or \
-                op.attrs.activation is not Activation.NONE or any(x in o.inputs for o in self.b.ops):
-            self.fail(node, "BatchNorm2d must directly follow a Conv2d whose output nothing else reads")
-        k = _np(m.weight if m.affine else torch.ones_like(m.running_mean)) / np.sqrt(_np(m.running_var) + m.eps)
-        beta = _np(m.bias) if m.affine else 0.0
-        w, b = (self.b.tensors[n] for n in op.inputs[1:3])
-        axis = 3 if op.kind is OpKind.DEPTHWISE_CONV_2D else 0
-        w.data = (w.data * k.reshape([-1 if d == axis else 1 for d in range(4)])).astype(np.float32)
-        b.data = ((b.data - _np(m.running_mean)) * k + beta).astype(np.float32)
-        return x
 
     def _linear(self, weight, bias, x: str, name: str) -> str:
         w = _np(weight)
