@@ -7,6 +7,7 @@ variants answer through their DeviceEstimator, whose fast-path answers are re-ch
 every attack."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -76,14 +77,49 @@ def _seed(seed: int, key: str, start: int) -> None:
         sys.modules["torch"].manual_seed(s)
 
 
-def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budget, counter, store: Store,
-            log, seed: int = 0) -> RunRecord:
-    """Attack the samples after the saved ones, chunk by chunk, until done or a budget is spent. A progress bar
-    (samples, queries, ETA) shows on a terminal; every chunk is logged too."""
+@dataclass(frozen=True)
+class ChunkJob:
+    """One attack run as any process can craft a chunk of it: the attack and its parameters, the seed, and what
+    it is crafted on (a white-box crafter's key, or the device variant a black-box attack queries)."""
+    key: str
+    attack: str
+    params: dict
+    seed: int
+    crafter: str | None = None
+    target: str | None = None
+
+
+def craft_chunk(job: ChunkJob, estimator, x: np.ndarray, y: np.ndarray, start: int) -> np.ndarray:
+    """The adversarial examples of one chunk (samples from `start`), the same in any process: the attack is built
+    afresh and seeded by (seed, run, start), so chunks share no state."""
+    _seed(job.seed, job.key, start)
+    return SUITE[job.attack].build(estimator, job.params)(x, y)
+
+
+class InProcess:
+    """Chunks crafted in this process, one at a time, each when asked for (budgets are checked between them);
+    device queries are counted by the variants' own estimators."""
+
+    def __init__(self, crafters: dict, targets: dict[str, DeviceEstimator]):
+        self.crafters, self.targets = crafters, targets
+
+    def chunks(self, job: ChunkJob, x, y, slices):
+        estimator = self.targets[job.target].art() if job.target is not None else self.crafters[job.crafter]
+        for s in slices:
+            yield s, craft_chunk(job, estimator, x[s], y[s], s.start)
+
+
+def _attack(run: RunRecord, job: ChunkJob, engine, x: np.ndarray, y: np.ndarray, budget: Budget, counter,
+            store: Store, log) -> RunRecord:
+    """Attack the samples after the saved ones, chunk by chunk (crafted by `engine`: InProcess, or scale.Ray),
+    until done or a budget is spent. A progress bar (samples, queries, ETA) shows on a terminal; every chunk is
+    logged too."""
     start, q0 = time.monotonic() - run.elapsed_s, counter() - run.queries
     run.status, run.stopped_by = "running", None
-    with tqdm(total=len(x), initial=run.done, desc=run.key, unit="img", disable=None, leave=False,
-              dynamic_ncols=True) as bar:
+    results = engine.chunks(job, x, y, [slice(i, min(i + budget.chunk, len(x)))
+                                        for i in range(run.done, len(x), budget.chunk)])
+    with contextlib.closing(results), tqdm(total=len(x), initial=run.done, desc=run.key, unit="img",
+                                           disable=None, leave=False, dynamic_ncols=True) as bar:
         while run.done < len(x):
             if budget.seconds is not None and time.monotonic() - start >= budget.seconds:
                 run.status, run.stopped_by = "partial", f"time budget {budget.seconds:g} s"
@@ -91,10 +127,8 @@ def _attack(run: RunRecord, generate, x: np.ndarray, y: np.ndarray, budget: Budg
             if budget.queries is not None and counter() - q0 >= budget.queries:
                 run.status, run.stopped_by = "partial", f"query budget {budget.queries}"
                 break
-            s = slice(run.done, min(run.done + budget.chunk, len(x)))
             try:
-                _seed(seed, run.key, s.start)
-                x_adv = generate(x[s], y[s])
+                _, x_adv = next(results)
             except (FastPathMismatch, EmulatorError, ToolchainError):
                 raise                               # the device or its check failed: no attack result can stand
             except Exception as e:                  # a fault in the attack (ART): keep what was made, say why
@@ -139,14 +173,15 @@ def _score(run: RunRecord, box: str, target: Variant | None, x, y, variants: lis
 def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: dict[str, dict], out_dir,
               *, white_box=None, crafted_on: str = "float", input_scale: float | None = None,
               budget: Budget | None = None, zero_density_samples: int = 16, adaptive: dict | None = None,
-              seed: int = 0, log: Callable[[str], None] = print) -> dict:
-    """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` is the ART
-    estimator white-box attacks are crafted on (None: they are skipped), `crafted_on` the variant it stands for
+              seed: int = 0, engine=None, log: Callable[[str], None] = print) -> dict:
+    """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` makes the ART
+    estimator white-box attacks are crafted on (a function of no arguments; None: they are skipped), `crafted_on` the variant it stands for
     (the float model, or the device variant whose quantized twin it is): transfer rates are from that variant.
-    `adaptive` ({defense name: the white-box estimator with that input defense in front, BPDA}) adds the
+    `adaptive` ({defense name: makes the white-box estimator with that input defense in front, BPDA}) adds the
     white-box attacks crafted through each defense (keys `~defense`); their transfer rates are from
     `crafted_on`+defense. Input-defended variants (Variant.base) are scored on every white-box run and on the
-    black-box runs against their base. Adversarial examples go under out_dir/adversarial/. Returns the report
+    black-box runs against their base. `engine` crafts the chunks (default InProcess; scale.Ray spreads them over a
+    cluster, with the same results). Adversarial examples go under out_dir/adversarial/. Returns the report
     dict (every number; no arrays but the perturbation values)."""
     x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
     budget = budget or Budget()
@@ -154,7 +189,9 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
     clean = {v.name: v.predict(x).argmax(1) for v in variants}
     report = {"samples": len(x), "input_scale": input_scale, "crafted_on": crafted_on if white_box else None,
               "seed": seed, "variants": {}, "runs": []}
-    crafters = {"": white_box, **(adaptive or {})} if white_box is not None else {}
+    makers = {"": white_box, **(adaptive or {})} if white_box is not None else {}
+    crafters = {k: make() for k, make in makers.items()}
+    engine = engine or InProcess(crafters, {v.name: v.estimator for v in variants if v.on_device})
     runs = list(_runs(attacks, variants, list(crafters)))
     for key, attack, params, target, crafter in runs:       # refuse bad parameters before any attack runs
         if crafter is not None:
@@ -180,9 +217,10 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
         run = store.load(key, made_on, params) or RunRecord(key, x[:0].copy(), made_on, params)
         if run.status != "complete":
             est = target.estimator if target else None
-            generate = attack.build(est.art() if est else crafters[crafter], params)
+            job = ChunkJob(key, attack.name, params, seed, None if target else crafter,
+                           target.name if target else None)
             counter = (lambda e=est: e.counts.device + e.counts.fast) if est else (lambda: 0)
-            run = _attack(run, generate, x, y, budget, counter, store, log, seed)
+            run = _attack(run, job, engine, x, y, budget, counter, store, log)
         else:
             log(f"  {key}: complete on disk, re-scoring")
         report["runs"].append({**entry, "status": run.status, "stopped_by": run.stopped_by,

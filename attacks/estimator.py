@@ -3,6 +3,7 @@ fast path, and a random sample of fast-path answers is re-checked on the emulato
 the device stops the audit instead of silently scoring the wrong network."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,7 +39,9 @@ class DeviceEstimator:
 
     device_predict runs the firmware (one emulator boot per call, so calls are batched); fast_predict, when given,
     answers instead and `recheck_rate` of its answers are queued and re-run on the device `recheck_batch` at a
-    time (and on `verify()`). Both callables quantize inputs the same way, as the model's input spec says."""
+    time (and on `verify()`). Both callables quantize inputs the same way, as the model's input spec says.
+    Which answers are re-checked depends on the query alone (a keyed hash of its bytes), not on the order of
+    the calls, so an audit split over processes re-checks the same queries as one run in a single process."""
     name: str
     device_predict: Predict
     input_shape: tuple[int, ...]
@@ -50,7 +53,6 @@ class DeviceEstimator:
     counts: QueryCounts = field(default_factory=QueryCounts)
 
     def __post_init__(self):
-        self._rng = np.random.default_rng(self.seed)
         self._pending_x: list[np.ndarray] = []
         self._pending_y: list[np.ndarray] = []
 
@@ -65,13 +67,20 @@ class DeviceEstimator:
             return np.asarray(self.device_predict(x), dtype=np.float32)
         y = np.asarray(self.fast_predict(x), dtype=np.float32)
         self.counts.fast += len(x)
-        picked = self._rng.random(len(x)) < self.recheck_rate
+        picked = self._picked(x)
         if picked.any():
             self._pending_x.append(x[picked])
             self._pending_y.append(y[picked])
             if sum(len(p) for p in self._pending_x) >= self.recheck_batch:
                 self.verify()
         return y
+
+    def _picked(self, x: np.ndarray) -> np.ndarray:
+        """The queries to re-check: each with probability recheck_rate, decided by its bytes and the seed."""
+        key = self.seed.to_bytes(8, "little", signed=True)
+        draws = [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8, key=key).digest(), "little")
+                 for row in x.reshape(len(x), -1)]
+        return np.array(draws, dtype=np.float64) / 2.0**64 < self.recheck_rate
 
     def verify(self) -> int:
         """Run every queued fast-path answer on the device; raise FastPathMismatch on the first difference.

@@ -21,11 +21,11 @@ import torch
 from edgeq import api
 from edgeq.demo_model import load_digits_split, train_digits_cnn
 from edgeq.frontends.torch import from_module, load_keras_h5
-from edgeq.ir import OpKind
+from edgeq.ir import WEIGHTED, OpKind
 from edgeq.quantize.calibrate import make_spec
 from edgeq.quantize.cost import fit_instructions, layer_costs
 from edgeq.quantize.ptq import quantize_graph
-from edgeq.quantize.scheme import A16, WEIGHTED
+from edgeq.quantize.scheme import A16
 from edgeq.quantize.twin import Twin
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

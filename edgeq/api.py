@@ -4,6 +4,7 @@ Each function checks its user inputs, calls the stages, and writes its outputs w
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -124,7 +125,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
           budget_s: float | None = None, budget_queries: int | None = None, chunk: int = 32,
           fast_path: bool = True, recheck_rate: float = RECHECK_RATE, defenses: list[str] | None = None,
           defense_data: tuple[np.ndarray, np.ndarray] | None = None, defense_params: dict | None = None,
-          seed: int = 0, log=print) -> dict:
+          seed: int = 0, ray: str | None = None, log=print) -> dict:
     """`edgeq audit`: attack the deployed model(s) in emulation and write out_dir/report.{json,html} and
     out_dir/adversarial/*.npz. `projects` is a compiled project folder or {variant name: folder}; inputs are
     floats in [0, 1], NHWC or NCHW (inputs.to_layout), labels class indices or one-hot: both are checked against
@@ -139,7 +140,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     variant is scored on the white-box runs and on the black-box runs against its base (as the study did), and
     the white-box attacks are crafted through each defense too (BPDA, adaptive); `defense_data` (training x, y)
     sets the squeezing detector's threshold; `defense_params` ({defense: {param: value}}) tunes them.
-    A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
+    `ray` spreads the attacks' chunks over a Ray cluster (edgeq.attacks.scale; "local" starts one on this machine,
+    else the address of a running cluster whose nodes see the same project and data paths): the report is the
+    same as without. A rerun with the same out_dir continues unfinished attacks and re-scores the rest."""
     import torch
     from edgeq.attacks.audit import Budget, Variant, run_audit
     from edgeq.attacks.defenses.inputs import bpda
@@ -214,13 +217,17 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         described = (f"the exact quantized twin of {first_name} ({Path(first['source']).name}): "
                      "the deployed integer model's values, fake-quant straight-through gradients")
         crafting, crafting_nchw = Logits(integer_twin(first_dir)), False
-    estimator = art_classifier(crafting, shape, nb_classes, crafting_nchw)
-    adaptive = {d: art_classifier(crafting, shape, nb_classes, crafting_nchw, [bpda(by_base[crafted_on])])
-                for d, by_base in transforms.items()}
-    with audit_lock(Path(out_dir)):
-        result = run_audit(x, y, variants, chosen, out_dir, white_box=estimator, crafted_on=crafted_on,
+    def crafter(defense=None):          # builds the white-box estimator, here or in a Ray worker
+        defences = None if defense is None else [bpda(transforms[defense][crafted_on])]
+        return lambda: art_classifier(crafting, shape, nb_classes, crafting_nchw, defences)
+
+    adaptive = {d: crafter(d) for d in transforms}
+    with audit_lock(Path(out_dir)), _engine(ray, {"": crafter(), **adaptive}, {
+            name: functools.partial(device_estimator, d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)
+            for name, d in projects.items()}, variants, log) as engine:
+        result = run_audit(x, y, variants, chosen, out_dir, white_box=crafter(), crafted_on=crafted_on,
                            input_scale=first["input"]["scale"], budget=budget, adaptive=adaptive, seed=seed,
-                           log=log)
+                           engine=engine, log=log)
     result["preset"] = preset
     result["white_box"] = {"model": white_box, "variant": crafted_on, "description": described}
     result["host_defenses"] = host_costs
@@ -237,6 +244,18 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     _write_text(out / "report.json", json.dumps({**result, "model": model}, indent=1))
     log(f"wrote {out / 'report.html'}, {out / 'report.json'} and {out / 'adversarial'}/")
     return result
+
+
+@contextlib.contextmanager
+def _engine(ray: str | None, crafters: dict, devices: dict, variants: list, log):
+    """None (the audit crafts in this process) without `ray`; else edgeq.attacks.scale.Ray on that cluster
+    ("local": a local one started for the audit and stopped after it)."""
+    if ray is None:
+        yield None
+        return
+    from edgeq.attacks.scale import Ray
+    with Ray(ray, crafters, devices, {v.name: v.estimator for v in variants if v.on_device}, log) as engine:
+        yield engine
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -107,7 +107,7 @@ def _audit(args) -> None:
               recheck_rate=RECHECK_RATE if args.recheck is None else args.recheck,
               defenses=args.defenses.split(",") if args.defenses else None,
               defense_data=api.load_dataset(args.defense_data) if args.defense_data else None,
-              defense_params=defense_params, seed=args.seed)
+              defense_params=defense_params, seed=args.seed, ray=args.ray)
 
 
 def _load_model(spec: str, weights: Path | None):
@@ -242,6 +242,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--defense-params", default=None,
                    help='JSON per input defense, e.g. \'{"feature_squeezing": {"bits": 5}}\'')
     a.add_argument("--seed", type=int, default=0, help="seeds every attack (per run and chunk: resumes repeat it)")
+    a.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="craft the attacks' chunks as Ray tasks: alone, on a local cluster started for the audit; "
+                        "with an address, on that running cluster (pip install 'edgeq[scale]')")
     a.add_argument("--out", type=Path, default=Path("audit"))
     a.set_defaults(func=_audit)
 

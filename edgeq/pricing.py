@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .deploy import compile_graph
-from .ir import Graph
+from .ir import WEIGHTED, Graph
 from .project import quantize_inputs, run_project
 
 
@@ -25,7 +25,6 @@ def target_budget(graph: Graph, nhwc: np.ndarray, target: str, budget, log, allo
     from .quantize.calibrate import make_spec
     from .quantize.cost import layer_costs
     from .quantize.ptq import quantize_graph
-    from .quantize.scheme import WEIGHTED
     from .quantize.twin import Twin
     from .targets import get_target
 
@@ -83,7 +82,7 @@ def _instructions(q: Graph, project: Path, nhwc: np.ndarray) -> tuple[float, dic
 def _followers(int8: Graph, runs: dict) -> dict[str, float]:
     """Per weighted layer, the instructions the unweighted ops whose type follows it add when it is a16w8: their
     count in the all-a16w8 firmware minus the all-int8 one (requantize loops are priced by cost.REQUANTIZE)."""
-    from .quantize.scheme import WEIGHTED, type_sources
+    from .quantize.scheme import type_sources
 
     sources, extra = type_sources(int8), {}
     for op in int8.ops:
@@ -100,7 +99,7 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
     from .codegen.bindings import bind_graph
     from .kernel_code import target_library
     from .quantize.cost import Kernels
-    from .quantize.scheme import A16, WEIGHTED, type_sources
+    from .quantize.scheme import A16, type_sources
     from .targets import get_target
 
     library, simd = target_library(target), get_target(target).simd

@@ -28,7 +28,7 @@ stamp=.venv/.edgeq-deps
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "== installing Python dependencies (pinned)"
   .venv/bin/pip install -q --upgrade "pip==25.3" "setuptools==80.9.0" wheel
-  .venv/bin/pip install -q --no-build-isolation -e ".[test,quantize,audit]"
+  .venv/bin/pip install -q --no-build-isolation -e ".[test,quantize,audit,scale]"
   touch "$stamp"
 fi
 

@@ -24,7 +24,7 @@ def _audit(digits, out, budget, fingerprint="digits-int8"):
     attacks = resolve("quick", ["pgd_linf", "square_linf"], {"pgd_linf": {"eps": [0.001, 0.1]}})
     x = (np.floor(digits.x[:24] * 255 + 0.5) / 255).astype(np.float32)     # on the input grid, as images are
     return run_audit(x, digits.y[:24], variants, attacks, out, input_scale=1 / 255,
-                     white_box=art_classifier(twin, (8, 8, 1), 10, False), crafted_on="int8", budget=budget,
+                     white_box=lambda: art_classifier(twin, (8, 8, 1), 10, False), crafted_on="int8", budget=budget,
                      log=lambda s: None)
 
 
