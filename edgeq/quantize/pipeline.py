@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import BudgetError, EdgeqError
-from ..ir import Graph
+from ..ir import DType, Graph
 from .calibrate import make_spec
 from .cost import Kernels, LayerCost, layer_costs
 from .ptq import quantize_graph
@@ -19,7 +19,7 @@ from .sensitivity import A16_GAINS, SENSITIVITIES
 from .solver import Budget, fits, residual_ties, solve
 from .twin import Twin
 
-UNIFORM = {"int8": 8, "int4": 4, "int16": A16}          # one precision for every layer (int16: a16w8)
+UNIFORM = {"int8": 8, "int4": 4, "int16": A16}   # one precision for every layer (int16: 16x8, input included)
 POLICIES = (*SENSITIVITIES, *UNIFORM, "random")
 
 
@@ -93,7 +93,7 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
     k = min(sensitivity_samples, len(x))
     bits, sensitivity, gain16, timings = choose_bits(twin, spec8, x[:k], y[:k], policy, budget, seed, kernels,
                                                      allow_a16, ram_of)
-    spec = make_spec(graph, ranges, bits)
+    spec = make_spec(graph, ranges, bits, DType.INT16 if policy == "int16" else DType.INT8)
     if qat_epochs:
         log(f"[quantize] QAT: {qat_epochs} epochs{f', KURE {kure}' if kure else ''} ...")
         started = time.perf_counter()
