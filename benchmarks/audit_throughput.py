@@ -8,8 +8,8 @@
    the preset's settings (PGD: its 12 ε with --restarts restarts, projected to the study's 20), and the full
    preset projected to 1000 images on int8 + int16.
 
-    .venv/bin/python benchmarks/audit_throughput.py --samples 8
-    .venv/bin/python benchmarks/audit_throughput.py --samples 8 --attacks pgd_linf,cw_l2,deepfool
+    .venv/bin/python benchmarks/audit_throughput.py --samples 16
+    .venv/bin/python benchmarks/audit_throughput.py --samples 16 --attacks pgd_linf,cw_l2,deepfool
 
 An attack run is capped by --budget-s: the projection uses the images it finished in that time. Figures are
 wall-clock seconds on this machine (2 cores here); close other work first.
@@ -48,7 +48,7 @@ def queries_per_second(project: Path, x: np.ndarray, emulator_images: int) -> di
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--samples", type=int, default=8, help="test images each attack is timed on")
+    p.add_argument("--samples", type=int, default=16, help="test images each attack is timed on, in 4 chunks")
     p.add_argument("--attacks", default="all", help="comma list of dg-preset attacks, or all")
     p.add_argument("--restarts", type=int, default=1, help="PGD restarts timed (projected to the study's 20)")
     p.add_argument("--budget-s", type=float, default=600, help="time cap of one attack run")

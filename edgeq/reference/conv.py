@@ -21,7 +21,8 @@ def output_stage(acc: np.ndarray, p, multipliers, shifts, out: Tensor) -> np.nda
     if out.dtype is DType.INT16:
         y = fp.multiply_by_quantized_multiplier_64(acc, multipliers, shifts)
     else:
-        y = fp.multiply_by_quantized_multiplier(fp.wrap32(acc), multipliers, shifts)
+        in_int32 = acc.size == 0 or (acc.min() >= fp.INT32_MIN and acc.max() <= fp.INT32_MAX)
+        y = fp.multiply_by_quantized_multiplier(acc if in_int32 else fp.wrap32(acc), multipliers, shifts)
         y += p.output_offset
     return np.clip(y, p.act_min, p.act_max, out=y).astype(out.dtype.numpy)
 

@@ -21,7 +21,9 @@ def srdhm(a, b) -> np.ndarray:
     gemmlowp nudges by 2^30 (or 1 - 2^30 below zero) and divides truncating toward zero; both cases reduce to
     one floor shift of a * b + 2^30. Only INT_MIN * INT_MIN reaches 2^31, which saturates to INT_MAX.
     """
-    ab = np.array(np.multiply(a, b, dtype=np.int64))         # a new array: the steps below work in place
+    ab = np.multiply(a, b, dtype=np.int64)                   # a new array: the steps below work in place
+    if not isinstance(ab, np.ndarray):
+        ab = np.array(ab)
     ab += 1 << 30
     ab >>= 31
     return np.minimum(ab, INT32_MAX, out=ab)
