@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, pack_int4
+from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
 from ..prepare import ConvParams, prepare_op
 from .probe import Query, probe
 
@@ -153,12 +153,8 @@ def _precision(graph: Graph, op: Op) -> str:
     x, y = ts[0], graph.tensors[op.outputs[0]]
     weights = [t for t in ts[1:] if t.is_const]
     if weights:
-        return f"{_act_name(x.dtype)}w{weights[0].dtype.bits}"
-    return _act_name(x.dtype) if x.dtype is y.dtype else f"{_act_name(x.dtype)}->{_act_name(y.dtype)}"
-
-
-def _act_name(dtype: DType) -> str:
-    return "f32" if dtype is DType.FLOAT32 else f"a{dtype.bits}"
+        return label(x.dtype, weights[0].dtype)
+    return label(x.dtype) if x.dtype is y.dtype else f"{label(x.dtype)}->{label(y.dtype)}"
 
 
 def _weights_consts(graph: Graph, i: int, op: Op, suffix: str, p: ConvParams | None) -> dict[str, Const]:

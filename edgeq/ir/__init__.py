@@ -2,11 +2,11 @@
 from .graph import Graph, Op, Tensor
 from .ops import (CHANNEL_AXIS, CONVOLUTIONS, POOLS, SPATIAL, WEIGHTED, Activation, AddAttrs, ConvAttrs,
                   FullyConnectedAttrs, NoAttrs, OpKind, Padding, PoolAttrs, SoftmaxAttrs)
-from .types import (ACTIVATION_TYPES, BIAS_TYPE, SOFTMAX_OUT, WEIGHT_TYPES, DType, QParams, pack_int4,
-                    unpack_int4)
+from .types import (ACTIVATION_TYPES, BIAS_TYPE, SOFTMAX_OUT, WEIGHT_TYPES, DType, Precision, QParams, label,
+                    pack_int4, unpack_int4)
 from .verify import verify
 
 __all__ = ["Graph", "Op", "Tensor", "CHANNEL_AXIS", "CONVOLUTIONS", "POOLS", "SPATIAL", "WEIGHTED", "Activation",
            "AddAttrs", "ConvAttrs", "FullyConnectedAttrs", "NoAttrs", "OpKind", "Padding", "PoolAttrs",
-           "SoftmaxAttrs", "ACTIVATION_TYPES", "BIAS_TYPE", "SOFTMAX_OUT", "WEIGHT_TYPES", "DType", "QParams",
-           "pack_int4", "unpack_int4", "verify"]
+           "SoftmaxAttrs", "ACTIVATION_TYPES", "BIAS_TYPE", "SOFTMAX_OUT", "WEIGHT_TYPES", "DType", "Precision", "QParams",
+           "label", "pack_int4", "unpack_int4", "verify"]

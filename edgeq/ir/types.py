@@ -113,3 +113,32 @@ BIAS_TYPE = {DType.INT8: DType.INT32, DType.INT16: DType.INT64}
 SOFTMAX_OUT = {(DType.INT8, DType.INT8): QParams(1 / 256, -128),
                (DType.INT8, DType.INT16): QParams(1 / 65536, -32768),
                (DType.INT16, DType.INT16): QParams(1 / 32768, 0)}
+
+
+class Precision(enum.IntEnum):
+    """A weighted layer's precision, the quantizer's per-layer choice. Its value is the key the policy solver,
+    cost tables and reports index by; `label` is the name the code generator, the policy report and the
+    compile report all print."""
+    W4 = 4                  # int4 weights, int8 activations
+    W8 = 8                  # int8 weights and activations
+    A16W8 = 16              # int8 weights, int16 activations (TFLite's 16x8)
+
+    @property
+    def weight(self) -> DType:
+        return DType.INT4 if self is Precision.W4 else DType.INT8
+
+    @property
+    def activation(self) -> DType:
+        return DType.INT16 if self is Precision.A16W8 else DType.INT8
+
+    @property
+    def label(self) -> str:
+        return label(self.activation, self.weight)
+
+
+def label(activation: DType, weight: DType | None = None) -> str:
+    """"a8w4", "a16w8", ...: activation and weight types as the reports name them ("a8" without weights, "f32"
+    for float)."""
+    act = "f32" if activation is DType.FLOAT32 else f"a{activation.bits}"
+    return act if weight is None else f"{act}w{weight.bits}"
+

@@ -1,15 +1,14 @@
-"""The policy report: per layer params, MACs, sensitivity (and a16w8 gain) and chosen precision (w4, w8 or
-a16w8); predicted vs measured flash, instructions and accuracy (measured figures are added when the caller has
+"""The policy report: per layer params, MACs, sensitivity (and a16w8 gain) and chosen precision (a8w4, a8w8 or
+a16w8, ir.Precision's labels); predicted vs measured flash, instructions and accuracy (measured figures are added when the caller has
 them). JSON + a matplotlib chart."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .scheme import A16
+from ..ir import Precision
 
-NAMES = {4: "w4", 8: "w8", A16: "a16w8"}
-COLOURS = {4: "tab:orange", 8: "tab:blue", A16: "tab:green"}
+COLOURS = {Precision.W4.label: "tab:orange", Precision.W8.label: "tab:blue", Precision.A16W8.label: "tab:green"}
 
 
 def policy_report(result, policy: str, measured: dict | None = None) -> dict:
@@ -19,7 +18,7 @@ def policy_report(result, policy: str, measured: dict | None = None) -> dict:
     per_layer = (measured or {}).get("layer_instructions", {})
     layers = [{"name": c.name, "op": c.kind, "params": c.params, "macs": c.macs,
                "sensitivity": result.sensitivity.get(c.name), "a16_gain": result.gain16.get(c.name),
-               "precision": NAMES[p], "bits": 8 if p == A16 else p, "flash_bytes": c.flash[p],
+               "precision": Precision(p).label, "bits": Precision(p).weight.bits, "flash_bytes": c.flash[p],
                "instructions": c.instructions[p], "instructions_measured": per_layer.get(c.name)}
               for c in result.costs for p in [result.bits[c.name]]]
     measured = dict(measured or {})
@@ -42,7 +41,7 @@ def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=2))
     layers = report["layers"]
     names = [layer["name"] for layer in layers]
-    colors = [COLOURS[next(p for p, n in NAMES.items() if n == layer["precision"])] for layer in layers]
+    colors = [COLOURS[layer["precision"]] for layer in layers]
     fig, (a, b) = plt.subplots(2, 1, figsize=(max(6, 0.6 * len(names)), 6), sharex=True)
     a.bar(names, [layer["sensitivity"] or 0 for layer in layers], color=colors)
     a.set_ylabel(f"{report['policy']} sensitivity")
@@ -50,7 +49,7 @@ def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
     b.bar(names, [layer["flash_bytes"] for layer in layers], color=colors)
     b.set_ylabel("weight flash (B)")
     b.tick_params(axis="x", rotation=60)
-    a.set_title("chosen precision: orange w4, blue w8, green a16w8")
+    a.set_title("chosen precision: " + ", ".join(f"{c.removeprefix('tab:')} {p}" for p, c in COLOURS.items()))
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)

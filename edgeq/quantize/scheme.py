@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..ir import CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, DType, Graph, Op, OpKind, QParams
+from ..ir import CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, DType, Graph, Op, OpKind, Precision, QParams
 
 PER_CHANNEL = CONVOLUTIONS                         # weighted kinds quantized per output channel; dense per tensor
 WEIGHT_DTYPE = {8: DType.INT8, 4: DType.INT4}
 MIN_RANGE = 1e-6                                   # keeps an all-zero channel or tensor from a zero scale
-A16 = 16                                           # the precision key of a16w8 layers (beside 8 and 4 weight bits)
+A16 = Precision.A16W8                              # a16w8 (beside Precision.W8 == 8 and W4 == 4)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class QuantSpec:
 
     def with_precision(self, precision: dict[str, int]) -> QuantSpec:
         """This spec with each weighted layer at `precision`: 4 or 8 (weight bits, int8 activations) or A16."""
-        return replace(self, bits={n: 8 if p == A16 else p for n, p in precision.items()},
+        return replace(self, bits={n: Precision(p).weight.bits for n, p in precision.items()},
                        a16=frozenset(n for n, p in precision.items() if p == A16))
 
     def precision(self) -> dict[str, int]:

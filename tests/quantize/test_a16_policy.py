@@ -111,7 +111,7 @@ def test_budgets_hold_on_the_firmware(digits):
     q, report = api.quantize(model, x, y, policy="hawq", ram_bytes=budget, instructions=1e9, allow_a16=True,
                              measure=True, **QUIET)
     assert q.bits == {"conv1": A16, "conv2": 8, "dw": A16, "fc": A16}
-    assert [layer["precision"] for layer in report["layers"]] == ["a16w8", "w8", "a16w8", "a16w8"]
+    assert [layer["precision"] for layer in report["layers"]] == ["a16w8", "a8w8", "a16w8", "a16w8"]
     predicted, measured = report["predicted"], report["measured"]
     assert measured["ram_bytes"] <= budget and predicted["a16_ram_bytes"] == 0
     assert measured["arena_bytes"] - int8["measured"]["arena_bytes"] == 384
