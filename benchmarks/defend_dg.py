@@ -66,7 +66,7 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
         defended = name == "undefended" and args.input_defenses
         n = args.attack_samples
         report = api.audit(projects, test[0][:n], test[1][:n], attacks=args.attacks, out_dir=out / f"{name}_attacks",
-                           budget_s=args.budget_s, chunk=25,
+                           budget_s=args.budget_s, chunk=10,
                            defenses=args.input_defenses.split(",") if defended else None,
                            defense_data=train if defended else None, **common)
         row["attacks"] = {run["key"]: {"samples": run["samples_done"], "status": run["status"],
