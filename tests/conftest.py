@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from edgeq import api
-from edgeq.demo_model import build_digits_mlp, load_digits_split
+from edgeq.demo_model import load_digits_split
 from edgeq.frontends.tflite import write_tflite
 from edgeq.ir import Graph
+from tests.digits_mlp import build_digits_mlp
 
 
 @dataclass

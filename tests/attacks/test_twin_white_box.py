@@ -11,13 +11,14 @@ import torch
 from edgeq.attacks.suite import SUITE
 from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
-from edgeq.demo_model import build_digits_mlp, load_digits_split
+from edgeq.demo_model import load_digits_split
 from edgeq.errors import EdgeqError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import DType, Graph
 from edgeq.quantize.ptq import dequantize_graph, quantize_graph
 from edgeq.quantize.twin import Logits, Twin
 from edgeq.reference import Executor
+from tests.digits_mlp import build_digits_mlp
 from tests.models import MODELS, cifar, random_inputs, shared_model
 
 torch.set_num_threads(1)
