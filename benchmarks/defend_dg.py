@@ -43,6 +43,17 @@ def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, d["y"][idx].astype(np.int64)
 
 
+class PreSoftmax(torch.nn.Module):
+    """A Keras model's twin seen through its pre-softmax logits (Twin.logits), for attacks on the logits."""
+
+    def __init__(self, twin):
+        super().__init__()
+        self.twin = twin
+
+    def forward(self, x):
+        return self.twin.logits(x)
+
+
 def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> dict:
     """int8 and int16 (a16w8) → cortex-m4 → PGD over EPS crafted on `float_model` on the first args.samples test
     images; with args.attacks, those dg-preset attacks on the first args.attack_samples (white-box ones crafted
@@ -62,6 +73,13 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
     row = {"clean": {v: report["variants"][v]["clean_accuracy"] for v in ("float", *PRECISIONS)}}
     for run in report["runs"]:
         row[str(run["eps"])] = {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
+    if name == "distillation":          # its softmax at T = 1 masks gradients: PGD on the pre-softmax logits too
+        report = api.audit(projects, test[0][:args.samples], test[1][:args.samples], attacks="pgd_linf",
+                           overrides={"pgd_linf": {"eps": EPS, "num_random_init": 1}},
+                           out_dir=out / f"{name}_logits_audit",
+                           **{**common, "float_model": PreSoftmax(float_model), "float_outputs": "logits"})
+        row["logits"] = {str(run["eps"]): {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
+                         for run in report["runs"]}
     if args.attacks:
         defended = name == "undefended" and args.input_defenses
         n = args.attack_samples
