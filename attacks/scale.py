@@ -13,6 +13,7 @@ and have edgeq installed."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 import numpy as np
@@ -44,6 +45,20 @@ def _chunk(job: ChunkJob, factory_id: str, factory, x: np.ndarray, y: np.ndarray
     return x_adv, {k: after[k] - before[k] for k in after}
 
 
+def _check_reachable(address: str) -> None:
+    """A cluster address (host:port, or ray://host:port) that nothing answers at is refused at once: Ray itself
+    retries for minutes, printing warnings."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address}: give a cluster address as host:port (e.g. 10.0.0.5:6379), or --ray alone "
+                         "for a local cluster")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise UsageError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+                         "`ray start --head`, or give --ray alone for a local cluster") from None
+
+
 class Ray:
     """An audit engine (see audit.InProcess) whose chunks are Ray tasks. `crafters`: {crafter key: function
     building the white-box estimator}; `devices`: {variant: function building its DeviceEstimator}; `counts`:
@@ -58,6 +73,8 @@ class Ray:
         self._started = not ray.is_initialized()
         if self._started:
             local = address in (None, "local")
+            if not local and address != "auto":            # "auto": the cluster `ray start` left running here
+                _check_reachable(address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             try:
                 ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,

@@ -225,6 +225,8 @@ def audit_data(tmp_path_factory, digits) -> Path:
     (("--chunk", "0"), ("--chunk",)),
     (("--budget-s", "0"), ("--budget-s",)),
     (("--recheck", "0"), ("--recheck",)),
+    (("--ray", "127.0.0.1:1"), ("--ray 127.0.0.1:1", "no Ray cluster")),
+    (("--ray", "nonsense"), ("--ray nonsense", "host:port")),
     (("--params", '{"pgd_linf": {"epss": 1}}'), ("epss", "eps_step")),
     (("--params", "{pgd_linf: 1}"), ("--params", "JSON")),
     (("--params", '{"pgd_linf": {"eps": -1}}'), ("pgd_linf.eps",)),
