@@ -175,8 +175,9 @@ def run_audit(x: np.ndarray, y: np.ndarray, variants: list[Variant], attacks: di
               budget: Budget | None = None, zero_density_samples: int = 16, adaptive: dict | None = None,
               seed: int = 0, engine=None, log: Callable[[str], None] = print) -> dict:
     """Audit `variants` on (x, y) with `attacks` ({name: params}, see presets.resolve); `white_box` makes the ART
-    estimator white-box attacks are crafted on (a function of no arguments; None: they are skipped), `crafted_on` the variant it stands for
-    (the float model, or the device variant whose quantized twin it is): transfer rates are from that variant.
+    estimator white-box attacks are crafted on (a function of no arguments; None: they are skipped), `crafted_on`
+    the variant it stands for (the float model, or the device variant whose quantized twin it is): transfer rates
+    are from that variant.
     `adaptive` ({defense name: makes the white-box estimator with that input defense in front, BPDA}) adds the
     white-box attacks crafted through each defense (keys `~defense`); their transfer rates are from
     `crafted_on`+defense. Input-defended variants (Variant.base) are scored on every white-box run and on the

@@ -32,6 +32,11 @@ class QueryCounts:
     def as_dict(self) -> dict:
         return {"device": self.device, "fast": self.fast, "rechecked": self.rechecked}
 
+    def add(self, counts: dict) -> None:
+        """Adds counts made elsewhere (as_dict's keys): a Ray worker's queries to the driver's estimator."""
+        for key, n in counts.items():
+            setattr(self, key, getattr(self, key) + n)
+
 
 @dataclass
 class DeviceEstimator:

@@ -61,15 +61,15 @@ def _check_reachable(address: str) -> None:
 
 class Ray:
     """An audit engine (see audit.InProcess) whose chunks are Ray tasks. `crafters`: {crafter key: function
-    building the white-box estimator}; `devices`: {variant: function building its DeviceEstimator}; `counts`:
-    {variant: the driver's DeviceEstimator}, whose counts take the workers' queries."""
+    building the white-box estimator}; `devices`: {variant: function building its DeviceEstimator};
+    `estimators`: {variant: the driver's DeviceEstimator}, whose counts take the workers' queries."""
 
-    def __init__(self, address: str, crafters: dict, devices: dict, counts: dict, log=print):
+    def __init__(self, address: str, crafters: dict, devices: dict, estimators: dict, log=print):
         try:
             import ray
         except ImportError:
             raise UsageError("--ray needs Ray: pip install 'edgeq[scale]'") from None
-        self.ray, self.counts, self.log = ray, counts, log
+        self.ray, self.estimators = ray, estimators
         self._started = not ray.is_initialized()
         if self._started:
             local = address in (None, "local")
@@ -83,7 +83,9 @@ class Ray:
                 raise UsageError(f"--ray {address}: cannot {'start' if local else 'join'} a Ray cluster: "
                                  f"{str(e).splitlines()[0]}") from e
         cpus = int(ray.cluster_resources().get("CPU", 0))
-        log(f"Ray: {'started a local cluster' if address in (None, 'local') else f'joined {address}'}, {cpus} CPUs")
+        how = ("started a local cluster" if address in (None, "local") else f"joined {address}") if self._started \
+            else "the Ray cluster this process already runs on"
+        log(f"Ray: {how}, {cpus} CPUs")
         self._task = ray.remote(num_cpus=1, max_retries=0)(_chunk)
         self._factories = {**{f"crafter:{k}": ray.put(f) for k, f in crafters.items()},
                            **{f"device:{k}": ray.put(f) for k, f in devices.items()}}
@@ -108,9 +110,7 @@ class Ray:
                 except self.ray.exceptions.RayTaskError as e:
                     raise e.as_instanceof_cause() from None
                 if counts:
-                    own = self.counts[job.target].counts
-                    own.device, own.fast, own.rechecked = (own.device + counts["device"], own.fast + counts["fast"],
-                                                           own.rechecked + counts["rechecked"])
+                    self.estimators[job.target].counts.add(counts)
                 yield s, x_adv
         finally:
             for _, ref in pending:

@@ -151,7 +151,8 @@ def main() -> None:
         for key, run in runs.items():
             accuracy = "  ".join(f"{v} {100 * a:5.1f}" for v, a in run["accuracy"].items())
             detection = "  ".join(f"{v} detects {100 * d:5.1f}" for v, d in run["detection"].items())
-            print(f"  {key:<24} {run['samples']:>4}  L2 {run['median_l2'] or float('nan'):6.3f}  {accuracy}  {detection}")
+            l2 = float("nan") if run["median_l2"] is None else run["median_l2"]
+            print(f"  {key:<24} {run['samples']:>4}  L2 {l2:6.3f}  {accuracy}  {detection}")
 
 
 if __name__ == "__main__":

@@ -204,9 +204,10 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     net = None if module is None else as_logits(module, float_outputs)
     variants = [] if net is None else [Variant("float", checked_float_predict(
         float_predict(net, channels_first), float_model, x[:2], nb_classes), None, weights_digest(net))]
+    devices = {name: functools.partial(device_estimator, d, fast_path=fast_path, recheck_rate=recheck_rate,
+                                       name=name) for name, d in projects.items()}   # built here and in Ray workers
     variants += [Variant(name, est.predict, est, file_digest(project_file(d, reports[name], "model")))
-                 for name, d in projects.items()
-                 for est in [device_estimator(d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)]]
+                 for name, d in projects.items() for est in [devices[name]()]]
     transforms, host_costs = input_defenses(defenses or [], reports, first_name, defense_params or {})
     variants += defended_variants(variants, transforms, reports, defense_data, log)
     if white_box == "float":
@@ -217,15 +218,15 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         described = (f"the exact quantized twin of {first_name} ({Path(first['source']).name}): "
                      "the deployed integer model's values, fake-quant straight-through gradients")
         crafting, crafting_nchw = Logits(integer_twin(first_dir)), False
+
     def crafter(defense=None):          # builds the white-box estimator, here or in a Ray worker
         defences = None if defense is None else [bpda(transforms[defense][crafted_on])]
         return lambda: art_classifier(crafting, shape, nb_classes, crafting_nchw, defences)
 
     adaptive = {d: crafter(d) for d in transforms}
-    with audit_lock(Path(out_dir)), _engine(ray, {"": crafter(), **adaptive}, {
-            name: functools.partial(device_estimator, d, fast_path=fast_path, recheck_rate=recheck_rate, name=name)
-            for name, d in projects.items()}, variants, log) as engine:
-        result = run_audit(x, y, variants, chosen, out_dir, white_box=crafter(), crafted_on=crafted_on,
+    crafters = {"": crafter(), **adaptive}
+    with audit_lock(Path(out_dir)), _engine(ray, crafters, devices, variants, log) as engine:
+        result = run_audit(x, y, variants, chosen, out_dir, white_box=crafters[""], crafted_on=crafted_on,
                            input_scale=first["input"]["scale"], budget=budget, adaptive=adaptive, seed=seed,
                            engine=engine, log=log)
     result["preset"] = preset
