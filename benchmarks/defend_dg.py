@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from edgeq import api
+from edgeq.frontends.torch.forward import Logits
 from edgeq.frontends.torch.keras import load_keras_h5
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -41,17 +42,6 @@ def train_images(n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     jpeg, off = d["jpeg"], d["offsets"]
     x = np.stack([np.asarray(Image.open(io.BytesIO(jpeg[off[i]:off[i + 1]].tobytes())).convert("RGB")) for i in idx])
     return x, d["y"][idx].astype(np.int64)
-
-
-class PreSoftmax(torch.nn.Module):
-    """A Keras model's twin seen through its pre-softmax logits (Twin.logits), for attacks on the logits."""
-
-    def __init__(self, twin):
-        super().__init__()
-        self.twin = twin
-
-    def forward(self, x):
-        return self.twin.logits(x)
 
 
 def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> dict:
@@ -77,7 +67,7 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
         report = api.audit(projects, test[0][:args.samples], test[1][:args.samples], attacks="pgd_linf",
                            overrides={"pgd_linf": {"eps": EPS, "num_random_init": 1}},
                            out_dir=out / f"{name}_logits_audit",
-                           **{**common, "float_model": PreSoftmax(float_model), "float_outputs": "logits"})
+                           **{**common, "float_model": Logits(float_model), "float_outputs": "logits"})
         row["logits"] = {str(run["eps"]): {v: s["adversarial_accuracy"] for v, s in run["scores"].items()}
                          for run in report["runs"]}
     if args.attacks:
@@ -112,9 +102,10 @@ def main() -> None:
     p.add_argument("--input-defenses", default="feature_squeezing",
                    help="input defenses scored on the undefended model's runs of --attacks (empty: none)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (1 leaves a core for other work)")
     p.add_argument("--out", type=Path, default=Path("out/bench/defend_dg"))
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     h5 = SHARED / "models/dg/cifar_resnet_float.h5"
     test = np.load(SHARED / "data/cifar10_test_first.npz")

@@ -20,7 +20,8 @@ import torch
 
 from edgeq import api
 from edgeq.demo_model import load_digits_split, train_digits_cnn
-from edgeq.frontends.torch import from_module, load_keras_h5
+from edgeq.frontends.keras_h5 import read_keras_h5
+from edgeq.frontends.torch import from_module
 from edgeq.ir import WEIGHTED, OpKind
 from edgeq.quantize.calibrate import make_spec
 from edgeq.quantize.cost import fit_instructions, layer_costs
@@ -49,8 +50,7 @@ def measure(graph, spec, x, out: Path) -> dict[str, tuple[str, float]]:
 
 def models():
     """(name, float graph, calibration/run inputs NHWC) for each model of the fit."""
-    twin = load_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5")
-    yield "resnet8", twin.graph, np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
+    yield "resnet8", read_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5"), np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
     data = load_digits_split()
     net = train_digits_cnn(data)
     yield "digits", from_module(net, (1, 1, 8, 8), "digits_cnn"), data.x_train[:256]

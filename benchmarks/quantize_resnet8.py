@@ -21,13 +21,14 @@ import torch
 from PIL import Image
 
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from edgeq.frontends.torch import load_keras_h5
+from edgeq.frontends.keras_h5 import read_keras_h5
 from edgeq.quantize.calibrate import make_spec
 from edgeq.quantize.cost import layer_costs
 from edgeq.quantize.pipeline import choose_bits, fine_tuned
 from edgeq.quantize.ptq import quantize_graph
 from edgeq.quantize.sensitivity import SENSITIVITIES
 from edgeq.quantize.solver import Budget, residual_ties, solve
+from edgeq.quantize.twin import Twin
 from edgeq.reference import Executor
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -75,8 +76,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)          # on 2 shared cores, a second thread mostly waits (5x slower under load)
     started = time.perf_counter()
-    twin = load_keras_h5(SHARED / "models/mlperf_tiny/ic_resnet8_float.h5")       # raw 0..255 pixels
-    graph = twin.graph
+    graph = read_keras_h5(SHARED / "models/mlperf_tiny/ic_resnet8_float.h5")       # raw 0..255 pixels
+    twin = Twin(graph)
     test = np.load(SHARED / "data/cifar10_test_first.npz")
     x_test, y_test = test["x"][:1000].astype(np.float32), test["y"][:1000]
     x, y = train_subset(args.train)

@@ -138,12 +138,12 @@ def measure_quantized(float_graph: Graph, q: Graph, x: np.ndarray, labels, layou
 
     import torch
 
-    from .quantize.twin import Twin
+    from .frontends.torch.forward import GraphModule
     from .reference import Executor
 
     nhwc = as_nhwc(x, layout)
     with torch.no_grad():
-        float_pred = Twin(float_graph).logits(torch.from_numpy(nhwc)).argmax(1).numpy()
+        float_pred = GraphModule(float_graph).logits(torch.from_numpy(nhwc)).argmax(1).numpy()
     y = float_pred if labels is None else np.asarray(labels).reshape(-1)
     log(f"[quantize] measuring: compiling for {target}, {device_samples} inputs in the emulator ...")
     with tempfile.TemporaryDirectory() as tmp:

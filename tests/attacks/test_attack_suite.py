@@ -8,7 +8,7 @@ from edgeq.attacks.presets import PRESETS, resolve
 from edgeq.attacks.suite import SUITE
 from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
-from edgeq.quantize.twin import Logits
+from edgeq.frontends.torch.forward import Logits
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ from edgeq.attacks.store import Store
 from edgeq.attacks.torch_model import art_classifier
 from edgeq import api
 from edgeq.errors import EdgeqError
-from edgeq.quantize.twin import Logits
+from edgeq.frontends.torch.forward import Logits
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 

@@ -16,7 +16,8 @@ from edgeq.errors import EdgeqError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import DType, Graph
 from edgeq.quantize.ptq import dequantize_graph, quantize_graph
-from edgeq.quantize.twin import Logits, Twin
+from edgeq.frontends.torch.forward import Logits
+from edgeq.quantize.twin import Twin
 from edgeq.reference import Executor
 from tests.digits_mlp import build_digits_mlp
 from tests.models import MODELS, cifar, random_inputs, shared_model

@@ -1,5 +1,5 @@
-"""A Keras .h5 ResNet-style model as a float PyTorch module (no TensorFlow): read_keras_h5 → Twin; and that twin with
-its BatchNorms back, for training."""
+"""A Keras .h5 ResNet-style model as a float PyTorch module (no TensorFlow): read_keras_h5 → GraphModule; and that
+module with its BatchNorms back, for training."""
 from __future__ import annotations
 
 import os
@@ -8,23 +8,23 @@ import torch
 from torch import nn
 
 from ...ir import OpKind
-from ...quantize.twin import Twin
 from ..floatgraph import fold_batchnorm
 from ..keras_h5 import read_keras_h5
+from .forward import GraphModule
 
 
-def load_keras_h5(path: str | os.PathLike, input_layout: str = "nhwc") -> Twin:
+def load_keras_h5(path: str | os.PathLike, input_layout: str = "nhwc") -> GraphModule:
     """The float model of a Keras .h5 as an nn.Module whose outputs match Keras's.
 
     Inputs are float [N, H, W, C] (NHWC, as Keras and the .tflite take them; `input_layout="nchw"` for
     [N, C, H, W]) on the Keras model's own scale: the D&G ResNet-8 takes [0, 1], MLPerf Tiny's raw 0..255
     pixels. Outputs are the Keras model's (softmax probabilities for both ResNet-8s). `.graph` is the float IR.
     """
-    return Twin(read_keras_h5(path), input_layout=input_layout).eval()
+    return GraphModule(read_keras_h5(path), input_layout=input_layout).eval()
 
 
-class BatchNormTwin(Twin):
-    """A float twin with a BatchNorm after every convolution again, for training (`edgeq defend` of a Keras model).
+class BatchNormTwin(GraphModule):
+    """A float graph module with a BatchNorm after every convolution again, for training (`edgeq defend` of a Keras model).
 
     read_keras_h5 folds each BatchNorm into its convolution, which leaves nothing to normalise the activations:
     fine-tuned like that, the D&G ResNet-8 lost 30 points of clean accuracy under adversarial training. Here each
@@ -33,7 +33,7 @@ class BatchNormTwin(Twin):
     deviation, bias its mean. float_graph folds them back into the convolutions, so the result quantizes as before.
     """
 
-    def __init__(self, twin: Twin, x: torch.Tensor):
+    def __init__(self, twin: GraphModule, x: torch.Tensor):
         super().__init__(twin.float_graph(), input_layout=twin.input_layout)
         self.norms = nn.ModuleDict({self.index[op.name]: nn.BatchNorm2d(self.weights[self.index[op.name]].shape[0])
                                     for op in self.layers if op.kind is OpKind.CONV_2D})

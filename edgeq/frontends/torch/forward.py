@@ -1,0 +1,152 @@
+"""The IR as a PyTorch module: edgeq's one float forward. A Keras .h5 loads as one (keras.py), calibration,
+sensitivities and QAT run on one (quantize.twin.Twin adds the quantized forward to it), and attacks take one's
+gradients.
+
+Layout: inputs are NHWC like the IR and the .tflite (`input_layout="nchw"` takes NCHW); outputs are the
+graph's output shape with the batch axis first. Inside, 4-D values are NCHW for torch's convolutions.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
+from ...prepare.qmath import same_padding
+
+# IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
+TORCH_AXES = {OpKind.CONV_2D: (0, 3, 1, 2), OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
+
+
+def to_torch_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
+    return np.transpose(w, TORCH_AXES[kind]) if kind in TORCH_AXES else w
+
+
+def to_ir_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
+    """to_torch_weight's inverse."""
+    return np.transpose(w, np.argsort(TORCH_AXES[kind])) if kind in TORCH_AXES else w
+
+
+class GraphModule(nn.Module):
+    """A float graph's ops run by torch, its weights and biases trainable parameters."""
+
+    def __init__(self, graph: Graph, input_layout: str = "nhwc"):
+        super().__init__()
+        self.graph, self.input_layout = graph, input_layout
+        self.weights, self.biases = nn.ParameterDict(), nn.ParameterDict()
+        self.layers = [op for op in graph.ops if op.kind in WEIGHTED]
+        for i, op in enumerate(self.layers):
+            w, b = (graph.tensors[n].data for n in op.inputs[1:3])
+            self.weights[str(i)] = nn.Parameter(torch.from_numpy(to_torch_weight(op.kind, w).copy()))
+            self.biases[str(i)] = nn.Parameter(torch.from_numpy(b.copy()))
+        self.index = {op.name: str(i) for i, op in enumerate(self.layers)}
+
+    def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        """The graph's (only) output; with `record`, every activation tensor goes in it, keyed by name."""
+        if x.ndim == 4 and self.input_layout == "nhwc":
+            x = x.permute(0, 3, 1, 2)
+        values = self._values(x)
+        if record is not None:
+            record.update(values)
+        y = values[self.graph.outputs[0]]
+        return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
+
+    def logits(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX); with
+        `record`, every activation tensor goes in it too."""
+        record = {} if record is None else record
+        out = self(torch.as_tensor(x, dtype=torch.float32) if not isinstance(x, torch.Tensor) else x, record)
+        last = self.graph.ops[-1]
+        return record[last.inputs[0]] if last.kind is OpKind.SOFTMAX else out
+
+    def _values(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every activation tensor, the input x (NCHW or [N, K]) first."""
+        g = self.graph
+        values = {g.inputs[0]: x}
+        for op in g.ops:
+            values[op.outputs[0]] = self._op(op, [values.get(n) for n in op.inputs])
+        return values
+
+    def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layer's weights in torch layout and their quantization scales (None: float)."""
+        return self.weights[self.index[op.name]], None
+
+    def layer_bias(self, op, w_scale: torch.Tensor | None) -> torch.Tensor:
+        """The layer's bias, given its weights' scales."""
+        return self.biases[self.index[op.name]]
+
+    def _op(self, op, args):
+        kind, attrs, x = op.kind, op.attrs, args[0]
+        if kind in WEIGHTED:
+            y = self._weighted(op, x)
+        elif kind in POOLS:
+            y = self._pool(op, x)
+        elif kind is OpKind.ADD:
+            y = x + args[1]
+        elif kind is OpKind.SOFTMAX:
+            return torch.softmax(x, dim=-1)
+        elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
+            return x
+        elif kind is OpKind.RESHAPE:
+            shape = self.graph.tensors[op.outputs[0]].shape
+            nhwc = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+            y = nhwc.reshape(x.shape[0], *shape[1:])
+            return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
+        else:
+            raise NotImplementedError(f"twin: {op.kind.value} ({op.name}) is not an op of a float graph")
+        lo, hi = attrs.activation.bounds
+        return y if lo is None and hi is None else torch.clamp(y, lo, hi)
+
+    def _weighted(self, op, x):
+        w, w_scale = self.layer_weight(op)
+        b = self.layer_bias(op, w_scale)
+        if op.kind is OpKind.FULLY_CONNECTED:
+            return F.linear(x.reshape(x.shape[0], -1) if x.ndim != 2 else x, w, b)
+        groups = x.shape[1] if op.kind is OpKind.DEPTHWISE_CONV_2D else 1
+        pads = [(0, 0), (0, 0)] if op.attrs.padding is Padding.VALID else \
+            [same_padding(n, k, s) for n, k, s in zip(x.shape[2:], w.shape[2:], op.attrs.stride)]
+        if all(before == after for before, after in pads):       # the convolution pads it (no copy of x)
+            return F.conv2d(x, w, b, stride=op.attrs.stride, padding=tuple(p for p, _ in pads),
+                            dilation=op.attrs.dilation, groups=groups)
+        x = self._pad(x, op.attrs.padding, w.shape[2:], op.attrs.stride, 0.0)
+        return F.conv2d(x, w, b, stride=op.attrs.stride, dilation=op.attrs.dilation, groups=groups)
+
+    def _pool(self, op, x):
+        a = op.attrs
+        if op.kind is OpKind.AVERAGE_POOL_2D:
+            if a.padding is Padding.SAME and any(same_padding(n, k, s) != (0, 0)
+                                                 for n, k, s in zip(x.shape[2:], a.filter, a.stride)):
+                raise NotImplementedError(f"twin: {op.name}: padded average pooling")
+            return F.avg_pool2d(x, a.filter, a.stride)
+        return F.max_pool2d(self._pad(x, a.padding, a.filter, a.stride, float("-inf")), a.filter, a.stride)
+
+    @staticmethod
+    def _pad(x, padding: Padding, window, stride, value: float):
+        if padding is Padding.VALID:
+            return x
+        (t, b), (l, r) = (same_padding(n, k, s) for n, k, s in zip(x.shape[2:], window, stride))
+        return F.pad(x, (l, r, t, b), value=value) if t or b or l or r else x
+
+    def float_graph(self) -> Graph:
+        """The float graph with this module's (possibly fine-tuned) weights."""
+        g = copy.deepcopy(self.graph)
+        for op in self.layers:
+            i = self.index[op.name]
+            g.tensors[op.inputs[1]].data = to_ir_weight(op.kind, self.weights[i].detach().float().numpy()).copy()
+            g.tensors[op.inputs[2]].data = self.biases[i].detach().float().numpy().copy()
+        return g
+
+
+class Logits(nn.Module):
+    """A graph module's pre-softmax output (GraphModule.logits) as a module's forward: what ART's classifiers
+    take."""
+
+    def __init__(self, module: GraphModule):
+        super().__init__()
+        self.twin = module               # the name checkpoints of `edgeq defend` carry
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.twin.logits(x)
