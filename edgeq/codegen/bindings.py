@@ -5,8 +5,8 @@ The choices are TFLite Micro's CMSIS-NN kernels', so outputs stay bit-exact with
 - CONV_2D and DEPTHWISE_CONV_2D go through CMSIS-NN's wrappers' dispatch, but we call the kernel the wrapper
   would pick (1x1 fast path, 1xN, depthwise 3x3, the s16 "fast" variants...) directly, so only the kernels the
   model uses are linked. The probe runs the real wrapper dispatch for the target (see probe.py).
-- FULLY_CONNECTED with per-tensor weights is arm_fully_connected_*; with per-channel weights (this CMSIS-NN has
-  no per-channel fully connected) it is a 1x1 convolution over a [batches, 1, 1, K] input.
+- FULLY_CONNECTED is arm_fully_connected_* (per-tensor weights; passes.fc_as_conv turned per-channel ones into 1x1
+  convolutions, as this CMSIS-NN has no per-channel fully connected kernel).
 - Pools, ADD and SOFTMAX map one to one; RESHAPE is an alias and makes no call; QUANTIZE/DEQUANTIZE become small
   C loops doing TFLM's arithmetic (float at the model's edges, arm_nn_requantize between integer types).
 Scratch sizes come from CMSIS-NN's own *_get_buffer_size functions via the probe, never from a formula here.
@@ -78,7 +78,8 @@ class Layer:
 
 
 def bind_graph(graph: Graph, simd: str) -> list[Layer]:
-    """A Layer per op, scratch sized and kernel chosen by CMSIS-NN for `simd` ("dsp" or "mve")."""
+    """A Layer per op of a lowered graph (passes.lower), scratch sized and kernel chosen by CMSIS-NN for `simd`
+    ("dsp" or "mve")."""
     layers, queries = [], []
     for i, op in enumerate(graph.ops):
         if op.kind not in _BIND:
@@ -177,11 +178,7 @@ def _conv(graph: Graph, i: int, op: Op, p: ConvParams):
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     suffix = _suffix(graph, op, i)
     depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
-    if op.kind is OpKind.FULLY_CONNECTED:                 # per-channel weights: a 1x1 conv over [batches,1,1,K]
-        (n, k), batches = w.shape, x.size // w.shape[1]
-        dims = {"input": (batches, 1, 1, k), "filter": (n, 1, 1, k), "output": (batches, 1, 1, n)}
-    else:
-        dims = {"input": tuple(x.shape), "filter": tuple(w.shape), "output": tuple(y.shape)}   # 4-D NHWC
+    dims = {"input": tuple(x.shape), "filter": tuple(w.shape), "output": tuple(y.shape)}   # 4-D NHWC
     dims["bias"] = (1, 1, 1, dims["output"][3])
     family = f"{'dw' if depthwise else 'conv'}_{suffix}"
     query = Query(family, dims["input"], dims["filter"], dims["output"], p.stride, p.padding, p.dilation,
@@ -192,8 +189,6 @@ def _conv(graph: Graph, i: int, op: Op, p: ConvParams):
 
 
 def _fully_connected(graph: Graph, i: int, op: Op, p):
-    if isinstance(p, ConvParams):
-        return _conv(graph, i, op, p)
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     suffix = _suffix(graph, op, i)
     n, k = w.shape

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import BudgetError, UnsupportedModelError, UsageError
 from ..inputs import output_path
 from ..ir import Graph, verify
+from ..passes import lower
 from ..plan import MemoryPlan, check_no_overlap, plan_memory
 from ..firmware import firmware_files
 from ..resources import data_dir
@@ -85,7 +86,7 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     """
     target = get_target(target_name)
     check_output_folder(Path(out_dir))
-    verify(graph)
+    graph = lower(verify(graph))
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
                                     f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
@@ -112,7 +113,9 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
 
 
 def plan_graph(graph: Graph, simd: str) -> tuple[list[Layer], MemoryPlan]:
-    """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked."""
+    """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked;
+    for the graph lowered (passes.lower), as generate_project deploys it."""
+    graph = lower(graph)
     layers = bind_graph(graph, simd)
     plan = plan_memory(graph, {layer.index: layer.scratch for layer in layers},
                        {layer.index: layer.overlap for layer in layers if layer.overlap is not None})

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 
 from ..ir import DType
 from . import qmath
-from .conv import ConvParams, check_weights_and_bias, per_channel_multipliers
+from .conv import check_weights_and_bias
 from .operands import Operands
 
 
 @dataclass(frozen=True)
 class FullyConnectedParams:
-    """FULLY_CONNECTED with per-tensor weights (per-channel weights get ConvParams, as a 1x1 conv)."""
+    """FULLY_CONNECTED with per-tensor weights (per-channel ones run as a 1x1 CONV_2D: passes.fc_as_conv)."""
     input_offset: int
     filter_offset: int
     output_offset: int
@@ -35,7 +35,7 @@ def _per_tensor_multiplier(ops: Operands, x, w, b, y) -> float:
     return in_scale * w_scale / out_scale
 
 
-def prepare_fully_connected(ops: Operands) -> FullyConnectedParams | ConvParams:
+def prepare_fully_connected(ops: Operands) -> FullyConnectedParams:
     x, w, b, y = ops.input(0), ops.input(1), ops.input(2), ops.output
     dtype = ops.activation_dtype()
     check_weights_and_bias(ops, dtype, w, b)
@@ -49,9 +49,7 @@ def prepare_fully_connected(ops: Operands) -> FullyConnectedParams | ConvParams:
     if ops.qparams(w).per_channel:
         if dtype is not DType.INT8 or w.dtype is not DType.INT8:
             ops.fail("per-channel FULLY_CONNECTED needs int8 input and int8 weights", w)
-        multipliers, shifts = per_channel_multipliers(ops, x, w, y)
-        return ConvParams(input_offset=-in_zp, output_offset=out_zp, stride=(1, 1), padding=(0, 0),
-                          dilation=(1, 1), act_min=act_min, act_max=act_max, multipliers=multipliers, shifts=shifts)
+        ops.fail("per-channel FULLY_CONNECTED runs as a 1x1 CONV_2D: lower the graph first (edgeq.passes.lower)", w)
     multiplier, shift = qmath.quantize_multiplier(_per_tensor_multiplier(ops, x, w, b, y))
     return FullyConnectedParams(input_offset=-in_zp, filter_offset=-ops.per_tensor(w)[1], output_offset=out_zp,
                                 act_min=act_min, act_max=act_max, multiplier=multiplier, shift=shift)

@@ -1,5 +1,6 @@
-"""The bit-exact numpy oracle: runs a Graph on N samples at once, op by op, with the parameters prepare_op
-derives (the same the code generator emits), so it agrees with TFLite Micro and with the firmware.
+"""The bit-exact numpy oracle: runs a Graph on N samples at once, op by op, lowered as the code generator lowers
+it (passes.lower) and with the parameters prepare_op derives (the same the code generator emits), so it agrees with
+TFLite Micro and with the firmware.
 
 Arrays carry a leading sample axis. A tensor of shape (1, *rest) (a batch-1 model tensor) is fed and returned
 as (N, *rest); any other shape S as (N, *S).
@@ -11,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..ir import Graph, OpKind, Tensor, verify
+from ..passes import lower
 from ..prepare import prepare_graph
 from .add import add
 from .conv import conv2d, depthwise_conv2d
@@ -51,11 +53,12 @@ def _unbatched(t: Tensor, a: np.ndarray) -> np.ndarray:
 
 
 class Executor:
-    """A graph prepared once, then run on any number of samples, `chunk` at a time to bound memory."""
+    """A graph lowered and prepared once, then run on any number of samples, `chunk` at a time to bound memory.
+    run_all's tensors are the lowered graph's: the original ones and those lowering added."""
 
     def __init__(self, graph: Graph, chunk: int = 64):
-        self.graph = verify(graph)
-        self.params = prepare_graph(graph)
+        self.graph = lower(verify(graph))
+        self.params = prepare_graph(self.graph)
         self.chunk = chunk
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

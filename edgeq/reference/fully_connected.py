@@ -1,21 +1,20 @@
-"""FULLY_CONNECTED as TFLite Micro's reference_integer_ops compute it: per-tensor, or per-channel (int8)."""
+"""FULLY_CONNECTED as TFLite Micro's reference_integer_ops compute it, per-tensor (per-channel ones are lowered to a
+1x1 CONV_2D first: passes.fc_as_conv)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Tensor
-from ..prepare import ConvParams, FullyConnectedParams
+from ..prepare import FullyConnectedParams
 from .conv import exact_float, output_stage
 
 
-def fully_connected(args, p: FullyConnectedParams | ConvParams, out: Tensor) -> np.ndarray:
+def fully_connected(args, p: FullyConnectedParams, out: Tensor) -> np.ndarray:
     x, w, bias = (list(args) + [None])[:3]
-    weights = w.astype(np.int64) + getattr(p, "filter_offset", 0)
+    weights = w.astype(np.int64) + p.filter_offset
     dtype = exact_float(x.dtype, p.input_offset, weights)
     rows = x.reshape(-1, w.shape[1]).astype(dtype) + dtype(p.input_offset)
     acc = (rows @ weights.T.astype(dtype)).astype(np.int64)
     if bias is not None:
         acc += bias.astype(np.int64)
-    if isinstance(p, ConvParams):
-        return output_stage(acc, p, p.multipliers, p.shifts, out)
     return output_stage(acc, p, p.multiplier, p.shift, out)

@@ -18,6 +18,7 @@ from edgeq.errors import BudgetError, UnsupportedModelError, UsageError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import (DType, FullyConnectedAttrs, Graph, Op, OpKind, PoolAttrs, QParams, Tensor, pack_int4,
                       unpack_int4)
+from edgeq.passes import lower
 from edgeq.plan import plan_memory
 from tests.models import MODELS, shared_model
 
@@ -102,7 +103,10 @@ def per_channel_fc() -> Graph:
 
 
 def test_per_channel_fully_connected_is_a_1x1_convolution():
-    layer = bind_graph(per_channel_fc(), "dsp")[0]
+    layers = bind_graph(lower(per_channel_fc()), "dsp")
+    assert [layer.op.kind for layer in layers[:3]] == [OpKind.RESHAPE, OpKind.CONV_2D, OpKind.RESHAPE]
+    assert layers[0].kernel == layers[2].kernel == ""                               # aliases, no call
+    layer = layers[1]
     n, k = 16, 32
     assert layer.function == "arm_convolve_1x1_s8_fast" and layer.call == "conv"
     assert layer.dims == {"input": (1, 1, 1, k), "filter": (n, 1, 1, k), "output": (1, 1, 1, n), "bias": (1, 1, 1, n)}

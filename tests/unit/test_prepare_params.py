@@ -7,6 +7,7 @@ from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttr
                       Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor)
 from edgeq.prepare import (AddParams, ConvParams, FullyConnectedParams, PoolParams, QuantizeParams, SoftmaxParams,
                            prepare_graph, prepare_op)
+from edgeq.passes import lower
 from edgeq.prepare.qmath import quantize_multiplier
 from tests.models import MODELS
 
@@ -76,12 +77,21 @@ def test_fully_connected_per_tensor_multiplier_uses_the_double_product():
     assert (p.input_offset, p.filter_offset, p.output_offset) == (-5, 0, -2)
 
 
-def test_per_channel_fully_connected_is_a_1x1_conv():
-    x, y = act("x", (1, 8), I8, 0.5), act("y", (1, 3), I8, 0.125)
+def test_per_channel_fully_connected_is_lowered_to_a_1x1_conv():
+    x, y = act("x", (2, 8), I8, 0.5), act("y", (2, 3), I8, 0.125)
     w = const("w", (3, 8), I8, [0.25, 0.5, 0.25])
-    p = prepare_op(*one_op(OpKind.FULLY_CONNECTED, [x, w, const("b", (3,), I32, [0.125, 0.25, 0.125])], y,
-                           FullyConnectedAttrs()))
+    graph, op = one_op(OpKind.FULLY_CONNECTED, [x, w, const("b", (3,), I32, [0.125, 0.25, 0.125])], y,
+                       FullyConnectedAttrs(Activation.RELU))
+    assert "lower the graph first" in refusal(graph, op)
+    lowered = lower(graph)
+    assert [o.kind for o in lowered.ops] == [OpKind.RESHAPE, OpKind.CONV_2D, OpKind.RESHAPE]
+    conv = lowered.ops[1]
+    assert conv.name == op.name and conv.attrs.activation is Activation.RELU
+    assert lowered.tensors[conv.inputs[0]].shape == (2, 1, 1, 8) and lowered.tensors[conv.inputs[1]].shape == (3, 1, 1, 8)
+    assert lowered.ops[2].outputs == ["y"] and graph.tensors["w"].shape == (3, 8)        # the input graph untouched
+    p = prepare_op(lowered, conv)
     assert isinstance(p, ConvParams) and p.shifts.tolist() == [1, 2, 1]
+    assert lower(lowered) is lowered
 
 
 @pytest.mark.parametrize("dtype, left_shift", [(I8, 20), (I16, 15)])
