@@ -13,9 +13,9 @@ demo: setup
 test: setup
 	$(PYTEST) -q -ra
 
-# unit tests only: seconds, no toolchain or emulator
+# the unit tests (tests/unit): seconds; no toolchain, emulator, training or wheel build
 test-fast: setup
-	$(PYTEST) -q -m "not toolchain and not emulator and not slow"
+	$(PYTEST) -q tests/unit
 
 bench: setup
 	$(PY) -m benchmarks.deploy

@@ -14,13 +14,13 @@ import numpy as np
 
 from .attacks.estimator import RECHECK_RATE
 from .audit_variants import (THRESHOLD_SAMPLES, audit_lock, check_audit_folder, check_float_outputs,
-                             checked_float_predict, defended_variants, device_estimator, file_digest, float_module,
+                             checked_float_predict, defended_variants, device_estimator, file_digest,
                              input_defenses, integer_twin, weights_digest)
 from .deploy import compile_graph, compile_model
 from .errors import InputDataError, UsageError
-from .inputs import (class_labels, existing_file, float_inputs, load_dataset, output_path, positive, to_layout,
+from .float_models import float_graph, float_module, is_keras, trainable
+from .inputs import (class_labels, float_inputs, load_dataset, output_path, positive, to_layout,
                      unit_range, write_whole)
-from .ir import Graph
 from .pricing import add_target_predictions, as_nhwc, measure_quantized, target_budget
 from .project import MODEL, REPORT, input_range, load_report, project_file, quantize_inputs, run_project
 from .squeezing import squeeze_threshold
@@ -42,7 +42,6 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     epochs, time, clean accuracy on the training samples)."""
     import torch
 
-    from .frontends.torch.user_model import first_channels
     from edgeq.attacks.defenses.recipes import resolve
     from edgeq.attacks.defenses.train import trained_seconds, train_defense
 
@@ -55,35 +54,14 @@ def defend(model, x: np.ndarray, y: np.ndarray, defense: str, *, out: str | os.P
     x = unit_range(float_inputs(x, "training data"), "training data")
     if defense == "pixel_defend":
         return _train_pixelcnn(x, recipe, params, out, seed, device, progress, log)
-    keras = isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
-    if keras:
-        from .frontends.torch.keras import BatchNormTwin, load_keras_h5
-        from .quantize.twin import Logits
-        twin = load_keras_h5(existing_file(model, "Keras model"))
-        hwc = tuple(twin.graph.tensors[twin.graph.inputs[0]].shape[1:])
-        sample = to_layout(x, hwc, "nhwc", "training data")[np.random.default_rng(seed).permutation(len(x))[:1024]]
-        channels_first, net = False, Logits(BatchNormTwin(twin, torch.as_tensor(sample)))
-    else:
-        net = float_module(model, weights)
-        channels = first_channels(net)
-        channels_first = channels is not None
-        hwc = x.shape[1:] if not channels_first or x.ndim != 4 or x.shape[3] == channels \
-            else (x.shape[2], x.shape[3], x.shape[1])
-    x = to_layout(x, hwc, "nhwc", "training data", log) if len(hwc) == 3 else x
-    try:
-        with torch.no_grad():
-            probe = torch.as_tensor(x[:1])
-            classes = int(net.eval()(probe.permute(0, 3, 1, 2) if channels_first else probe).shape[-1])
-    except RuntimeError as e:
-        raise InputDataError(f"training data: the model does not take samples of shape {list(x.shape[1:])} (NHWC) "
-                             f"or their NCHW view: {str(e).splitlines()[0]}") from e
+    net, channels_first, x, classes = trainable(model, weights, x, seed, log)
     y = class_labels(y, len(x), classes, "training labels")
     started = time.monotonic()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     checkpoint = out.with_name(out.name + ".ckpt")
     trained = train_defense(net, x, y, defense, params, checkpoint=checkpoint, channels_first=channels_first,
                             seed=seed, device=device, progress=progress, log=log)
-    write_whole(out, lambda f: torch.save(trained.twin if keras else trained.state_dict(), f))
+    write_whole(out, lambda f: torch.save(trained.twin if is_keras(model) else trained.state_dict(), f))
     with torch.no_grad():
         probe = torch.as_tensor(x[:1024])
         logits = trained(probe.permute(0, 3, 1, 2) if channels_first else probe)
@@ -148,7 +126,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     from edgeq.attacks.defenses.inputs import bpda
     from edgeq.attacks.presets import resolve
     from edgeq.attacks.torch_model import art_classifier, as_logits, float_predict
-    from .quantize.twin import Logits
+    from .frontends.torch.forward import Logits
     from .report.html import render
     from .report.summary import summarize
 
@@ -288,7 +266,7 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
                     weight_flash_bytes=positive(weight_flash_bytes, "--weight-flash-kb"))
     positive(qat_epochs, "--qat-epochs", integer=True, allow_zero=True)
     positive(kure, "--kure", allow_zero=True)
-    graph, x, layout = _float_model(model, calib, log)
+    graph, x, layout = float_graph(model, calib, log)
     classes = int(np.prod(graph.tensors[graph.outputs[0]].shape[1:]))
     labels = None if labels is None else class_labels(labels, len(x), classes, "calibration labels")
     kernels = ram_of = None
@@ -307,50 +285,3 @@ def quantize(model, calib, labels=None, *, policy: str = "hawq", flash_bytes: fl
         paths = write_report(report, out.with_suffix(".policy"))
         log(f"wrote {out}, {paths[0]} and {paths[1]}")
     return result, report
-
-
-def _float_model(model, calib, log=print):
-    """(float graph, calibration inputs, input layout) for an nn.Module (NCHW), a .h5 path or a Graph (NHWC);
-    calibration inputs given in the other layout are turned (inputs.to_layout), uint8 pixels read as [0, 1]."""
-    x = calib["x"] if isinstance(calib, dict) or hasattr(calib, "files") else calib
-    x = float_inputs(x, "calibration data")
-    if isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5"):
-        from .frontends.keras_h5 import read_keras_h5
-        path = existing_file(model, "Keras model")
-        try:
-            model = read_keras_h5(path)
-        except OSError as e:
-            raise UsageError(f"Keras model {path} cannot be read as HDF5 ({e})") from e
-    if hasattr(model, "float_graph"):              # a twin: a Keras model, defended (`edgeq defend`)
-        model = model.float_graph()
-    if isinstance(model, Graph):
-        _check_finite_weights(model)
-        hwc = tuple(model.tensors[model.inputs[0]].shape[1:])
-        return model, to_layout(x, hwc, "nhwc", "calibration data", log), "nhwc"
-    from .frontends.torch import from_module
-    from .frontends.torch.user_model import first_channels
-    channels = first_channels(model)
-    if channels is not None and x.ndim == 4 and x.shape[1] != channels:
-        if x.shape[3] != channels:
-            raise InputDataError(f"calibration data: samples have shape {list(x.shape[1:])}, but the model's first "
-                                 f"convolution takes {channels} channels (NCHW [N, {channels}, H, W])")
-        x = to_layout(x, x.shape[1:], "nchw", "calibration data", log)
-    try:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):    # torch.fx prints its traceback
-            graph = from_module(model, (1, *x.shape[1:]))
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise InputDataError(f"calibration data: the model does not run on samples of shape {list(x.shape[1:])} "
-                             f"(a batch [N, C, H, W] for a PyTorch model): {type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}") from e
-    _check_finite_weights(graph)
-    return graph, x, "nchw"
-
-
-def _check_finite_weights(graph: Graph) -> None:
-    """A float model with NaN or infinite weights (a diverged training) would quantize to garbage scales."""
-    for op in graph.ops:
-        for name in op.inputs[1:]:
-            t = graph.tensors.get(name) if name else None
-            if t is not None and t.data is not None and t.data.dtype.kind == "f" and not np.isfinite(t.data).all():
-                raise UsageError(f"the float model's layer {op.name} has NaN or infinite weights ({name}); "
-                                 "retrain it (a diverged training?)")

@@ -45,15 +45,6 @@ def integer_twin(project_dir: str | os.PathLike):
     return Twin.of_integer(read_tflite(project_file(project_dir, load_report(project_dir), "model")))
 
 
-def float_module(float_model, weights=None):
-    """The float model: a torch module, or what frontends.torch.user_model.load_module reads (file.py:Class with
-    `weights`, or a module saved whole)."""
-    if isinstance(float_model, (str, os.PathLike)):
-        from .frontends.torch.user_model import load_module
-        return load_module(float_model, weights)
-    return float_model.eval()
-
-
 AUDIT_LOCK = ".edgeq-audit.lock"
 
 
@@ -67,8 +58,6 @@ def check_audit_folder(out: Path) -> None:
 
 
 @contextlib.contextmanager
-
-
 def audit_lock(out: Path):
     """One audit at a time writes a folder."""
     import fcntl

@@ -10,9 +10,11 @@ PKG = Path(__file__).resolve().parents[2] / "edgeq"
 FORBIDDEN = {
     "ir": {"frontends", "passes", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli",
            "report", "quantize"},
+    "passes": {"frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli", "report",
+               "quantize"},
     "prepare": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
     "reference": {"frontends", "codegen", "build", "emulate", "api", "cli", "report", "plan"},
-    "frontends": {"reference", "codegen", "build", "emulate", "api", "cli", "report", "plan"},
+    "frontends": {"quantize", "reference", "codegen", "build", "emulate", "api", "cli", "report", "plan"},
     "plan": {"frontends", "reference", "codegen", "build", "emulate", "api", "cli", "report"},
     "codegen": {"frontends", "reference", "build", "emulate", "api", "cli", "report"},
     "build": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "emulate", "api", "cli", "report"},
@@ -23,7 +25,7 @@ FORBIDDEN = {
     "targets": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     "emulate": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "api", "cli", "report"},
     # quantize/twin takes its quantized values from the reference kernels (bit-exact by construction) and its
-    # SAME padding from prepare.qmath, the one home of TFLite's geometry
+    # float forward from frontends.torch.forward
     "quantize": {"codegen", "build", "emulate", "api", "cli", "plan"},
     "report": {"ir", "frontends", "reference", "prepare", "plan", "codegen", "build", "emulate", "api", "cli"},
     # the stages api wires: a project folder, its squeezers, the compiler, the quantizer's pricing, the audit's setup
@@ -32,9 +34,10 @@ FORBIDDEN = {
     "deploy": {"quantize", "pricing", "audit_variants", "attacks"},
     "pricing": {"audit_variants", "attacks"},
     "audit_variants": {"deploy", "pricing"},
+    "float_models": {"quantize", "squeezing", "deploy", "pricing", "audit_variants", "project", "attacks"},
 }
-WIRING = {"api", "cli", "project", "squeezing", "deploy", "pricing", "audit_variants"}
-for lower in ("ir", "prepare", "reference", "frontends", "plan", "codegen", "build", "kernel_code", "cmsis_nn",
+WIRING = {"api", "cli", "project", "squeezing", "deploy", "pricing", "audit_variants", "float_models"}
+for lower in ("ir", "passes", "prepare", "reference", "frontends", "plan", "codegen", "build", "kernel_code", "cmsis_nn",
               "firmware", "targets", "emulate", "quantize", "report"):
     FORBIDDEN[lower] |= WIRING
 for layer in WIRING - {"api", "cli"}:
@@ -78,7 +81,7 @@ def test_layering(path):
     imported = _imports(path)
     bad = imported & FORBIDDEN.get(layer, set())
     assert not bad, f"edgeq/{rel} imports {sorted(bad)}, against the one-way data flow"
-    if layer not in {"api", "cli", "demo", "oracle", "demo_model", "pricing", "audit_variants"}:
+    if layer not in {"api", "cli", "demo", "oracle", "demo_model", "pricing", "audit_variants", "float_models"}:
         heavy = imported & HEAVY - ({"torch"} if str(rel).startswith(TORCH_ALLOWED) else set())
         assert not heavy, f"edgeq/{rel} imports {sorted(heavy)}"
 
