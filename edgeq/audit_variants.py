@@ -21,16 +21,21 @@ from .squeezing import report_squeezer, squeeze_quantization
 def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True,
                      recheck_rate: float = RECHECK_RATE, emulator: str = "qemu", name: str | None = None):
     """The compiled project as an attack target: predict runs the firmware in the emulator; with `fast_path`
-    the bit-exact reference executor answers instead (behind the host squeezer when the firmware has a
-    preprocessor, report["preprocess"]) and the emulator re-checks `recheck_rate` of its answers."""
+    the bit-exact reference executor answers instead (torch's convolution sums, a batch over torch's thread count;
+    behind the host squeezer when the firmware has a preprocessor, report["preprocess"]) and the emulator
+    re-checks `recheck_rate` of its answers."""
+    import torch
+
     from edgeq.attacks.estimator import DeviceEstimator
     from .reference import Executor
+    from .torch_sums import TORCH_SUMS
     project_dir = Path(project_dir).resolve()               # attacks may change the working directory
     report = load_report(project_dir)
     dequantize = dequantizer(report["output"])
     fast = None
     if fast_path:
-        executor = Executor(read_tflite(project_file(project_dir, report, "model")))
+        executor = Executor(read_tflite(project_file(project_dir, report, "model")), sums=TORCH_SUMS,
+                            threads=torch.get_num_threads())
         squeezer = report_squeezer(report)            # the firmware's preprocessor, when it has one
         fast = lambda x: dequantize(executor.run([squeezer(quantize_inputs(x, report["input"]))])[0])  # noqa: E731
     return DeviceEstimator(name or Path(project_dir).name,

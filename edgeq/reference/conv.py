@@ -1,11 +1,16 @@
 """CONV_2D and DEPTHWISE_CONV_2D as TFLite Micro's reference_integer_ops compute them, batched.
 
-Sums of integer products are taken in floating point by im2col + one matrix product, which is exact while every
-partial sum stays an integer the format holds exactly: float32 when sum|w| * max|x| < 2^24 (every int8 layer
-seen so far; half the memory traffic of float64), float64 otherwise (< 2^53 by a wide margin).
-Out-of-image taps contribute nothing, as in TFLM: the input is offset by -zero point first, then zero padded.
+Sums of integer products are taken in floating point, which is exact while every partial sum stays an integer
+the format holds exactly: float32 when sum|w| * max|x| < 2^24 (every int8 layer seen so far; half the memory
+traffic of float64), float64 otherwise (< 2^53 by a wide margin). Exact in any summation order, so how the sums
+are taken is a choice (`Sums`): numpy's im2col + one matrix product here, torch's convolution where torch is at
+hand (edgeq.torch_sums, 1.5x faster on the audit's batches). Out-of-image taps contribute nothing, as in TFLM:
+the input is offset by -zero point first, then zero padded.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -27,45 +32,83 @@ def output_stage(acc: np.ndarray, p, multipliers, shifts, out: Tensor) -> np.nda
     return np.clip(y, p.act_min, p.act_max, out=y).astype(out.dtype.numpy)
 
 
+def _bounds(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> tuple[int, int, int]:
+    """(lowest and highest offset input value, largest sum of |w| over one output)."""
+    info = np.iinfo(x_dtype)
+    return info.min + input_offset, info.max + input_offset, \
+        int(np.abs(weights_by_output.astype(np.int64)).sum(axis=-1).max(initial=0))
+
+
 def exact_float(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> type:
     """The narrowest float type in which sums of (x + input_offset) * w over one output are exact in any order."""
-    info = np.iinfo(x_dtype)
-    x_bound = max(abs(info.min + input_offset), abs(info.max + input_offset))
-    w_bound = int(np.abs(weights_by_output.astype(np.int64)).sum(axis=-1).max())
-    return np.float32 if w_bound * x_bound < 1 << 24 else np.float64
+    lo, hi, w_bound = _bounds(x_dtype, input_offset, weights_by_output)
+    return np.float32 if w_bound * max(-lo, hi) < 1 << 24 else np.float64
 
 
-def _padded(x: np.ndarray, w_hw, p: ConvParams, out: Tensor, dtype: type) -> np.ndarray:
-    x = x.reshape(-1, *x.shape[-3:]).astype(dtype) + dtype(p.input_offset)
-    return pad_hw(x, p.padding, tuple(out.shape[1:3]), w_hw, p.stride, p.dilation)
+SPLIT = 8        # bits of the low part when the offset input is summed in two float32 parts
+
+
+def _exact_sums(x: np.ndarray, weights_by_output: np.ndarray, p: ConvParams, out: Tensor, k_hw,
+                take: Callable) -> np.ndarray:
+    """int64 sums of (x + input_offset) * w for each output, `take(xp, dtype)` summing over the offset, zero-padded
+    input xp [B, H, W, C] in float type dtype: float32 when it holds every partial sum; else float32 twice, over
+    the high part and the low SPLIT bits of the offset input (x = high * 2^8 + low, each part's sums exact; int16
+    inputs: faster than float64 by the width of the vectors); else float64."""
+    dtype = exact_float(x.dtype, p.input_offset, weights_by_output)
+    pad = lambda v: pad_hw(v, p.padding, tuple(out.shape[1:3]), k_hw, p.stride, p.dilation)    # noqa: E731
+    x = x.reshape(-1, *x.shape[-3:])
+    lo, hi, w_bound = _bounds(x.dtype, p.input_offset, weights_by_output)
+    if dtype is np.float32 or w_bound * max(-(lo >> SPLIT), hi >> SPLIT, (1 << SPLIT) - 1) >= 1 << 24:
+        return take(pad(x.astype(dtype) + dtype(p.input_offset)), dtype).astype(np.int64)
+    v = pad(x.astype(np.int32) + p.input_offset)
+    acc = take((v >> SPLIT).astype(np.float32), np.float32).astype(np.int64)
+    acc <<= SPLIT
+    acc += take((v & ((1 << SPLIT) - 1)).astype(np.float32), np.float32).astype(np.int64)
+    return acc
 
 
 def _with_bias(acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    acc = acc.astype(np.int64)
     if bias is not None:
         acc += bias.astype(np.int64)
     return acc
 
 
-def conv2d(args, p: ConvParams, out: Tensor) -> np.ndarray:
-    x, w, bias = (list(args) + [None])[:3]
-    out_hw, k_hw, w2d = tuple(out.shape[1:3]), w.shape[1:3], w.reshape(w.shape[0], -1)
-    dtype = exact_float(x.dtype, p.input_offset, w2d)
-    xp = _padded(x, k_hw, p, out, dtype)
-    cols = np.concatenate([v for _, _, v in windows(xp, out_hw, k_hw, p.stride, p.dilation)], axis=-1)
-    acc = cols.reshape(-1, cols.shape[-1]) @ w2d.T.astype(dtype)
-    y = output_stage(_with_bias(acc, bias), p, p.multipliers, p.shifts, out)
-    return y.reshape(xp.shape[0], *out_hw, w.shape[0])
+@dataclass(frozen=True)
+class Sums:
+    """How the convolutions take their sums, on the offset, zero-padded input xp [B, H, W, C] and weights of the
+    same float type, with (stride, dilation, out_hw); both return [B, OH, OW, channels]."""
+    conv: Callable          # weights [O, KH, KW, I]
+    depthwise: Callable     # weights [KH, KW, C, M]; output channel c*M + m
 
 
-def depthwise_conv2d(args, p: ConvParams, out: Tensor) -> np.ndarray:
-    x, w, bias = (list(args) + [None])[:3]
-    out_hw, k_hw = tuple(out.shape[1:3]), w.shape[1:3]
-    dtype = exact_float(x.dtype, p.input_offset, w.reshape(-1, w.shape[-1]).T)
-    xp = _padded(x, k_hw, p, out, dtype)
-    taps = w.reshape(*k_hw, xp.shape[-1], p.depth_multiplier).astype(dtype)
+def _im2col_conv(xp, w, stride, dilation, out_hw) -> np.ndarray:
+    cols = np.concatenate([v for _, _, v in windows(xp, out_hw, w.shape[1:3], stride, dilation)], axis=-1)
+    acc = cols.reshape(-1, cols.shape[-1]) @ w.reshape(w.shape[0], -1).T
+    return acc.reshape(xp.shape[0], *out_hw, w.shape[0])
+
+
+def _tap_depthwise(xp, taps, stride, dilation, out_hw) -> np.ndarray:
     acc = 0.0
-    for i, j, v in windows(xp, out_hw, k_hw, p.stride, p.dilation):
+    for i, j, v in windows(xp, out_hw, taps.shape[:2], stride, dilation):
         acc = acc + v[..., None] * taps[i, j]                      # [B, OH, OW, C, M]: channel c*M + m
-    acc = acc.reshape(*acc.shape[:3], -1)
+    return acc.reshape(*acc.shape[:3], -1)
+
+
+NUMPY_SUMS = Sums(_im2col_conv, _tap_depthwise)
+
+
+def conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) -> np.ndarray:
+    x, w, bias = (list(args) + [None])[:3]
+    acc = _exact_sums(x, w.reshape(w.shape[0], -1), p, out, w.shape[1:3],
+                      lambda xp, dtype: sums.conv(xp, w.astype(dtype), p.stride, p.dilation, tuple(out.shape[1:3])))
+    return output_stage(_with_bias(acc, bias), p, p.multipliers, p.shifts, out)
+
+
+def depthwise_conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) -> np.ndarray:
+    x, w, bias = (list(args) + [None])[:3]
+    k_hw = w.shape[1:3]
+    taps = w.reshape(*k_hw, x.shape[-1], p.depth_multiplier)
+    acc = _exact_sums(x, w.reshape(-1, w.shape[-1]).T, p, out, k_hw,
+                      lambda xp, dtype: sums.depthwise(xp, taps.astype(dtype), p.stride, p.dilation,
+                                                       tuple(out.shape[1:3])))
     return output_stage(_with_bias(acc, bias), p, p.multipliers, p.shifts, out)

@@ -7,6 +7,8 @@ as (N, *rest); any other shape S as (N, *S).
 """
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +17,7 @@ from ..ir import Graph, OpKind, Tensor, verify
 from ..passes import lower
 from ..prepare import prepare_graph
 from .add import add
-from .conv import conv2d, depthwise_conv2d
+from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
@@ -52,14 +54,23 @@ def _unbatched(t: Tensor, a: np.ndarray) -> np.ndarray:
     return a[:, 0] if tuple(t.shape[:1]) == (1,) else a
 
 
+MIN_PIECE = 16       # samples a thread gets at least: below, handing a piece to a thread costs more than it saves
+
+
 class Executor:
     """A graph lowered and prepared once, then run on any number of samples, `chunk` at a time to bound memory.
-    run_all's tensors are the lowered graph's: the original ones and those lowering added."""
+    run_all's tensors are the lowered graph's: the original ones and those lowering added.
 
-    def __init__(self, graph: Graph, chunk: int = 64):
+    `sums` is how the convolutions take their exact sums (conv.Sums; numpy by default). With `threads` > 1 a batch
+    of at least 2 x MIN_PIECE samples is cut into pieces run on that many threads (numpy and torch release the
+    GIL in their loops); the pieces' outputs are concatenated in order, so the result does not depend on it."""
+
+    def __init__(self, graph: Graph, chunk: int = 64, sums: Sums = NUMPY_SUMS, threads: int = 1):
         self.graph = lower(verify(graph))
         self.params = prepare_graph(self.graph)
-        self.chunk = chunk
+        self.chunk, self.threads = chunk, threads
+        self.kernels = {**KERNELS, OpKind.CONV_2D: functools.partial(conv2d, sums=sums),
+                        OpKind.DEPTHWISE_CONV_2D: functools.partial(depthwise_conv2d, sums=sums)}
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The graph's outputs for a batch of inputs, each (N, ...) as described in the module docstring."""
@@ -77,8 +88,15 @@ class Executor:
         counts = {a.shape[0] for a in batch}
         if len(counts) != 1 or 0 in counts:
             raise ValueError(f"inputs need the same, nonzero number of samples, got {sorted(counts)}")
-        chunks = [self._run_chunk([a[s:s + self.chunk] for a in batch], keep)
-                  for s in range(0, counts.pop(), self.chunk)]
+        n = counts.pop()
+        piece = self.chunk if self.threads < 2 or n < 2 * MIN_PIECE else \
+            min(self.chunk, max(MIN_PIECE, -(-n // self.threads)))
+        run = lambda s: self._run_chunk([a[s:s + piece] for a in batch], keep)         # noqa: E731
+        if self.threads < 2 or piece >= n:
+            chunks = [run(s) for s in range(0, n, piece)]
+        else:
+            with ThreadPoolExecutor(self.threads) as pool:
+                chunks = list(pool.map(run, range(0, n, piece)))
         return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
     def _run_chunk(self, inputs: list[np.ndarray], keep: set[str] | None) -> dict[str, np.ndarray]:
@@ -87,7 +105,7 @@ class Executor:
             args = [None if name is None else values[name] if name in values else self.graph.tensors[name].data
                     for name in op.inputs]
             out = self.graph.tensors[op.outputs[0]]
-            values[out.name] = KERNELS[op.kind](args, params, out).reshape(len(inputs[0]), *out.shape)
+            values[out.name] = self.kernels[op.kind](args, params, out).reshape(len(inputs[0]), *out.shape)
         return values if keep is None else {name: values[name] for name in keep}
 
 

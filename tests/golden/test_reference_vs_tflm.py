@@ -221,3 +221,23 @@ def test_edge_case(case):
 def test_builder_model(name):
     model = write_tflite(MODELS[name]())
     assert_matches_tflm(model, random_inputs(read_tflite(model), 6, seed=12))
+
+
+# --- the executor's other ways of taking the same sums ------------------------------------------------------------
+
+CONVOLUTIONS = sorted(c for c in CASES if c.startswith(("conv", "depthwise", "fc_int8_per_channel")))
+
+
+@pytest.mark.parametrize("source", CONVOLUTIONS + sorted(MODELS) + sorted(SHARED_ACCURACY))
+def test_torch_sums_on_threads_equal_numpy_sums(source):
+    """edgeq.torch_sums and a batch cut over threads give every tensor the numpy executor gives (which the tests
+    above hold to tflite-micro): 40 samples in pieces of 16, the last one short."""
+    from edgeq.torch_sums import TORCH_SUMS
+    graph = CASES[source]() if source in CASES else MODELS[source]() if source in MODELS \
+        else read_tflite(shared_model(source))
+    inputs = random_inputs(graph, 40, seed=13)
+    expected = Executor(graph).run_all(inputs)
+    got = Executor(graph, chunk=16, sums=TORCH_SUMS, threads=2).run_all(inputs)
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name

@@ -76,6 +76,30 @@ def test_multiply_by_quantized_multiplier_both_variants():
         [mbqm64_c(v * 4096, mult, s) for v, mult, s in triples]
 
 
+def test_multiply_by_quantized_multiplier_over_the_int32_edges():
+    """Every int32 edge value against every multiplier edge (INT32_MIN's saturating case included), right shifts
+    0..31 and left shifts, per element and per channel."""
+    rng = np.random.default_rng(3)
+    x = int32s(rng, 60)
+    m = int32s(rng, 60)
+    xs, ms = (a.ravel() for a in np.meshgrid(x, m))
+
+    def mbqm_c(v, mult, s):
+        v = (v << max(s, 0)) % (1 << 32)
+        return rdbpot_c(srdhm_c(v - (1 << 32) if v >= 1 << 31 else v, mult), max(-s, 0))
+
+    fused = ms != INT32_MIN                                   # without INT32_MIN the one-rounding path runs
+    for shift in (0, -1, -7, -20, -31, 2):
+        for keep in (fused, np.ones_like(fused)):
+            assert fp.multiply_by_quantized_multiplier(xs[keep], ms[keep], shift).tolist() == \
+                [mbqm_c(int(v), int(k), shift) for v, k in zip(xs[keep], ms[keep])], shift
+    channels = rng.integers(-31, 2, 8)                                    # per-channel shifts, last axis
+    grid = rng.integers(INT32_MIN, INT32_MAX, (50, 8), endpoint=True)
+    mults = rng.integers(1 << 30, INT32_MAX, 8, endpoint=True)
+    assert fp.multiply_by_quantized_multiplier(grid, mults, channels).tolist() == \
+        [[mbqm_c(int(v), int(mults[c]), int(channels[c])) for c, v in enumerate(row)] for row in grid]
+
+
 def test_count_leading_zeros():
     x = np.array([1, 2, 3, 255, 1 << 20, (1 << 31) - 1, 1 << 31, (1 << 32) - 1])
     assert fp.count_leading_zeros(x).tolist() == [32 - int(v).bit_length() for v in x]
