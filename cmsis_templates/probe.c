@@ -10,6 +10,8 @@
  *
  * stdin, one layer a line: <family> then 19 integers: input n h w c, filter n h w c, output n h w c,
  * stride h w, padding h w, dilation h w, channel multiplier.
+ *
+ * The stubs' signatures follow the CMSIS-NN generation, which probe.py passes as the EDGEQ_* macros (cmsis_nn.Api).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,15 +24,31 @@
     #define HOST_SIZE(fn) fn##_dsp
 #endif
 
+#if defined(EDGEQ_S16_BIAS_STRUCT)
+typedef cmsis_nn_bias_data s16_bias_t;
+#else
+typedef int64_t s16_bias_t;
+#endif
+#if defined(EDGEQ_CONV_UPSCALE_DIMS)
+    #define UPSCALE_DIMS const cmsis_nn_dims *upscale_dims,
+#else
+    #define UPSCALE_DIMS
+#endif
+#if defined(EDGEQ_ONE_BY_N_SIZED_BY_PARAMS)
+    #define ONE_BY_N_SIZE arm_convolve_1_x_n_s8_get_buffer_size(conv_params, input_dims, filter_dims, output_dims)
+#else
+    #define ONE_BY_N_SIZE arm_convolve_1_x_n_s8_get_buffer_size(input_dims, filter_dims)
+#endif
+
 static const char *ran;
 static int32_t ran_size;
 
-#define CONV_STUB(kernel, in_t, bias_t, out_t, own_size)                                                          \
+#define CONV_STUB(kernel, in_t, bias_t, out_t, own_size, upscale)                                                 \
     arm_cmsis_nn_status kernel(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,             \
                                const cmsis_nn_per_channel_quant_params *quant_params,                           \
                                const cmsis_nn_dims *input_dims, const in_t *input,                               \
                                const cmsis_nn_dims *filter_dims, const int8_t *filter,                           \
-                               const cmsis_nn_dims *bias_dims, const bias_t *bias,                               \
+                               const cmsis_nn_dims *bias_dims, const bias_t *bias, upscale                       \
                                const cmsis_nn_dims *output_dims, out_t *output)                                  \
     {                                                                                                            \
         ran = #kernel;                                                                                           \
@@ -52,15 +70,41 @@ static int32_t ran_size;
     }
 
 /* Every kernel a wrapper can dispatch to, with its own scratch requirement (0: it ignores ctx). */
-CONV_STUB(arm_convolve_1x1_s8_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s8_fast_get_buffer_size(input_dims))
-CONV_STUB(arm_convolve_1x1_s8, int8_t, int32_t, int8_t, 0)
-CONV_STUB(arm_convolve_1_x_n_s8, int8_t, int32_t, int8_t, arm_convolve_1_x_n_s8_get_buffer_size(input_dims, filter_dims))
-CONV_STUB(arm_convolve_s8, int8_t, int32_t, int8_t, arm_convolve_s8_get_buffer_size(input_dims, filter_dims))
-CONV_STUB(arm_convolve_1x1_s4_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s4_fast_get_buffer_size(input_dims))
-CONV_STUB(arm_convolve_1x1_s4, int8_t, int32_t, int8_t, 0)
-CONV_STUB(arm_convolve_s4, int8_t, int32_t, int8_t, arm_convolve_s4_get_buffer_size(input_dims, filter_dims))
-CONV_STUB(arm_convolve_fast_s16, int16_t, int64_t, int16_t, arm_convolve_fast_s16_get_buffer_size(input_dims, filter_dims))
-CONV_STUB(arm_convolve_s16, int16_t, int64_t, int16_t, arm_convolve_s16_get_buffer_size(input_dims, filter_dims))
+CONV_STUB(arm_convolve_1x1_s8_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s8_fast_get_buffer_size(input_dims), )
+CONV_STUB(arm_convolve_1x1_s8, int8_t, int32_t, int8_t, 0, )
+CONV_STUB(arm_convolve_1_x_n_s8, int8_t, int32_t, int8_t, ONE_BY_N_SIZE, )
+CONV_STUB(arm_convolve_s8, int8_t, int32_t, int8_t, arm_convolve_s8_get_buffer_size(input_dims, filter_dims), UPSCALE_DIMS)
+CONV_STUB(arm_convolve_1x1_s4_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s4_fast_get_buffer_size(input_dims), )
+CONV_STUB(arm_convolve_1x1_s4, int8_t, int32_t, int8_t, 0, )
+CONV_STUB(arm_convolve_s4, int8_t, int32_t, int8_t, arm_convolve_s4_get_buffer_size(input_dims, filter_dims), )
+#if defined(EDGEQ_HAS_ARM_CONVOLVE_1_X_N_S4)
+CONV_STUB(arm_convolve_1_x_n_s4, int8_t, int32_t, int8_t,
+          arm_convolve_1_x_n_s4_get_buffer_size(conv_params, input_dims, filter_dims, output_dims), )
+#endif
+#if defined(EDGEQ_HAS_ARM_CONVOLVE_EVEN_S4)
+/* Helium only; it has no size function of its own: the wrapper's Helium size has a case for it */
+CONV_STUB(arm_convolve_even_s4, int8_t, int32_t, int8_t,
+          HOST_SIZE(arm_convolve_wrapper_s4_get_buffer_size)(conv_params, input_dims, filter_dims, output_dims), )
+#endif
+#if defined(EDGEQ_HAS_ARM_TRANSPOSE_S8)
+
+/* Current CMSIS-NN's Helium depthwise wrapper runs a one-input-channel depthwise convolution as a convolution over
+ * weights it transposes into the scratch at run time; the probe reports that as the kernel "dw_as_conv". */
+static int transposed;
+arm_cmsis_nn_status arm_transpose_s8(const int8_t *input_data, int8_t *const output_data,
+                                     const cmsis_nn_dims *const input_dims, const cmsis_nn_dims *const output_dims,
+                                     const cmsis_nn_transpose_params *const transpose_params)
+{
+    transposed = 1;
+    return ARM_CMSIS_NN_SUCCESS;
+}
+#else
+static const int transposed = 0;
+#endif
+#if defined(EDGEQ_HAS_ARM_CONVOLVE_FAST_S16)
+CONV_STUB(arm_convolve_fast_s16, int16_t, int64_t, int16_t, arm_convolve_fast_s16_get_buffer_size(input_dims, filter_dims), )
+#endif
+CONV_STUB(arm_convolve_s16, int16_t, s16_bias_t, int16_t, arm_convolve_s16_get_buffer_size(input_dims, filter_dims), )
 DW_STUB(arm_depthwise_conv_3x3_s8, int8_t, int32_t, int8_t, 0)
 DW_STUB(arm_depthwise_conv_s8_opt, int8_t, int32_t, int8_t, arm_depthwise_conv_s8_opt_get_buffer_size(input_dims, filter_dims))
 DW_STUB(arm_depthwise_conv_s8, int8_t, int32_t, int8_t, 0)
@@ -105,9 +149,12 @@ int main(void)
         arm_cmsis_nn_status status = ARM_CMSIS_NN_SUCCESS;
         ran = "-";
         ran_size = -1;
+#if defined(EDGEQ_HAS_ARM_TRANSPOSE_S8)
+        transposed = 0;
+#endif
         CONV_CASE("conv_s8", arm_convolve_wrapper_s8, int8_t, int32_t, int8_t)
         CONV_CASE("conv_s4", arm_convolve_wrapper_s4, int8_t, int32_t, int8_t)
-        CONV_CASE("conv_s16", arm_convolve_wrapper_s16, int16_t, int64_t, int16_t)
+        CONV_CASE("conv_s16", arm_convolve_wrapper_s16, int16_t, s16_bias_t, int16_t)
         DW_CASE("dw_s8", arm_depthwise_conv_wrapper_s8, int8_t, int32_t, int8_t)
         DW_CASE("dw_s4", arm_depthwise_conv_wrapper_s4, int8_t, int32_t, int8_t)
         DW_CASE("dw_s16", arm_depthwise_conv_wrapper_s16, int16_t, int64_t, int16_t)
@@ -124,7 +171,7 @@ int main(void)
             fprintf(stderr, "probe: cannot size %s\n", name);
             return 1;
         }
-        printf("%d %s %d\n", size, ran, ran_size);
+        printf("%d %s %d\n", size, transposed ? "dw_as_conv" : ran, ran_size);
     }
     return 0;
 }

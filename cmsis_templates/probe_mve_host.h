@@ -20,3 +20,12 @@ int32x4_t vqdmulhq_s32(int32x4_t a, int32x4_t b);
 int32x4_t vqdmulhq_n_s32(int32x4_t a, int32_t b);
 int32x4_t vminq_s32(int32x4_t a, int32x4_t b);
 mve_pred16_t vcmpgtq_n_s32(int32x4_t a, int32_t b);
+/* predicated forms, used by current CMSIS-NN (V.19) */
+int32x4_t vcreateq_s32(uint64_t a, uint64_t b);
+int32x4_t vdupq_x_n_s32(int32_t a, mve_pred16_t p);
+int32x4_t vandq_x_s32(int32x4_t a, int32x4_t b, mve_pred16_t p);
+int32x4_t vshrq_x_n_s32(int32x4_t a, int n, mve_pred16_t p);
+int32x4_t vqaddq_m_s32(int32x4_t inactive, int32x4_t a, int32x4_t b, mve_pred16_t p);
+int32x4_t vrshlq_m_s32(int32x4_t inactive, int32x4_t a, int32x4_t b, mve_pred16_t p);
+int32x4_t vshlq_m_s32(int32x4_t inactive, int32x4_t a, int32x4_t b, mve_pred16_t p);
+int32x4_t vqrdmulhq_m_n_s32(int32x4_t inactive, int32x4_t a, int32_t b, mve_pred16_t p);

@@ -1,10 +1,16 @@
-"""Where CMSIS-NN is and which version: $CMSIS_NN_PATH, else the copy `edgeq setup` fetched into the cache.
-Both the code generator (its host probe) and the build read CMSIS-NN from here."""
+"""Where CMSIS-NN is, which version, and which API generation its headers declare: $CMSIS_NN_PATH, else the copy
+`edgeq setup` fetched into the cache. The code generator (its calls, its host probe) and the build read CMSIS-NN
+from here.
+
+Two generations are in use: the one the setup fetches (upstream 3b4e406b, January 2024, arm_nnfunctions.h
+V.12.5.1) and current upstream (V.19.1.0, what TFLite Micro builds on). Between them a few kernels changed their
+arguments; `Api` reads each change from the headers themselves, so any checkout in between works too."""
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,10 +19,54 @@ from .resources import cache_dir
 
 
 @dataclass(frozen=True)
+class Api:
+    """The kernel signatures that differ between CMSIS-NN generations, as the headers declare them."""
+    revision: str            # arm_nnfunctions.h's $Revision, e.g. "V.12.5.1", "V.19.1.0"
+    s16_bias_struct: bool    # 16x8 convolutions take their int64 bias as `const cmsis_nn_bias_data *`
+    conv_upscale_dims: bool  # arm_convolve_s8 takes upscale dims (NULL for a plain convolution) before the output's
+    folded_kernel_sums: bool  # Helium fully connected kernel sums hold bias + input offset x (row sum + K x filter
+                              # offset) (arm_vector_sum_s8 takes the offsets and bias), not the row sums alone
+    one_by_n_sized_by_params: bool  # arm_convolve_1_x_n_s8_get_buffer_size(conv params, input, filter, output)
+    declared: frozenset[str]  # which of OPTIONAL_FUNCTIONS the headers declare
+    helium_s4_depthwise: bool  # arm_depthwise_conv_s4_opt has a Helium path (its source tests ARM_MATH_MVEI)
+
+    def defines(self) -> tuple[str, ...]:
+        """The flags as C macros (-DEDGEQ_S16_BIAS_STRUCT..., -DEDGEQ_HAS_ARM_CONVOLVE_EVEN_S4...), for C that
+        compiles against either generation."""
+        return tuple([f"-DEDGEQ_{f.name.upper()}" for f in fields(self) if getattr(self, f.name) is True]
+                     + [f"-DEDGEQ_HAS_{name.upper()}" for name in sorted(self.declared)])
+
+
+# functions one generation has and the other lacks, which a wrapper may call
+OPTIONAL_FUNCTIONS = ("arm_convolve_fast_s16", "arm_convolve_1_x_n_s4", "arm_convolve_even_s4", "arm_transpose_s8")
+
+
+def _prototype(header: str, function: str) -> str:
+    match = re.search(rf"\b{function}\s*\(([^;{{]*)\)\s*;", header)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def read_api(root: Path) -> Api:
+    """The Api of the CMSIS-NN checkout at root (Include/, Source/)."""
+    text = (root / "Include" / "arm_nnfunctions.h").read_text()
+    header = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    revision = re.search(r"\$Revision:\s*(V[\d.]+)", text)
+    s4_depthwise = root / "Source" / "ConvolutionFunctions" / "arm_depthwise_conv_s4_opt.c"
+    return Api(revision=revision.group(1) if revision else "unknown",
+               s16_bias_struct="cmsis_nn_bias_data" in _prototype(header, "arm_convolve_s16"),
+               conv_upscale_dims="upscale_dims" in _prototype(header, "arm_convolve_s8"),
+               folded_kernel_sums="lhs_offset" in _prototype(header, "arm_vector_sum_s8"),
+               one_by_n_sized_by_params="conv_params" in _prototype(header, "arm_convolve_1_x_n_s8_get_buffer_size"),
+               declared=frozenset(f for f in OPTIONAL_FUNCTIONS if _prototype(header, f)),
+               helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text())
+
+
+@dataclass(frozen=True)
 class CmsisNN:
     path: Path
     tree_hash: str           # sha256 over Include/ and Source/: identifies a checkout without a version file
-    version: str             # the cache's VERSION line (upstream commit), or "unknown (<path>)"
+    version: str             # the cache's VERSION line (upstream commit), else "<header revision> (<path>)"
+    api: Api
 
 
 @lru_cache(maxsize=None)
@@ -33,5 +83,6 @@ def find_cmsis_nn() -> CmsisNN:
         raise ToolchainError(f"CMSIS-NN not found at {path} (expected Include/arm_nnfunctions.h and Source/); "
                              f"run `edgeq setup` (or `make setup` in a checkout), or set CMSIS_NN_PATH")
     version_file = path / "VERSION"
-    version = version_file.read_text().strip() if version_file.is_file() else f"unknown ({path})"
-    return CmsisNN(path, _tree_hash(path), version)
+    api = read_api(path)
+    version = version_file.read_text().strip() if version_file.is_file() else f"{api.revision} ({path})"
+    return CmsisNN(path, _tree_hash(path), version, api)

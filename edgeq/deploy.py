@@ -78,7 +78,7 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
             },
             "elf": built.elf.name,
             "cmsis_nn": {"path": str(built.cmsis_nn.path), "version": built.cmsis_nn.version,
-                         "tree_sha256": built.cmsis_nn.tree_hash},
+                         "api": built.cmsis_nn.api.revision, "tree_sha256": built.cmsis_nn.tree_hash},
         }
         if squeezing is not None:
             report["detector" if squeezing.detector else "preprocess"] = squeeze_report(

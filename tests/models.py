@@ -276,6 +276,16 @@ MODELS = {f"{p}_{name}": partial(_build, build, p, f"{p}_{name}")
           for name, (build, precisions) in _TOPOLOGIES.items() for p in precisions}
 
 
+UPSTREAM_CMSIS_NN = SHARED / "third_party" / "cmsis-nn-99f736a6"     # current CMSIS-NN (V.19.1.0)
+
+
+def upstream_cmsis_nn() -> Path:
+    """Current upstream CMSIS-NN under ../shared; skips the calling test when it is absent."""
+    if not (UPSTREAM_CMSIS_NN / "Include" / "arm_nnfunctions.h").is_file():
+        pytest.skip(f"{UPSTREAM_CMSIS_NN} is absent (../shared is not beside the checkout)")
+    return UPSTREAM_CMSIS_NN
+
+
 def shared_model(rel: str) -> Path:
     """A model file under ../shared/models; skips the calling test when ../shared is absent."""
     path = SHARED / "models" / rel

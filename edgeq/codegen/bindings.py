@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
 from ..prepare import ConvParams, prepare_op
@@ -64,6 +65,8 @@ class Layer:
     scratch: int = 0              # arena bytes for ctx.buf, live during this layer only
     macs: int = 0
     overlap: int | None = None    # the output may start this many bytes after its input's start (see plan.py)
+    bias_struct: bool = False     # the bias goes in a cmsis_nn_bias_data (16x8 convolution, CMSIS-NN V.19 API)
+    upscale_dims: bool = False    # a NULL upscale_dims before the output's (arm_convolve_s8, CMSIS-NN V.19 API)
 
     @property
     def kernel(self) -> str:
@@ -88,26 +91,60 @@ def bind_graph(graph: Graph, simd: str) -> list[Layer]:
         layers.append(layer)
         queries.append(query)
     asked = [(i, q) for i, q in enumerate(queries) if q is not None]
+    api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
-        layers[i] = _apply(graph, layers[i], q, answer)
+        layers[i] = _apply(graph, layers[i], q, answer, api, simd)
     return layers
 
 
-def _apply(graph: Graph, layer: Layer, q: Query, answer) -> Layer:
+def _kernel_sums(graph: Graph, layer: Layer, api: Api) -> np.ndarray:
+    """The Helium fully connected kernel's precomputed sums (TFLM fills them once with arm_vector_sum_s8 at
+    Prepare), as the CMSIS-NN generation defines them, wrapping to int32 as that C does."""
+    w = graph.tensors[layer.op.inputs[1]].data.astype(np.int64)
+    sums = w.sum(axis=1)
+    if api.folded_kernel_sums:
+        p, bias = layer.params, graph.t(layer.op.inputs[2])
+        folded = sums + w.shape[1] * p.filter_offset
+        sums = (0 if bias is None else bias.data.astype(np.int64)) + p.input_offset * folded
+    return sums.astype(np.int32)
+
+
+# Current CMSIS-NN's Helium depthwise wrapper runs a one-input-channel depthwise convolution as a convolution over
+# weights it transposes into the scratch at every call (the probe says "dw_as_conv"); edgeq calls the generic
+# depthwise kernel instead, which computes the same integers and needs no scratch.
+DW_AS_CONV = {"dw_s8": "arm_depthwise_conv_s8"}
+
+
+def _apply(graph: Graph, layer: Layer, q: Query, answer, api: Api, simd: str) -> Layer:
     where = f"{graph.source}: {layer.op.where(layer.index)}"
+    if answer.kernel == "dw_as_conv":
+        if q.family not in DW_AS_CONV:
+            raise UnsupportedModelError(f"{where}: CMSIS-NN runs this {q.family} as a convolution; edgeq has no "
+                                        "kernel for that")
+        return replace(layer, function=DW_AS_CONV[q.family], scratch=0)
     if answer.scratch != answer.kernel_scratch:
         raise UnsupportedModelError(f"{where}: CMSIS-NN's {q.family} wrapper sizes its buffer for another kernel "
                                     f"({answer.scratch} B) than the {answer.kernel} it runs "
                                     f"({answer.kernel_scratch} B)")
     if layer.function == "arm_fully_connected_s8" and answer.scratch:
-        # On Helium the "scratch" holds the weights' row sums (TFLM fills it once with arm_vector_sum_s8 at
-        # Prepare). They are constants, so we compute them here and keep them in flash instead of the arena.
-        sums = graph.tensors[layer.op.inputs[1]].data.astype(np.int32).sum(axis=1, dtype=np.int32)
+        # On Helium the "scratch" holds the kernel sums: constants, so computed here and kept in flash instead of
+        # the arena.
+        sums = _kernel_sums(graph, layer, api)
         if sums.nbytes != answer.scratch:
             raise UnsupportedModelError(f"{where}: CMSIS-NN wants {answer.scratch} B of kernel sums, not {sums.nbytes}")
         return replace(layer, consts={**layer.consts,
                                       "kernel_sums": _const(layer.index, "kernel_sums", sums, DType.INT32)})
-    layer = replace(layer, function=answer.kernel or layer.function, scratch=answer.scratch)
+    if api.helium_s4_depthwise and q.family == "dw_s4" and simd == "mve":
+        # measured: in QEMU (mps3-an547) V.19.1.0's int4 depthwise kernels disagree with TFLite Micro's reference on
+        # a third to a half of the outputs (arm_depthwise_conv_s4_opt on every layer tried, the generic one on odd
+        # channel counts), where the same layers agree byte for byte on its DSP build and on the January 2024 build
+        raise UnsupportedModelError(f"{where}: int4 DEPTHWISE_CONV_2D on Helium with CMSIS-NN {api.revision} is not "
+                                    "bit-exact in emulation; quantize this layer to int8 weights, or build with the "
+                                    "CMSIS-NN `edgeq setup` fetched (unset CMSIS_NN_PATH)")
+    function = answer.kernel or layer.function
+    layer = replace(layer, function=function, scratch=answer.scratch,
+                    bias_struct=api.s16_bias_struct and function == "arm_convolve_s16",
+                    upscale_dims=api.conv_upscale_dims and function == "arm_convolve_s8")
     if layer.function in OVERLAP_GROUP and layer.dims["input"][0] == 1:
         x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]
         layer = replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,

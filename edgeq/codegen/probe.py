@@ -22,8 +22,9 @@ SIMD_FLAGS = {   # the target's feature macros, as arm_nn_math_types.h derives t
     "dsp": ("-DARM_MATH_DSP",),
     "mve": ("-DARM_MATH_DSP", "-DARM_MATH_MVEI", "-include", "probe_mve_host.h"),
 }
-SOURCES = ("ConvolutionFunctions/*wrapper*.c", "ConvolutionFunctions/*get_buffer_sizes*.c",
-           "FullyConnectedFunctions/*get_buffer_sizes*.c", "PoolingFunctions/*get_buffer_sizes*.c")
+SOURCES = ("ConvolutionFunctions/arm_convolve_wrapper_*.c", "ConvolutionFunctions/arm_depthwise_conv_wrapper_*.c",
+           "ConvolutionFunctions/*get_buffer_sizes*.c", "FullyConnectedFunctions/*get_buffer_sizes*.c",
+           "PoolingFunctions/*get_buffer_sizes*.c")
 
 Dims = tuple[int, int, int, int]
 
@@ -57,8 +58,9 @@ def probe(queries: list[Query], simd: str) -> list[Answer]:
     """One Answer per query, from one run of the cached probe for `simd` ("dsp" or "mve")."""
     if not queries:
         return []
-    run = subprocess.run([str(_binary(simd, find_cmsis_nn().path))], input="\n".join(q.line() for q in queries),
-                         capture_output=True, text=True)
+    cmsis_nn = find_cmsis_nn()
+    run = subprocess.run([str(_binary(simd, cmsis_nn.path, cmsis_nn.api.defines()))],
+                         input="\n".join(q.line() for q in queries), capture_output=True, text=True)
     if run.returncode != 0:
         raise ToolchainError(f"CMSIS-NN probe failed: {run.stderr.strip()}")
     answers = []
@@ -69,12 +71,13 @@ def probe(queries: list[Query], simd: str) -> list[Answer]:
 
 
 @functools.lru_cache(maxsize=None)
-def _binary(simd: str, root: Path) -> Path:
+def _binary(simd: str, root: Path, defines: tuple[str, ...]) -> Path:
     if simd not in SIMD_FLAGS:
         raise ValueError(f"unknown SIMD flavour {simd!r}; expected one of {sorted(SIMD_FLAGS)}")
     here = data_dir("cmsis_templates")
     sources = [here / "probe.c"] + sorted(p for pattern in SOURCES for p in (root / "Source").glob(pattern))
-    digest = hashlib.sha256(" ".join(SIMD_FLAGS[simd]).encode())
+    flags = (*SIMD_FLAGS[simd], *defines)
+    digest = hashlib.sha256(" ".join(flags).encode())
     for path in sources + [here / "probe_mve_host.h"]:
         digest.update(path.read_bytes())
     binary = cache_dir() / "cmsis-nn-probe" / f"{simd}-{digest.hexdigest()[:16]}"
@@ -86,7 +89,7 @@ def _binary(simd: str, root: Path) -> Path:
     binary.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=binary.parent) as tmp:
         built = Path(tmp) / "probe"
-        cmd = [gcc, "-O1", "-w", *SIMD_FLAGS[simd], f"-I{here}", f"-I{root / 'Include'}", *map(str, sources),
+        cmd = [gcc, "-O1", "-w", *flags, f"-I{here}", f"-I{root / 'Include'}", *map(str, sources),
                "-o", str(built)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:

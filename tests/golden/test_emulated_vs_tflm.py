@@ -1,24 +1,32 @@
 """The deployed firmware against tflite-micro, byte for byte: every builder model (each op and precision) and
 the shared real models, compiled with edgeq, built with arm-none-eabi-gcc and run in QEMU. Cortex-M4 and the
-Helium path of Cortex-M55 take every builder model; Cortex-M7 shares M4's DSP kernels and takes a sample."""
+Helium path of Cortex-M55 take every builder model; Cortex-M7 shares M4's DSP kernels and takes a sample.
+The same builder models and the shared models run again on current upstream CMSIS-NN (V.19.1.0, the other API
+generation; from ../shared, skipped without it) on Cortex-M4 and Cortex-M55."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from edgeq import api
+from edgeq.errors import UnsupportedModelError
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from tests.models import MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model
+from tests.models import (MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model,
+                          upstream_cmsis_nn)
 
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 
 M7_SAMPLE = ["int8_resnet", "int4_conv", "int16_resnet", "int8_float_edges"]
 
 
-def assert_device_matches_tflm(model: bytes, x: np.ndarray, target: str, tmp_path) -> dict:
+def _written(graph_or_model, tmp_path):
     path = tmp_path / "model.tflite"
-    path.write_bytes(model)
-    api.compile_model(path, target, tmp_path / target)
+    path.write_bytes(graph_or_model if isinstance(graph_or_model, bytes) else write_tflite(graph_or_model))
+    return path
+
+
+def assert_device_matches_tflm(model: bytes, x: np.ndarray, target: str, tmp_path) -> dict:
+    api.compile_model(_written(model, tmp_path), target, tmp_path / target)
     y_dev, metrics = api.run_project(tmp_path / target, x)
     y_tflm = oracle(model, [x])[0].reshape(y_dev.shape)
     bad = np.flatnonzero(np.any((y_dev != y_tflm).reshape(len(x), -1), axis=1))
@@ -53,3 +61,28 @@ def test_shared_model_on_m4(rel, tmp_path):
 def test_shared_model_on_other_targets(rel, target, tmp_path):
     model = shared_model(rel).read_bytes()
     assert_device_matches_tflm(model, cifar_inputs(read_tflite(model), cifar(8)[0]), target, tmp_path)
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    """Build against current upstream CMSIS-NN for this test (CMSIS_NN_PATH)."""
+    monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_builder_model_on_upstream_cmsis_nn(name, target, tmp_path, upstream):
+    graph = MODELS[name]()
+    if name == "int4_depthwise" and target == "cortex-m55":     # its Helium int4 depthwise kernels are not bit-exact
+        with pytest.raises(UnsupportedModelError, match="int4 DEPTHWISE_CONV_2D on Helium with CMSIS-NN V.19.1.0"):
+            api.compile_model(_written(graph, tmp_path), target, tmp_path / target)
+        return
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=11)[0], target, tmp_path)
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("rel", SHARED_TFLITE)
+def test_shared_model_on_upstream_cmsis_nn(rel, target, tmp_path, upstream):
+    model = shared_model(rel).read_bytes()
+    assert_device_matches_tflm(model, cifar_inputs(read_tflite(model), cifar(8)[0]), target, tmp_path)
+    assert api.load_report(tmp_path / target)["cmsis_nn"]["api"] == "V.19.1.0"

@@ -4,6 +4,7 @@ the Arm toolchain: compiling the output is tests/toolchain/test_codegen_build.py
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import replace
 
@@ -14,13 +15,15 @@ from edgeq.codegen import generate_project
 from edgeq.codegen.bindings import OVERLAP_GROUP, _apply, _overlap, bind_graph
 from edgeq.codegen.probe import Answer, Query, probe
 from edgeq.codegen.render import c_float, render_model
+from edgeq.cmsis_nn import find_cmsis_nn, read_api
 from edgeq.errors import BudgetError, UnsupportedModelError, UsageError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import (DType, FullyConnectedAttrs, Graph, Op, OpKind, PoolAttrs, QParams, Tensor, pack_int4,
                       unpack_int4)
 from edgeq.passes import lower
 from edgeq.plan import plan_memory
-from tests.models import MODELS, shared_model
+from edgeq.resources import cache_dir
+from tests.models import MODELS, shared_model, upstream_cmsis_nn
 
 
 def test_int4_packing_is_cmsis_nn_s4_layout():
@@ -89,7 +92,7 @@ def test_a_wrapper_that_sizes_for_another_kernel_is_refused():
     layer = bind_graph(g, "dsp")[0]
     answer = Answer(scratch=0, kernel="arm_convolve_s8", kernel_scratch=112)
     with pytest.raises(UnsupportedModelError, match="sizes its buffer for another kernel"):
-        _apply(g, layer, Query("conv_s8", (1, 1, 1, 1)), answer)
+        _apply(g, layer, Query("conv_s8", (1, 1, 1, 1)), answer, find_cmsis_nn().api, "dsp")
 
 
 # ------------------------------------------------------------------------------------------------- bindings
@@ -111,6 +114,28 @@ def test_per_channel_fully_connected_is_a_1x1_convolution():
     assert layer.function == "arm_convolve_1x1_s8_fast" and layer.call == "conv"
     assert layer.dims == {"input": (1, 1, 1, k), "filter": (n, 1, 1, k), "output": (1, 1, 1, n), "bias": (1, 1, 1, n)}
     assert layer.consts["multipliers"].values.size == n
+
+
+def test_the_two_cmsis_nn_generations_are_read_from_their_headers():
+    setup = find_cmsis_nn().api if "CMSIS_NN_PATH" not in os.environ else read_api(cache_dir() / "cmsis-nn")
+    upstream = read_api(upstream_cmsis_nn())
+    assert (setup.revision, upstream.revision) == ("V.12.5.1", "V.19.1.0")
+    assert not (setup.s16_bias_struct or setup.conv_upscale_dims or setup.folded_kernel_sums)
+    assert upstream.s16_bias_struct and upstream.conv_upscale_dims and upstream.folded_kernel_sums
+    assert "arm_convolve_fast_s16" in setup.declared and "arm_convolve_fast_s16" not in upstream.declared
+    assert "-DEDGEQ_S16_BIAS_STRUCT" in upstream.defines() and "-DEDGEQ_S16_BIAS_STRUCT" not in setup.defines()
+
+
+def test_upstream_helium_kernel_sums_fold_in_bias_and_input_offset(monkeypatch):
+    """V.19's Helium fully connected starts each sum from bias + input offset x row sum (arm_vector_sum_s8 with
+    the offsets); the January 2024 one from the row sum alone."""
+    g = MODELS["int8_fc"]()
+    w, b = (g.tensors[n].data.astype(np.int64) for n in g.ops[0].inputs[1:3])
+    layer = bind_graph(g, "mve")[0]
+    monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
+    folded = bind_graph(g, "mve")[0]
+    assert layer.consts["kernel_sums"].values.tolist() == w.sum(axis=1).tolist()
+    assert folded.consts["kernel_sums"].values.tolist() == (b + layer.params.input_offset * w.sum(axis=1)).tolist()
 
 
 def test_helium_fully_connected_keeps_its_kernel_sums_in_flash():
