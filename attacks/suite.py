@@ -57,9 +57,9 @@ def _cw_l2(est, p):
 
 
 def _cw_linf(est, p):
-    from art.attacks.evasion import CarliniLInfMethod
-    return _untargeted(CarliniLInfMethod(est, max_iter=p["max_iter"], learning_rate=p["learning_rate"],
-                                         batch_size=p.get("batch_size", 64), verbose=False), est.nb_classes)
+    from .cw_linf import CarliniLInfBatched            # ART's algorithm on the whole batch at once
+    return _untargeted(CarliniLInfBatched(est, max_iter=p["max_iter"], learning_rate=p["learning_rate"]),
+                       est.nb_classes)
 
 
 def _deepfool(est, p):
@@ -180,7 +180,7 @@ def _geoda(est, p):
 SUITE: dict[str, Attack] = {a.name: a for a in [
     Attack("pgd_linf", "white", "linf", _pgd, ("eps_step", "batch_size")),
     Attack("cw_l2", "white", "l2", _cw_l2, ("learning_rate", "batch_size")),
-    Attack("cw_linf", "white", "linf", _cw_linf),
+    Attack("cw_linf", "white", "linf", _cw_linf, ()),
     Attack("deepfool", "white", "l2", _deepfool, ("nb_grads", "batch_size")),
     Attack("ead", "white", "l1", _ead, ("learning_rate", "batch_size")),
     Attack("jsma", "white", "l0", _jsma, ("seed", "batch_size")),

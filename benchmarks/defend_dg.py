@@ -74,9 +74,10 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
         defended = name == "undefended" and args.input_defenses
         n = args.attack_samples
         report = api.audit(projects, test[0][:n], test[1][:n], attacks=args.attacks, out_dir=out / f"{name}_attacks",
-                           budget_s=args.budget_s, chunk=10,
+                           budget_s=args.budget_s, chunk=args.attack_chunk,
                            defenses=args.input_defenses.split(",") if defended else None,
-                           defense_data=train if defended else None, **common)
+                           defense_data=train if defended else None,
+                           **{**common, "recheck_rate": args.attack_recheck})
         row["attacks"] = {run["key"]: {"samples": run["samples_done"], "status": run["status"],
                                        "elapsed_s": run["elapsed_s"], "queries": run["queries"],
                                        "median_l2": run.get("perturbation", {}).get("l2", {}).get("median"),
@@ -99,6 +100,10 @@ def main() -> None:
                    "cw_l2,deepfool,square_linf,boundary")
     p.add_argument("--attack-samples", type=int, default=200, help="first N test images those attacks run on")
     p.add_argument("--budget-s", type=float, default=None, help="time budget of each of those attack runs")
+    p.add_argument("--attack-chunk", type=int, default=10, help="samples per chunk of those attack runs (a black-box "
+                   "attack queries a chunk at once: larger chunks use the fast path's threads)")
+    p.add_argument("--attack-recheck", type=float, default=0.05, help="share of those runs' fast-path answers "
+                   "re-run in QEMU (black-box attacks ask thousands of queries per image; QEMU answers ~13 a second)")
     p.add_argument("--input-defenses", default="feature_squeezing",
                    help="input defenses scored on the undefended model's runs of --attacks (empty: none)")
     p.add_argument("--device", default="cpu")

@@ -39,3 +39,21 @@ def test_attack_lowers_device_accuracy(digits, name):
     assert adversarial < clean - 0.1, f"{name}: device accuracy {clean:.2f} → {adversarial:.2f}"
     if attack.box == "black":
         assert est.counts.fast > 2 * len(x)
+
+
+def test_batched_cw_linf_is_arts_algorithm(digits):
+    """The suite's C&W L-inf walks ART's ladder on the whole batch at once: on the same inputs it returns ART's
+    examples (to float32 rounding), so the same success rate and distances."""
+    from art.attacks.evasion import CarliniLInfMethod
+
+    from edgeq.attacks.cw_linf import CarliniLInfBatched
+    from edgeq.frontends.torch.forward import GraphModule
+    from edgeq.quantize.ptq import dequantize_graph
+    est = art_classifier(Logits(GraphModule(dequantize_graph(digits.graph)[0])), (8, 8, 1), 10, False)
+    x, y = digits.x[:8].astype(np.float32), digits.y[:8]
+    onehot = np.eye(10, dtype=np.float32)[y]
+    params = {"max_iter": 10, "learning_rate": 0.05}
+    art = CarliniLInfMethod(est, verbose=False, **params).generate(x, onehot)
+    ours = CarliniLInfBatched(est, **params).generate(x, onehot)
+    assert (est.predict(ours).argmax(1) != y).sum() == (est.predict(art).argmax(1) != y).sum() > 0
+    np.testing.assert_allclose(ours, art, atol=1e-5)
