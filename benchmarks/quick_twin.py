@@ -38,15 +38,16 @@ def main() -> None:
     x, y = data.x_test[:args.samples], data.y_test[:args.samples]
     attacks = list(PRESETS["quick"]) if args.attacks == "all" else args.attacks.split(",")
     total = 0.0
-    print(f"{'attack':<12} {'s':>8} {'adv. accuracy':>14}", flush=True)
+    print(f"{'attack':<12} {'s':>8} {'adv. accuracy':>14}  (PGD: at its largest ε)", flush=True)
     for attack in attacks:
         started = time.perf_counter()
         report = api.audit(project, x, y, preset="quick", attacks=attack, out_dir=args.out / "audit" / attack,
                            log=lambda s: None)
         seconds = time.perf_counter() - started
         total += seconds
-        run = report["runs"][0]
-        print(f"{attack:<12} {seconds:8.1f} {100 * run['scores']['int8']['adversarial_accuracy']:13.1f}%", flush=True)
+        accuracy = min((run["scores"]["int8"]["adversarial_accuracy"] for run in report["runs"]
+                        if "int8" in run["scores"]), default=float("nan"))
+        print(f"{attack:<12} {seconds:8.1f} {100 * accuracy:13.1f}%", flush=True)
     print(f"{'total':<12} {total:8.1f}  ({args.samples} samples, crafted on the twin)")
 
 
