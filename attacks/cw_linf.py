@@ -56,7 +56,8 @@ class CarliniLInfBatched:
             grad = self._gradient(w[r], x[r], y[r], tau[r])
             m[r] = 0.9 * m[r] + 0.1 * grad
             v[r] = 0.999 * v[r] + 0.001 * grad ** 2
-            w[r] = w[r] - self.learning_rate * ((m[r] / (1 - 0.9 ** step)) / (np.sqrt(v[r] / (1 - 0.999 ** step)) + 1e-8))
+            corrected_m, corrected_v = m[r] / (1 - 0.9 ** step), v[r] / (1 - 0.999 ** step)
+            w[r] = w[r] - self.learning_rate * (corrected_m / (np.sqrt(corrected_v) + 1e-8))
             loss = self._loss(self._from_tanh(w[r]), x[r], y[r], const, tau[r])
             running[r[loss < self.loss_converged]] = False
         return self._from_tanh(w)

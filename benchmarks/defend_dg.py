@@ -89,6 +89,11 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
     return row
 
 
+def merged(old: dict, new: dict) -> dict:
+    """A model's new results over its saved ones, the attack runs of earlier --attacks kept beside this run's."""
+    return {**old, **new, "attacks": {**old.get("attacks", {}), **new.get("attacks", {})}}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--defenses", default="pgd_at,sat,ens_at,distillation")
@@ -124,15 +129,17 @@ def main() -> None:
     saved = args.out / "results.json"
     results = json.loads(saved.read_text()) if saved.is_file() else {}      # earlier runs' defenses stay listed
     train = x_train, y_train
-    results |= {"undefended": {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), train, test, args, quiet)}}
+    row = {"train_s": 0.0, **evaluate("undefended", load_keras_h5(h5), train, test, args, quiet)}
+    results["undefended"] = merged(results.get("undefended", {}), row)
     print(f"undefended: {json.dumps(results['undefended'])}", flush=True)
     saved.write_text(json.dumps(results, indent=1, default=str))
     for defense in filter(None, args.defenses.split(",")):
         summary = api.defend(str(h5), x_train, y_train, defense, out=args.out / f"{defense}.pt", recipe=args.recipe,
                              params=params, device=args.device)
         model = torch.load(args.out / f"{defense}.pt", weights_only=False)
-        results[defense] = {"train_s": summary["train_s"], "params": summary["params"],
-                            **evaluate(defense, model, train, test, args, quiet)}
+        row = {"train_s": summary["train_s"], "params": summary["params"],
+               **evaluate(defense, model, train, test, args, quiet)}
+        results[defense] = merged(results.get(defense, {}), row)
         print(f"{defense}: {json.dumps(results[defense])}", flush=True)
         saved.write_text(json.dumps(results, indent=1, default=str))
     print(f"accuracy %, float / int8 / int16\n{'model':<14} {'train':>8} {'clean':>16} "

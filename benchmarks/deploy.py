@@ -38,7 +38,8 @@ def measure(rel: str, target: str, images: np.ndarray, work: Path) -> dict:
     y, m = api.run_project(project, x)
     same = np.array_equal(y.reshape(len(x), -1), tflm_run(model.read_bytes(), [x])[0].reshape(len(x), -1))
     t = report["totals"]
-    return {"model": rel, "target": target, "cmsis_nn": report["cmsis_nn"]["api"], "bit_exact": bool(same), "instructions": m["instructions_per_inference"],
+    return {"model": rel, "target": target, "cmsis_nn": report["cmsis_nn"]["api"], "bit_exact": bool(same),
+            "instructions": m["instructions_per_inference"],
             "exact_count": m["instructions_exact"], "macs_per_instr": m["macs_per_instruction"],
             "flash": t["flash_bytes"], "code": t["code_bytes"], "weights": t["weight_bytes"], "arena": t["arena_bytes"],
             "stack": m["stack_high_water_bytes"], "peak_ram": m["peak_ram_bytes"],

@@ -50,7 +50,8 @@ def measure(graph, spec, x, out: Path) -> dict[str, tuple[str, float]]:
 
 def models():
     """(name, float graph, calibration/run inputs NHWC) for each model of the fit."""
-    yield "resnet8", read_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5"), np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
+    x = np.load(SHARED / "data/cifar10_test_first.npz")["x"][:64].astype(np.float32) / 255
+    yield "resnet8", read_keras_h5(SHARED / "models/dg/cifar_resnet_float.h5"), x
     data = load_digits_split()
     net = train_digits_cnn(data)
     yield "digits", from_module(net, (1, 1, 8, 8), "digits_cnn"), data.x_train[:256]

@@ -24,7 +24,8 @@ def load_keras_h5(path: str | os.PathLike, input_layout: str = "nhwc") -> GraphM
 
 
 class BatchNormTwin(GraphModule):
-    """A float graph module with a BatchNorm after every convolution again, for training (`edgeq defend` of a Keras model).
+    """A float graph module with a BatchNorm after every convolution again, for training (`edgeq defend` of a Keras
+    model).
 
     read_keras_h5 folds each BatchNorm into its convolution, which leaves nothing to normalise the activations:
     fine-tuned like that, the D&G ResNet-8 lost 30 points of clean accuracy under adversarial training. Here each
