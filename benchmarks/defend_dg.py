@@ -94,6 +94,51 @@ def merged(old: dict, new: dict) -> dict:
     return {**old, **new, "attacks": {**old.get("attacks", {}), **new.get("attacks", {})}}
 
 
+def write_matrix(results: dict, out: Path) -> Path:
+    """defenses.html: the defense x attack x precision matrix of robust accuracy as one heat map (rows: PGD at each
+    ε, then each further attack run, "~defense" ones crafted through that input defense; columns: each model on
+    float, int8, int16, then the undefended model behind each input defense), and each model's training time,
+    clean-accuracy cost against the undefended model and device cost (cortex-m4, from its compile report)."""
+    from edgeq.report.html import overview_heatmap
+    columns = {f"{m} {v}": (m, v) for m in results for v in ("float", *PRECISIONS)}
+    for m, r in results.items():                    # input-defended variants of a model's attack runs
+        for v in dict.fromkeys(v for run in r.get("attacks", {}).values() for v in run["accuracy"] if "+" in v):
+            base, defense = v.split("+", 1)
+            columns[f"{m}+{defense} {base}"] = (m, v)
+    clean = lambda m, v: results[m]["clean"].get(v, results[m].get("attack_clean", {}).get(v))    # noqa: E731
+    variants = {label: {"on_device": v != "float", "clean_accuracy": clean(m, v)} for label, (m, v) in columns.items()}
+    runs = [{"key": f"pgd@{e}", "attack": f"PGD L∞ ε {e}", "status": "complete",
+             "scores": {label: {"adversarial_accuracy": results[m][str(e)][v]} for label, (m, v) in columns.items()
+                        if v in results[m].get(str(e), {})}} for e in EPS]
+    runs += [{"key": f"logits@{e}", "attack": f"PGD L∞ on logits ε {e}", "status": "complete",       # distillation
+              "scores": {label: {"adversarial_accuracy": results[m]["logits"][str(e)][v]}
+                         for label, (m, v) in columns.items() if v in results[m].get("logits", {}).get(str(e), {})}}
+             for e in EPS if any("logits" in r for r in results.values())]
+    for key in dict.fromkeys(k for r in results.values() for k in r.get("attacks", {})):
+        accuracy = {m: r.get("attacks", {}).get(key, {}).get("accuracy", {}) for m, r in results.items()}
+        runs.append({"key": key, "attack": key, "status": "complete", "scores": {
+            label: {"adversarial_accuracy": accuracy[m][v]} for label, (m, v) in columns.items() if v in accuracy[m]}})
+    rows = []
+    for model, r in results.items():
+        cost = [f"{100 * (r['clean'][v] - results['undefended']['clean'][v]):+.0f}" for v in ("float", *PRECISIONS)]
+        report = out / f"{model}_int8" / "report.json"
+        totals = json.loads(report.read_text())["totals"] if report.is_file() else {}
+        device = [f"{totals[k]:,}" if k in totals else "–" for k in ("flash_bytes", "arena_bytes")]
+        rows.append(f"<tr><td>{model}</td><td>{r.get('train_s', 0) / 60:.0f} min</td><td>{' / '.join(cost)}</td>"
+                    f"<td>{device[0]}</td><td>{device[1]}</td></tr>")
+    page = ("<html><head><meta charset='utf-8'><title>D&G ResNet-8 defenses</title></head><body>"
+            "<h1>Defenses on the D&G CIFAR-10 ResNet-8</h1><p>Accuracy (%) of each model on float, and deployed "
+            "int8 and int16 on cortex-m4 (bit-exact fast path, re-checked in QEMU), under each attack crafted on that "
+            "model (white-box) or querying that device (black-box). benchmarks/defend_dg.py.</p>"
+            + overview_heatmap({"variants": variants, "runs": runs})
+            + "<table border=1 cellpadding=4><tr><th>model</th><th>training</th><th>clean cost, points "
+            "(float / int8 / int16)</th><th>int8 flash bytes</th><th>int8 arena bytes</th></tr>"
+            + "".join(rows) + "</table></body></html>")
+    path = out / "defenses.html"
+    path.write_text(page)
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--defenses", default="pgd_at,sat,ens_at,distillation")
@@ -156,6 +201,7 @@ def main() -> None:
             detection = "  ".join(f"{v} detects {100 * d:5.1f}" for v, d in run["detection"].items())
             l2 = float("nan") if run["median_l2"] is None else run["median_l2"]
             print(f"  {key:<24} {run['samples']:>4}  L2 {l2:6.3f}  {accuracy}  {detection}")
+    print(f"\nwrote {write_matrix(results, args.out)}")
 
 
 if __name__ == "__main__":

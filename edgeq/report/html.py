@@ -243,19 +243,23 @@ def _summary_section(audit: dict) -> str:
     return f"<h2>Summary</h2>{table}{overview_heatmap(audit)}{note}"
 
 def _defenses_section(audit: dict) -> str:
-    """Each variant's defense, what it costs in clean accuracy (against the variant it defends) and on the device
-    (flash, RAM, instructions per inference of each deployed model; an input defense run on the host costs the
-    device nothing), and the squeezing detector's threshold, false positives and detection rate per attack."""
+    """Each variant's defense, what it costs in clean accuracy and on the device (flash, RAM, instructions per
+    inference of each deployed model; an input defense run on the host costs the device nothing), and the squeezing
+    detector's threshold, false positives and detection rate per attack. An input-defended variant is priced
+    against the variant it defends; every other deployed model against the first (`edgeq audit base=... pgd_at=...`:
+    a defended model against the undefended one)."""
     variants, devices = audit["variants"], audit.get("devices", {})
     if not any(v.get("defense") for v in variants.values()) and len(devices) < 2:
         return ""
+    baseline = next((n for n, v in variants.items() if v["on_device"] and not v.get("defense")), None)
     rows = []
     for name, v in variants.items():
-        base = variants.get(v.get("base") or "", {})
+        reference = v.get("base") or (baseline if v["on_device"] and name != baseline else None)
+        base = variants.get(reference or "", {})
         device = devices.get(v.get("base") or name, {})
         cost = None if not base else v["clean_accuracy"] - base["clean_accuracy"]
         rows.append([name, v.get("defense") or "–", _pct(v["clean_accuracy"]),
-                     None if cost is None else f"{100 * cost:+.1f} points", device.get("flash_bytes"),
+                     None if cost is None else f"{100 * cost:+.1f} points vs {reference}", device.get("flash_bytes"),
                      device.get("static_ram_bytes"), device.get("instructions_per_inference"),
                      "host, in front of the device" if v.get("defense") else ("device" if v["on_device"] else "host")])
     table = _table(["variant", "input defense", "clean accuracy", "clean cost", "flash bytes", "RAM bytes",

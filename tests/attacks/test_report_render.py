@@ -104,6 +104,17 @@ def test_summary_comes_first_with_the_heat_map():
     assert len(PNG.findall(page)) == 3 and "http" not in page
 
 
+def test_each_deployed_model_is_priced_against_the_first():
+    """`edgeq audit base=... pgd_at=...`: the defended model's clean-accuracy and device cost beside the base's."""
+    audit = _audit()
+    audit["variants"]["pgd_at"] = {"on_device": True, "clean_accuracy": 0.74, "zero_gradient_density": 0.0}
+    audit["devices"] = {"int8": {"flash_bytes": 101681, "static_ram_bytes": 35024, "instructions_per_inference": 29.9e6},
+                        "pgd_at": {"flash_bytes": 101700, "static_ram_bytes": 35024, "instructions_per_inference": 3e7}}
+    page = render(audit, None)
+    costs = page[page.index("<h2>Defenses and their cost</h2>"):]
+    assert "-6.0 points vs int8" in costs and "101700" in costs.replace(",", "")
+
+
 @pytest.mark.toolchain
 @pytest.mark.emulator
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
