@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind,
-                      Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor, verify)
+from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs,
+                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"     # ../shared beside the checkout
@@ -157,6 +157,11 @@ class _Net:
         out = self._activation("add", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
         return self._op(OpKind.ADD, [a, b], out, AddAttrs(activation=activation))
 
+    def leaky_relu(self, x: str, alpha: float) -> str:
+        """Output over its own calibrated range (the negative side shrunk by alpha)."""
+        out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
+        return self._op(OpKind.LEAKY_RELU, [x], out, LeakyReluAttrs(alpha=alpha))
+
     def softmax(self, x: str) -> str:
         out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
         return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
@@ -192,6 +197,13 @@ def _depthwise(n: _Net) -> Graph:
     x = n.input((1, 8, 8, 4))
     y = n.depthwise(x, multiplier=1, activation=RELU)                           # 8x8x4
     return n.graph(n.depthwise(y, multiplier=2, stride=2, padding=VALID))       # 3x3x8
+
+
+def _leaky_relu(n: _Net) -> Graph:
+    """A slope of 0.1 (the output scale far from the input's) and of 1.7 (alpha above one) after a conv."""
+    x = n.input((1, 6, 6, 4))
+    y = n.leaky_relu(n.conv(x, 8, kernel=3), alpha=0.1)
+    return n.graph(n.leaky_relu(y, alpha=1.7))
 
 
 def _fc(n: _Net) -> Graph:
@@ -258,6 +270,7 @@ _TOPOLOGIES = {
     "avgpool": (partial(_pool, OpKind.AVERAGE_POOL_2D), ("int8", "int16")),
     "maxpool": (partial(_pool, OpKind.MAX_POOL_2D), ("int8", "int16")),
     "add": (_add, ("int8", "int16")),
+    "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

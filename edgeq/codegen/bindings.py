@@ -56,7 +56,7 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add softmax quantize dequantize requantize alias
+    call: str                     # conv dw_conv fc pool add leaky_relu softmax quantize dequantize requantize alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
     params: object                # prepare_op's dataclass (None for RESHAPE)
@@ -72,7 +72,8 @@ class Layer:
     def kernel(self) -> str:
         """What runs the layer, for the layer table: the CMSIS-NN function, an inline loop, or "" for an alias."""
         return {"quantize": "inline loop: roundf(x / scale) + zp", "dequantize": "inline loop: scale * (q - zp)",
-                "requantize": f"inline loop: {self.function}"}.get(self.call, self.function)
+                "requantize": f"inline loop: {self.function}",
+                "leaky_relu": f"inline loop: {self.function} x2"}.get(self.call, self.function)
 
     @property
     def weight_bytes(self) -> int:
@@ -251,6 +252,13 @@ def _add(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
 
 
+def _leaky_relu(graph: Graph, i: int, op: Op, p):
+    """CMSIS-NN has no leaky ReLU (TFLM runs its reference kernel): an inline loop, each side of the zero point
+    requantized by its own multiplier with arm_nn_requantize (TFLM's MultiplyByQuantizedMultiplier)."""
+    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "leaky_relu", REQUANTIZE, _precision(graph, op), p), None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -285,6 +293,7 @@ _BIND = {
     OpKind.AVERAGE_POOL_2D: _pool,
     OpKind.MAX_POOL_2D: _pool,
     OpKind.ADD: _add,
+    OpKind.LEAKY_RELU: _leaky_relu,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs,
-                  Graph, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, Tensor, verify)
+                  Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, Tensor, verify)
 from ..prepare.qmath import out_size
 
 F32 = DType.FLOAT32
@@ -99,6 +99,9 @@ class FloatGraphBuilder:
 
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)
+
+    def leaky_relu(self, x: str, alpha: float, name: str) -> str:
+        return self._op(OpKind.LEAKY_RELU, [x], self.shape(x), LeakyReluAttrs(alpha=float(alpha)), name)
 
     def softmax(self, x: str, name: str) -> str:
         return self._op(OpKind.SOFTMAX, [x], self.shape(x), SoftmaxAttrs(beta=1.0), name)

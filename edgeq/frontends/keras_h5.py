@@ -82,6 +82,8 @@ class _Converter:
                 out = self._activation(ins[0], cfg["activation"], where)
             elif kind == "Add":
                 out = self.b.add(ins[0], ins[1], name)
+            elif kind == "LeakyReLU":                   # Keras 2 calls the slope alpha, Keras 3 negative_slope
+                out = self.b.leaky_relu(ins[0], cfg.get("negative_slope", cfg.get("alpha", 0.3)), name)
             elif kind in ("AveragePooling2D", "MaxPooling2D"):
                 op = OpKind.AVERAGE_POOL_2D if kind.startswith("Average") else OpKind.MAX_POOL_2D
                 out = self.b.pool(op, ins[0], cfg["pool_size"], cfg["strides"] or cfg["pool_size"],

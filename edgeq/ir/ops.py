@@ -4,6 +4,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import numpy as np
+
 
 class OpKind(enum.Enum):
     CONV_2D = "CONV_2D"                        # in, filter [O,H,W,I], bias? -> out (NHWC)
@@ -12,6 +14,7 @@ class OpKind(enum.Enum):
     AVERAGE_POOL_2D = "AVERAGE_POOL_2D"        # in -> out
     MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
     ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
+    LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -79,6 +82,14 @@ class AddAttrs:
 
 
 @dataclass(frozen=True)
+class LeakyReluAttrs:
+    alpha: float                               # the slope below zero, a float32 value (as TFLite stores it)
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", float(np.float32(self.alpha)))
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -95,6 +106,7 @@ ATTRS_OF = {
     OpKind.AVERAGE_POOL_2D: PoolAttrs,
     OpKind.MAX_POOL_2D: PoolAttrs,
     OpKind.ADD: AddAttrs,
+    OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

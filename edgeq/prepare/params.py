@@ -15,12 +15,13 @@ from ..ir import Graph, Op, OpKind
 from .add import AddParams, prepare_add
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
+from .leaky_relu import LeakyReluParams, prepare_leaky_relu
 from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
            "prepare_graph", "prepare_op"]
 
 
@@ -39,6 +40,7 @@ _PREPARE = {
     OpKind.AVERAGE_POOL_2D: prepare_pool,
     OpKind.MAX_POOL_2D: prepare_pool,
     OpKind.ADD: prepare_add,
+    OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from edgeq.ir import (Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, NoAttrs, Op, OpKind, Padding,
-                      PoolAttrs, QParams, SoftmaxAttrs, Tensor)
+from edgeq.ir import (Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs, Op, OpKind,
+                      Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor)
 from edgeq.reference import Executor
 from tests.models import MODELS, cifar, cifar_inputs, random_inputs, shared_model
 
@@ -161,6 +161,14 @@ def pool(dtype, kind, padding, out_hw, filt=(3, 2), stride=(2, 2), act=Activatio
     return b.graph(kind, [x], y, PoolAttrs(filt, stride, padding, act))
 
 
+def leaky_relu(dtype, alpha, in_scale=0.05, out_scale=0.03):
+    """Every input value of the type through one op: both sides of the zero point and the clamps."""
+    b = Builder(dtype)
+    x = b.act("x", (1, 4, 5, 3), in_scale if dtype is DType.INT8 else in_scale / 200, zp=-20)
+    y = b.act("y", (1, 4, 5, 3), out_scale if dtype is DType.INT8 else out_scale / 200, zp=40)
+    return b.graph(OpKind.LEAKY_RELU, [x], y, LeakyReluAttrs(alpha))
+
+
 SOFTMAX_OUT = {(DType.INT8, DType.INT8): (1 / 256, -128), (DType.INT8, DType.INT16): (1 / 65536, -32768),
                (DType.INT16, DType.INT16): (1 / 32768, 0)}       # what TFLM's softmax Prepare requires
 
@@ -199,6 +207,11 @@ CASES = {
     "avgpool_int16_valid_relu": lambda: pool(I16, OpKind.AVERAGE_POOL_2D, VALID, (3, 3), act=Activation.RELU),
     "maxpool_int8_same_relu6": lambda: pool(I8, OpKind.MAX_POOL_2D, SAME, (4, 3), act=Activation.RELU6),
     "maxpool_int16_valid_stride_1x2": lambda: pool(I16, OpKind.MAX_POOL_2D, VALID, (6, 3), (2, 2), (1, 2)),
+    "leaky_relu_int8_alpha_0.2": lambda: leaky_relu(I8, 0.2),
+    "leaky_relu_int8_alpha_0_same_scales": lambda: leaky_relu(I8, 0.0, 0.05, 0.05),
+    "leaky_relu_int8_negative_alpha": lambda: leaky_relu(I8, -0.3),
+    "leaky_relu_int16_alpha_0.01": lambda: leaky_relu(I16, 0.01),
+    "leaky_relu_int16_alpha_3_coarse_output": lambda: leaky_relu(I16, 3.0, 0.05, 0.2),
     "softmax_int8_rows": lambda: softmax(I8, in_scale=0.02),
     "softmax_int8_beta_2_coarse_input": lambda: softmax(I8, beta=2.0, in_scale=0.5),
     "softmax_int8_to_int16": lambda: softmax(I8, out_dtype=I16),

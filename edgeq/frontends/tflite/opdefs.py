@@ -5,8 +5,8 @@ import math
 from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
-from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, NoAttrs, OpKind, Padding, PoolAttrs,
-                   SoftmaxAttrs)
+from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
+                   PoolAttrs, SoftmaxAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -31,6 +31,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.AVERAGE_POOL_2D, Options.POOL_2D, 1, 1, 1),
     OpDef(OpKind.MAX_POOL_2D, Options.POOL_2D, 1, 1, 1),
     OpDef(OpKind.ADD, Options.ADD, 2, 2, 2),
+    OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -64,6 +65,10 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
         if not math.isfinite(o["beta"]):
             raise ModelFormatError(f"{where}: softmax beta is {o['beta']}, not a finite number")
         return SoftmaxAttrs(beta=float(o["beta"]))
+    if kind is OpKind.LEAKY_RELU:
+        if not math.isfinite(o["alpha"]):
+            raise ModelFormatError(f"{where}: leaky relu alpha is {o['alpha']}, not a finite number")
+        return LeakyReluAttrs(alpha=float(o["alpha"]))
     return NoAttrs()
 
 
@@ -89,6 +94,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"fused_activation_function": act[attrs.activation], "pot_scale_int16": False}
     if kind is OpKind.SOFTMAX:
         return {"beta": attrs.beta}
+    if kind is OpKind.LEAKY_RELU:
+        return {"alpha": attrs.alpha}
     if kind is OpKind.RESHAPE:
         return {"new_shape": tuple(out_shape)}
     return {}

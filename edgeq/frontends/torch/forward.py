@@ -88,6 +88,8 @@ class GraphModule(nn.Module):
             y = x + args[1]
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
+        elif kind is OpKind.LEAKY_RELU:
+            return F.leaky_relu(x, attrs.alpha)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
             return x
         elif kind is OpKind.RESHAPE:

@@ -107,6 +107,8 @@ class _Converter:
             return self._reshape(node, x, name)
         if isinstance(m, nn.Softmax):
             return self._softmax(node, x, m.dim, name)
+        if isinstance(m, nn.LeakyReLU):
+            return self.b.leaky_relu(x, m.negative_slope, name)
         if isinstance(m, PASS_THROUGH):
             return x
         self.fail(node, "module type not supported")
@@ -117,6 +119,9 @@ class _Converter:
             return None
         if t in RELU_FUNCS or t == "relu":
             return self.b.fuse(self._in(node), RELU_FUNCS.get(t, Activation.RELU), node.name)
+        if t in (F.leaky_relu, "leaky_relu"):
+            slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
+            return self.b.leaky_relu(self._in(node), slope, node.name)
         if t in ADD_FUNCS or t == "add":
             return self.b.add(self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
