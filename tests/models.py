@@ -162,6 +162,15 @@ class _Net:
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
         return self._op(OpKind.LEAKY_RELU, [x], out, LeakyReluAttrs(alpha=alpha))
 
+    def pad(self, x: str, paddings) -> str:
+        """Output quantized like the input (TFLite's PAD keeps it), the paddings an int32 constant."""
+        pads = np.asarray(paddings, np.int32)
+        p = self._add("paddings", pads.shape, DType.INT32, None, pads)
+        shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.t(x).shape, pads))
+        out = self._add("pad", shape, self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.PAD, [x, p], out, NoAttrs())
+
     def softmax(self, x: str) -> str:
         out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
         return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
@@ -204,6 +213,15 @@ def _leaky_relu(n: _Net) -> Graph:
     x = n.input((1, 6, 6, 4))
     y = n.leaky_relu(n.conv(x, 8, kernel=3), alpha=0.1)
     return n.graph(n.leaky_relu(y, alpha=1.7))
+
+
+def _pad(n: _Net) -> Graph:
+    """Uneven padding of rows and columns before a VALID conv (how converters spell asymmetric SAME), then padding
+    of the channels and of a rank-2 tensor."""
+    x = n.input((1, 5, 6, 3))
+    y = n.conv(n.pad(x, [[0, 0], [1, 2], [0, 1], [0, 0]]), 4, kernel=3, padding=VALID)       # 8x7 -> 6x5x4
+    y = n.pad(y, [[0, 0], [0, 0], [1, 0], [2, 1]])                                           # 6x6x7
+    return n.graph(n.pad(n.reshape(y, (1, 6 * 6 * 7)), [[0, 0], [3, 2]]))
 
 
 def _fc(n: _Net) -> Graph:
@@ -271,6 +289,7 @@ _TOPOLOGIES = {
     "maxpool": (partial(_pool, OpKind.MAX_POOL_2D), ("int8", "int16")),
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
+    "pad": (_pad, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

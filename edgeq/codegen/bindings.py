@@ -56,7 +56,8 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add leaky_relu softmax quantize dequantize requantize alias
+    call: str                     # conv dw_conv fc pool add leaky_relu pad softmax quantize dequantize requantize
+                                  # alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
     params: object                # prepare_op's dataclass (None for RESHAPE)
@@ -73,7 +74,8 @@ class Layer:
         """What runs the layer, for the layer table: the CMSIS-NN function, an inline loop, or "" for an alias."""
         return {"quantize": "inline loop: roundf(x / scale) + zp", "dequantize": "inline loop: scale * (q - zp)",
                 "requantize": f"inline loop: {self.function}",
-                "leaky_relu": f"inline loop: {self.function} x2"}.get(self.call, self.function)
+                "leaky_relu": f"inline loop: {self.function} x2",
+                "pad": "inline loop: fill + row copies"}.get(self.call, self.function)
 
     @property
     def weight_bytes(self) -> int:
@@ -259,6 +261,13 @@ def _leaky_relu(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "leaky_relu", REQUANTIZE, _precision(graph, op), p), None
 
 
+def _pad(graph: Graph, i: int, op: Op, p):
+    """A fill with the zero point and a copy of each input row into place: edgeq's loop (the CMSIS-NN `edgeq setup`
+    fetches has no pad; current upstream's arm_pad_s8 is the same fill and copy, for int8 only)."""
+    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "pad", "", _precision(graph, op), p), None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -294,6 +303,7 @@ _BIND = {
     OpKind.MAX_POOL_2D: _pool,
     OpKind.ADD: _add,
     OpKind.LEAKY_RELU: _leaky_relu,
+    OpKind.PAD: _pad,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -100,6 +100,14 @@ class FloatGraphBuilder:
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)
 
+    def pad(self, x: str, paddings, name: str) -> str:
+        """Zero padding; `paddings` is (before, after) per dimension of x (NHWC for 4-D)."""
+        pads = np.asarray(paddings, np.int32).reshape(len(self.shape(x)), 2)
+        p = self._tensor(f"{name}/paddings", pads.shape)
+        self.tensors[p] = Tensor(p, pads.shape, DType.INT32, None, pads)
+        shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
+        return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
+
     def leaky_relu(self, x: str, alpha: float, name: str) -> str:
         return self._op(OpKind.LEAKY_RELU, [x], self.shape(x), LeakyReluAttrs(alpha=float(alpha)), name)
 

@@ -15,6 +15,8 @@ class OpKind(enum.Enum):
     MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
     ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
+    PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
+                                               # padded with the zero point (real 0)
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -96,7 +98,7 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), QUANTIZE, DEQUANTIZE."""
+    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), QUANTIZE, DEQUANTIZE."""
 
 
 ATTRS_OF = {
@@ -107,6 +109,7 @@ ATTRS_OF = {
     OpKind.MAX_POOL_2D: PoolAttrs,
     OpKind.ADD: AddAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
+    OpKind.PAD: NoAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

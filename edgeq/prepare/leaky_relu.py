@@ -20,15 +20,15 @@ class LeakyReluParams:
 
 
 def prepare_leaky_relu(ops: Operands) -> LeakyReluParams:
-    """Both multipliers are computed as TFLM computes them: the scales and alpha are float32, so the product and
-    quotient are taken in float32 before QuantizeMultiplier sees them as double."""
+    """Both multipliers as TFLM computes them: the float32 scales and alpha widened to double, then multiplied and
+    divided in double (in float32, one of 1728 int16 outputs of a test model came out one step off)."""
     x, y = ops.input(0), ops.output
     ops.activation_dtype()                    # int8 or int16, the same in and out (int16: symmetric)
     if tuple(x.shape) != tuple(y.shape):
         ops.fail(f"output shape {y.shape} differs from the input's {x.shape}", y)
     (s_in, z_in), (s_out, z_out) = ops.per_tensor(x), ops.per_tensor(y)
-    s_in, s_out, alpha = np.float32(s_in), np.float32(s_out), np.float32(ops.op.attrs.alpha)
-    m_id, sh_id = qmath.quantize_multiplier(float(s_in / s_out))
-    m_alpha, sh_alpha = qmath.quantize_multiplier(float(s_in * alpha / s_out))
+    s_in, s_out, alpha = (float(np.float32(v)) for v in (s_in, s_out, ops.op.attrs.alpha))
+    m_id, sh_id = qmath.quantize_multiplier(s_in / s_out)
+    m_alpha, sh_alpha = qmath.quantize_multiplier(s_in * alpha / s_out)
     return LeakyReluParams(input_zero_point=z_in, output_zero_point=z_out, multiplier_identity=m_id,
                            shift_identity=sh_id, multiplier_alpha=m_alpha, shift_alpha=sh_alpha)

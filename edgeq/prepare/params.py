@@ -16,12 +16,13 @@ from .add import AddParams, prepare_add
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
+from .pad import PadParams, prepare_pad
 from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
            "prepare_graph", "prepare_op"]
 
 
@@ -41,6 +42,7 @@ _PREPARE = {
     OpKind.MAX_POOL_2D: prepare_pool,
     OpKind.ADD: prepare_add,
     OpKind.LEAKY_RELU: prepare_leaky_relu,
+    OpKind.PAD: prepare_pad,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

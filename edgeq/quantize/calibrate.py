@@ -1,4 +1,4 @@
-"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling and reshape outputs keep
+"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape and pad outputs keep
 their input's scale and zero point, softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every
 tensor gets int8 and int16 qparams from its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
-SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE)
+SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD)
 
 
 def make_spec(graph: Graph, ranges: dict[str, tuple[float, float]], bits: dict[str, int] | None = None,

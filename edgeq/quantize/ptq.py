@@ -27,6 +27,8 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
                 inputs[k] = _requantized(inputs[k], dtype, spec, tensors, ops)
         out = graph.tensors[op.outputs[0]]
         tensors[out.name] = Tensor(out.name, out.shape, types[out.name], spec.qparams(out.name, types[out.name]))
+        if op.kind not in WEIGHTED:                # PAD's paddings: integer constants, as they are
+            tensors.update({n: graph.tensors[n] for n in op.inputs[1:] if n and graph.tensors[n].is_const})
         if op.kind in WEIGHTED:
             bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
             w, b = (graph.tensors[n] for n in op.inputs[1:3])
@@ -81,7 +83,9 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
         op = Op(op.kind, list(op.inputs), list(op.outputs), op.attrs, op.name or f"{op.kind.value.lower()}_{i}")
         for name in [n for n in op.inputs if n is not None] + op.outputs:
             t = graph.tensors[name]
-            if not t.is_const:
+            if t.is_const and op.kind not in WEIGHTED:          # PAD's paddings
+                tensors[name] = t
+            elif not t.is_const:
                 if t.dtype not in ACTIVATION_TYPES:
                     raise EdgeqError(f"{where}: {op.where(i)}: tensor {name!r} is {t.dtype.value}; the quantized "
                                      "twin takes int8 and int16 activations")

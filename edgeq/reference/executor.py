@@ -20,6 +20,7 @@ from .add import add
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
+from .pad import pad
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
@@ -32,6 +33,7 @@ KERNELS = {
     OpKind.MAX_POOL_2D: max_pool,
     OpKind.ADD: add,
     OpKind.LEAKY_RELU: leaky_relu,
+    OpKind.PAD: pad,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

@@ -32,6 +32,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.MAX_POOL_2D, Options.POOL_2D, 1, 1, 1),
     OpDef(OpKind.ADD, Options.ADD, 2, 2, 2),
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
+    OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),

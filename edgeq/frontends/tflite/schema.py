@@ -80,6 +80,7 @@ class Options(enum.IntEnum):
     SOFTMAX = 9
     ADD = 11
     RESHAPE = 17
+    PAD = 22
     LEAKY_RELU = 75
 
 
@@ -106,6 +107,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.ADD: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
+    Options.PAD: (),
 }
 
 

@@ -37,7 +37,7 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
         _activation(x, fail)
     else:
         _activation(x, fail)
-        others = [] if kind in WEIGHTED else [t for t in ins[1:] if t is not None]
+        others = [] if kind in WEIGHTED or kind is OpKind.PAD else [t for t in ins[1:] if t is not None]
         for t in others + [out]:
             _activation(t, fail)
             if t.dtype is not x.dtype:
@@ -101,6 +101,14 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
                 fail(t, f"has a different shape from {x.name!r} {list(x.shape)} (broadcasting is not supported)")
     if kind is OpKind.RESHAPE and out.size != x.size:
         fail(out, f"has {out.size} elements, its input {x.name!r} {x.size}")
+    if kind is OpKind.PAD:
+        pads = rest[0]
+        if not pads.is_const or pads.dtype is not DType.INT32 or pads.shape != (len(x.shape), 2):
+            fail(pads, f"must be constant int32 paddings [{len(x.shape)}, 2] for input {list(x.shape)}")
+        if len(x.shape) > 4 or (pads.data < 0).any():
+            fail(pads, "pads a tensor of rank above 4 or by a negative amount (edgeq pads rank 1-4, by >= 0)")
+        if tuple(out.shape) != tuple(int(d + b + a) for d, (b, a) in zip(x.shape, pads.data)):
+            fail(out, f"is not input {list(x.shape)} padded by {pads.data.tolist()}")
 
 
 def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, where: str):

@@ -90,6 +90,8 @@ class GraphModule(nn.Module):
             return torch.softmax(x, dim=-1)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
+        elif kind is OpKind.PAD:
+            return self._zero_pad(op, x)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
             return x
         elif kind is OpKind.RESHAPE:
@@ -124,6 +126,14 @@ class GraphModule(nn.Module):
                 raise NotImplementedError(f"twin: {op.name}: padded average pooling")
             return F.avg_pool2d(x, a.filter, a.stride)
         return F.max_pool2d(self._pad(x, a.padding, a.filter, a.stride, float("-inf")), a.filter, a.stride)
+
+    def _zero_pad(self, op, x):
+        """PAD over x as torch holds it (NCHW for 4-D): F.pad takes (before, after) from the last dimension back."""
+        pads = self.graph.tensors[op.inputs[1]].data.tolist()                 # IR order: NHWC
+        if pads[0] != [0, 0]:
+            raise NotImplementedError(f"twin: {op.name}: padding of the batch dimension")
+        order = [pads[2], pads[1], pads[3]] if x.ndim == 4 else pads[1:][::-1]   # torch's last dimension first
+        return F.pad(x, [v for pair in order for v in pair])
 
     @staticmethod
     def _pad(x, padding: Padding, window, stride, value: float):

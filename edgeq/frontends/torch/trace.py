@@ -80,6 +80,28 @@ class _Converter:
             self.fail(node, f"argument {i} is not a tensor edgeq follows")
         return self.value[arg.name]
 
+    def _leaky_relu(self, x: str, slope: float, name: str) -> str:
+        out = self.b.leaky_relu(x, slope, name)
+        if x in self.nchw:                       # elementwise: still features in NCHW flatten order
+            self.nchw[out] = self.nchw[x]
+        return out
+
+    def _pad(self, node: fx.Node, x: str, torch_pads, value: float, name: str) -> str:
+        """torch's pads run from the last dimension back, (left, right, top, bottom, ...), over NCHW; the IR is
+        NHWC. Only zeros: PAD pads with the zero point."""
+        if value != 0:
+            self.fail(node, f"padding with {value} is not supported (zeros are)")
+        if x in self.nchw:
+            self.fail(node, "padding a flattened feature map is not supported: pad before flattening")
+        rank = len(self.b.shape(x))
+        torch_pads = [int(p) for p in (torch_pads if isinstance(torch_pads, (tuple, list)) else (torch_pads,) * 4)]
+        by_dim = [(0, 0)] * rank                         # torch's dimension order
+        for k in range(len(torch_pads) // 2):
+            by_dim[rank - 1 - k] = (torch_pads[2 * k], torch_pads[2 * k + 1])
+        if rank == 4:
+            by_dim = [by_dim[0], by_dim[2], by_dim[3], by_dim[1]]          # NCHW -> NHWC
+        return self.b.pad(x, by_dim, name)
+
     def _module(self, node: fx.Node, m: nn.Module) -> str:
         x, name = self._in(node), str(node.target)
         if isinstance(m, nn.Conv2d):
@@ -108,7 +130,9 @@ class _Converter:
         if isinstance(m, nn.Softmax):
             return self._softmax(node, x, m.dim, name)
         if isinstance(m, nn.LeakyReLU):
-            return self.b.leaky_relu(x, m.negative_slope, name)
+            return self._leaky_relu(x, m.negative_slope, name)
+        if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
+            return self._pad(node, x, m.padding, getattr(m, "value", 0.0), name)
         if isinstance(m, PASS_THROUGH):
             return x
         self.fail(node, "module type not supported")
@@ -119,9 +143,15 @@ class _Converter:
             return None
         if t in RELU_FUNCS or t == "relu":
             return self.b.fuse(self._in(node), RELU_FUNCS.get(t, Activation.RELU), node.name)
+        if t is F.pad:
+            mode = node.kwargs.get("mode", node.args[2] if len(node.args) > 2 else "constant")
+            value = node.kwargs.get("value", node.args[3] if len(node.args) > 3 else None) or 0.0
+            if mode != "constant":
+                self.fail(node, f"{mode} padding is not supported (constant zeros are)")
+            return self._pad(node, self._in(node), node.args[1], value, node.name)
         if t in (F.leaky_relu, "leaky_relu"):
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
-            return self.b.leaky_relu(self._in(node), slope, node.name)
+            return self._leaky_relu(self._in(node), slope, node.name)
         if t in ADD_FUNCS or t == "add":
             return self.b.add(self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:

@@ -1,6 +1,6 @@
-"""LEAKY_RELU from PyTorch to the device: nn.LeakyReLU and F.leaky_relu trace to the op, the quantizer calibrates
-its output, its quantized twin's values are the executor's, and the int8 and 16x8 firmware equal tflite-micro
-byte for byte on cortex-m4."""
+"""The ops beyond convolutions, from PyTorch to the device: nn.LeakyReLU and F.leaky_relu trace to LEAKY_RELU,
+nn.ZeroPad2d and F.pad to PAD; the quantizer calibrates them, the quantized twin's values are the executor's, and
+the int8 and 16x8 firmware equal tflite-micro byte for byte on cortex-m4."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,30 +19,39 @@ from tests.models import oracle
 from tests.twin_checks import assert_twin_is_executor
 
 
-class LeakyNet(nn.Module):
+class OpsNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(1, 6, 3)
+        self.conv = nn.Conv2d(1, 6, 3)                   # 8x8 -> 6x6
         self.act = nn.LeakyReLU(0.15)
-        self.fc = nn.Linear(6 * 6 * 6, 10)
+        self.pad = nn.ZeroPad2d((1, 0, 2, 1))            # left, right, top, bottom: 6x6 -> 9x7
+        self.conv2 = nn.Conv2d(6, 4, 3)                  # -> 7x5
+        self.fc = nn.Linear(4 * 7 * 6, 10)
 
     def forward(self, x):
-        return self.fc(F.leaky_relu(torch.flatten(self.act(self.conv(x)), 1), negative_slope=0.3))
+        y = self.conv2(self.pad(self.act(self.conv(x))))
+        y = F.pad(y, (0, 1))                             # one more column on the right: 7x6
+        return self.fc(F.leaky_relu(torch.flatten(y, 1), negative_slope=0.3))
 
 
 @pytest.fixture(scope="module")
 def net_and_data():
     torch.manual_seed(0)
     x = np.random.default_rng(0).uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
-    return LeakyNet().eval(), x
+    return OpsNet().eval(), x
 
 
-def test_traces_to_leaky_relu_and_the_twin_is_the_executor(net_and_data):
+def test_traces_to_the_ops_and_the_twin_is_the_executor(net_and_data):
     from edgeq.frontends.torch import from_module
     net, x = net_and_data
-    graph = from_module(net, (1, 1, 8, 8), "leaky")
+    graph = from_module(net, (1, 1, 8, 8), "ops")
     alphas = [op.attrs.alpha for op in graph.ops if op.kind is OpKind.LEAKY_RELU]
     assert alphas == pytest.approx([0.15, 0.3])
+    pads = [graph.tensors[op.inputs[1]].data.tolist() for op in graph.ops if op.kind is OpKind.PAD]
+    assert pads == [[[0, 0], [2, 1], [1, 0], [0, 0]], [[0, 0], [0, 0], [0, 1], [0, 0]]]       # NHWC
+    with torch.no_grad():
+        np.testing.assert_allclose(Twin(graph, input_layout="nchw")(torch.from_numpy(x)).numpy(),
+                                   net(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
     nhwc = x.transpose(0, 2, 3, 1)
     twin = Twin(graph)
     spec = make_spec(graph, twin.observe([nhwc]))
@@ -56,9 +65,10 @@ def test_traces_to_leaky_relu_and_the_twin_is_the_executor(net_and_data):
 @pytest.mark.parametrize("policy", ["int8", "int16"])
 def test_leaky_relu_net_on_the_device_equals_tflite_micro(net_and_data, policy, tmp_path):
     net, x = net_and_data
-    tflite = tmp_path / f"leaky_{policy}.tflite"
+    tflite = tmp_path / f"ops_{policy}.tflite"
     api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
-    assert sum(op.kind is OpKind.LEAKY_RELU for op in read_tflite(tflite).ops) == 2
+    kinds = [op.kind for op in read_tflite(tflite).ops]
+    assert kinds.count(OpKind.LEAKY_RELU) == kinds.count(OpKind.PAD) == 2
     report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
     assert [row["kernel"] for row in report["layers"] if row["op"] == "LEAKY_RELU"] == \
         ["inline loop: arm_nn_requantize x2"] * 2
