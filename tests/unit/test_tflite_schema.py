@@ -29,7 +29,8 @@ def test_enums_match_schema():
     unions = _enum(tfl.BuiltinOptions)
     names = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions", "POOL_2D": "Pool2DOptions",
              "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
-             "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "NONE": "NONE"}
+             "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions",
+             "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
 
