@@ -34,7 +34,8 @@ from .errors import GraphInvariantError
 from .ir import Graph, OpKind
 
 ALIGN = 16          # every offset and the arena size: MVE loads prefer 16-byte alignment
-INPLACE = {OpKind.ADD, OpKind.QUANTIZE}   # elementwise: element i of each input is read before i is written
+# elementwise: element i of each input is read before element i of the output is written
+INPLACE = {OpKind.ADD, OpKind.SUB, OpKind.LEAKY_RELU, OpKind.QUANTIZE}
 
 
 def align(n: int) -> int:

@@ -157,6 +157,10 @@ class _Net:
         out = self._activation("add", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
         return self._op(OpKind.ADD, [a, b], out, AddAttrs(activation=activation))
 
+    def sub(self, a: str, b: str, activation: Activation = NONE) -> str:
+        out = self._activation("sub", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
+        return self._op(OpKind.SUB, [a, b], out, AddAttrs(activation=activation))
+
     def leaky_relu(self, x: str, alpha: float) -> str:
         """Output over its own calibrated range (the negative side shrunk by alpha)."""
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
@@ -206,6 +210,13 @@ def _depthwise(n: _Net) -> Graph:
     x = n.input((1, 8, 8, 4))
     y = n.depthwise(x, multiplier=1, activation=RELU)                           # 8x8x4
     return n.graph(n.depthwise(y, multiplier=2, stride=2, padding=VALID))       # 3x3x8
+
+
+def _sub(n: _Net) -> Graph:
+    """Two convolutions of one input subtracted (different scales), then a fused ReLU6 on a second SUB."""
+    x = n.input((1, 6, 6, 4))
+    a, b = n.conv(x, 4, kernel=3), n.conv(x, 4, kernel=1, gain=2.0)
+    return n.graph(n.sub(n.sub(a, b), a, activation=RELU6))
 
 
 def _leaky_relu(n: _Net) -> Graph:
@@ -289,6 +300,7 @@ _TOPOLOGIES = {
     "maxpool": (partial(_pool, OpKind.MAX_POOL_2D), ("int8", "int16")),
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
+    "sub": (_sub, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),

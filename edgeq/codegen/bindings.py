@@ -56,8 +56,8 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add leaky_relu pad softmax quantize dequantize requantize
-                                  # alias
+    call: str                     # conv dw_conv fc pool add sub leaky_relu pad softmax quantize dequantize
+                                  # requantize alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
     params: object                # prepare_op's dataclass (None for RESHAPE)
@@ -75,6 +75,7 @@ class Layer:
         return {"quantize": "inline loop: roundf(x / scale) + zp", "dequantize": "inline loop: scale * (q - zp)",
                 "requantize": f"inline loop: {self.function}",
                 "leaky_relu": f"inline loop: {self.function} x2",
+                "sub": f"inline loop: {self.function} x3",
                 "pad": "inline loop: fill + row copies"}.get(self.call, self.function)
 
     @property
@@ -254,6 +255,13 @@ def _add(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
 
 
+def _sub(graph: Graph, i: int, op: Op, p):
+    """CMSIS-NN has no subtraction (TFLM runs its reference; negating ADD's second multiplier would round ties the
+    other way): an inline loop with ADD's rescaling, each step arm_nn_requantize."""
+    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "sub", REQUANTIZE, _precision(graph, op), p), None
+
+
 def _leaky_relu(graph: Graph, i: int, op: Op, p):
     """CMSIS-NN has no leaky ReLU (TFLM runs its reference kernel): an inline loop, each side of the zero point
     requantized by its own multiplier with arm_nn_requantize (TFLM's MultiplyByQuantizedMultiplier)."""
@@ -302,6 +310,7 @@ _BIND = {
     OpKind.AVERAGE_POOL_2D: _pool,
     OpKind.MAX_POOL_2D: _pool,
     OpKind.ADD: _add,
+    OpKind.SUB: _sub,
     OpKind.LEAKY_RELU: _leaky_relu,
     OpKind.PAD: _pad,
     OpKind.SOFTMAX: _softmax,

@@ -17,7 +17,7 @@ from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, Co
 from ..prepare.qmath import out_size
 
 F32 = DType.FLOAT32
-FUSABLE = (*WEIGHTED, OpKind.ADD)
+FUSABLE = (*WEIGHTED, OpKind.ADD, OpKind.SUB)
 
 
 def fold_batchnorm(kind: OpKind, w: np.ndarray, b: np.ndarray, gamma, beta, mean, var, eps: float
@@ -96,6 +96,12 @@ class FloatGraphBuilder:
             raise UnsupportedModelError(f"{self.source}: {name}: adds {list(self.shape(a))} and "
                                         f"{list(self.shape(b))} (broadcasting is not supported)")
         return self._op(OpKind.ADD, [a, b], self.shape(a), AddAttrs(), name)
+
+    def sub(self, a: str, b: str, name: str) -> str:
+        if self.shape(a) != self.shape(b):
+            raise UnsupportedModelError(f"{self.source}: {name}: subtracts {list(self.shape(b))} from "
+                                        f"{list(self.shape(a))} (broadcasting is not supported)")
+        return self._op(OpKind.SUB, [a, b], self.shape(a), AddAttrs(), name)
 
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)

@@ -14,6 +14,7 @@ class OpKind(enum.Enum):
     AVERAGE_POOL_2D = "AVERAGE_POOL_2D"        # in -> out
     MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
     ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
+    SUB = "SUB"                                # a, b (same shape) -> a - b, each with its own scale
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
@@ -80,6 +81,7 @@ class PoolAttrs:
 
 @dataclass(frozen=True)
 class AddAttrs:
+    """ADD and SUB."""
     activation: Activation = Activation.NONE
 
 
@@ -108,6 +110,7 @@ ATTRS_OF = {
     OpKind.AVERAGE_POOL_2D: PoolAttrs,
     OpKind.MAX_POOL_2D: PoolAttrs,
     OpKind.ADD: AddAttrs,
+    OpKind.SUB: AddAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.PAD: NoAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,

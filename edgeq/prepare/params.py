@@ -41,6 +41,7 @@ _PREPARE = {
     OpKind.AVERAGE_POOL_2D: prepare_pool,
     OpKind.MAX_POOL_2D: prepare_pool,
     OpKind.ADD: prepare_add,
+    OpKind.SUB: prepare_add,                  # sub_common.cc's CalculateOpDataSub: the same rescaling
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.SOFTMAX: prepare_softmax,

@@ -50,11 +50,11 @@ class Budget:
 
 
 def residual_ties(graph: Graph) -> list[list[str]]:
-    """Weighted layers whose outputs meet in the same ADD (directly), each group to share one precision."""
+    """Weighted layers whose outputs meet in the same ADD or SUB (directly), each group to share one precision."""
     producer = {op.outputs[0]: op for op in graph.ops}
     groups = []
     for op in graph.ops:
-        if op.kind is OpKind.ADD:
+        if op.kind in (OpKind.ADD, OpKind.SUB):
             group = [producer[n].name for n in op.inputs if n in producer and producer[n].kind in WEIGHTED]
             if len(group) > 1:
                 groups.append(group)

@@ -16,7 +16,7 @@ import numpy as np
 from ..ir import Graph, OpKind, Tensor, verify
 from ..passes import lower
 from ..prepare import prepare_graph
-from .add import add
+from .add import add, sub
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
@@ -32,6 +32,7 @@ KERNELS = {
     OpKind.AVERAGE_POOL_2D: average_pool,
     OpKind.MAX_POOL_2D: max_pool,
     OpKind.ADD: add,
+    OpKind.SUB: sub,
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.SOFTMAX: softmax,

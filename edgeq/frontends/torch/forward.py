@@ -86,6 +86,8 @@ class GraphModule(nn.Module):
             y = self._pool(op, x)
         elif kind is OpKind.ADD:
             y = x + args[1]
+        elif kind is OpKind.SUB:
+            y = x - args[1]
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
         elif kind is OpKind.LEAKY_RELU:
