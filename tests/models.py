@@ -161,6 +161,10 @@ class _Net:
         out = self._activation("sub", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
         return self._op(OpKind.SUB, [a, b], out, AddAttrs(activation=activation))
 
+    def mul(self, a: str, b: str, activation: Activation = NONE) -> str:
+        out = self._activation("mul", self.t(a).shape, self.rms[a] * self.rms[b], activation)
+        return self._op(OpKind.MUL, [a, b], out, AddAttrs(activation=activation))
+
     def leaky_relu(self, x: str, alpha: float) -> str:
         """Output over its own calibrated range (the negative side shrunk by alpha)."""
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
@@ -217,6 +221,13 @@ def _sub(n: _Net) -> Graph:
     x = n.input((1, 6, 6, 4))
     a, b = n.conv(x, 4, kernel=3), n.conv(x, 4, kernel=1, gain=2.0)
     return n.graph(n.sub(n.sub(a, b), a, activation=RELU6))
+
+
+def _mul(n: _Net) -> Graph:
+    """A gate: one convolution times another, then times itself with a fused ReLU."""
+    x = n.input((1, 6, 6, 4))
+    y = n.mul(n.conv(x, 4, kernel=3), n.conv(x, 4, kernel=1, gain=2.0))
+    return n.graph(n.mul(y, y, activation=RELU))
 
 
 def _leaky_relu(n: _Net) -> Graph:
@@ -301,6 +312,7 @@ _TOPOLOGIES = {
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "sub": (_sub, ("int8", "int16")),
+    "mul": (_mul, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),

@@ -56,7 +56,7 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add sub leaky_relu pad softmax quantize dequantize
+    call: str                     # conv dw_conv fc pool add sub mul leaky_relu pad softmax quantize dequantize
                                   # requantize alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
@@ -255,6 +255,11 @@ def _add(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
 
 
+def _mul(graph: Graph, i: int, op: Op, p):
+    s = _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "mul", f"arm_elementwise_mul_{s}", _precision(graph, op), p), None
+
+
 def _sub(graph: Graph, i: int, op: Op, p):
     """CMSIS-NN has no subtraction (TFLM runs its reference; negating ADD's second multiplier would round ties the
     other way): an inline loop with ADD's rescaling, each step arm_nn_requantize."""
@@ -311,6 +316,7 @@ _BIND = {
     OpKind.MAX_POOL_2D: _pool,
     OpKind.ADD: _add,
     OpKind.SUB: _sub,
+    OpKind.MUL: _mul,
     OpKind.LEAKY_RELU: _leaky_relu,
     OpKind.PAD: _pad,
     OpKind.SOFTMAX: _softmax,

@@ -17,7 +17,7 @@ from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, Co
 from ..prepare.qmath import out_size
 
 F32 = DType.FLOAT32
-FUSABLE = (*WEIGHTED, OpKind.ADD, OpKind.SUB)
+FUSABLE = (*WEIGHTED, OpKind.ADD, OpKind.SUB, OpKind.MUL)
 
 
 def fold_batchnorm(kind: OpKind, w: np.ndarray, b: np.ndarray, gamma, beta, mean, var, eps: float
@@ -91,17 +91,13 @@ class FloatGraphBuilder:
         return self._op(kind, [x], shape, PoolAttrs(filter=tuple(size), stride=tuple(stride), padding=padding),
                         name)
 
-    def add(self, a: str, b: str, name: str) -> str:
-        if self.shape(a) != self.shape(b):
-            raise UnsupportedModelError(f"{self.source}: {name}: adds {list(self.shape(a))} and "
-                                        f"{list(self.shape(b))} (broadcasting is not supported)")
-        return self._op(OpKind.ADD, [a, b], self.shape(a), AddAttrs(), name)
 
-    def sub(self, a: str, b: str, name: str) -> str:
+    def elementwise(self, kind: OpKind, a: str, b: str, name: str) -> str:
+        """ADD, SUB or MUL of two tensors of one shape."""
         if self.shape(a) != self.shape(b):
-            raise UnsupportedModelError(f"{self.source}: {name}: subtracts {list(self.shape(b))} from "
-                                        f"{list(self.shape(a))} (broadcasting is not supported)")
-        return self._op(OpKind.SUB, [a, b], self.shape(a), AddAttrs(), name)
+            raise UnsupportedModelError(f"{self.source}: {name}: {kind.value} of {list(self.shape(a))} and "
+                                        f"{list(self.shape(b))} (broadcasting is not supported)")
+        return self._op(kind, [a, b], self.shape(a), AddAttrs(), name)
 
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)

@@ -81,7 +81,7 @@ class _Converter:
             elif kind == "Activation":
                 out = self._activation(ins[0], cfg["activation"], where)
             elif kind == "Add":
-                out = self.b.add(ins[0], ins[1], name)
+                out = self.b.elementwise(OpKind.ADD, ins[0], ins[1], name)
             elif kind == "LeakyReLU":                   # Keras 2 calls the slope alpha, Keras 3 negative_slope
                 out = self.b.leaky_relu(ins[0], cfg.get("negative_slope", cfg.get("alpha", 0.3)), name)
             elif kind in ("AveragePooling2D", "MaxPooling2D"):

@@ -15,6 +15,7 @@ class OpKind(enum.Enum):
     MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
     ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
     SUB = "SUB"                                # a, b (same shape) -> a - b, each with its own scale
+    MUL = "MUL"                                # a, b (same shape) -> a * b
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
@@ -81,7 +82,7 @@ class PoolAttrs:
 
 @dataclass(frozen=True)
 class AddAttrs:
-    """ADD and SUB."""
+    """ADD, SUB and MUL: the fused activation."""
     activation: Activation = Activation.NONE
 
 
@@ -111,6 +112,7 @@ ATTRS_OF = {
     OpKind.MAX_POOL_2D: PoolAttrs,
     OpKind.ADD: AddAttrs,
     OpKind.SUB: AddAttrs,
+    OpKind.MUL: AddAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.PAD: NoAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,

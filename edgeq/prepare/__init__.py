@@ -5,8 +5,8 @@ activation clamps, padding, softmax tables) from the IR's scales exactly as TFLi
 so that both implementations compute with the same numbers. Imports only `edgeq.ir`, `edgeq.errors` and
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
-from .params import (AddParams, ConvParams, FullyConnectedParams, LeakyReluParams, PadParams, PoolParams,
-                     QuantizeParams, SoftmaxParams, prepare_graph, prepare_op)
+from .params import (AddParams, ConvParams, FullyConnectedParams, LeakyReluParams, MulParams, PadParams,
+                     PoolParams, QuantizeParams, SoftmaxParams, prepare_graph, prepare_op)
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
            "prepare_graph", "prepare_op"]

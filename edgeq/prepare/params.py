@@ -16,13 +16,14 @@ from .add import AddParams, prepare_add
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
+from .mul import MulParams, prepare_mul
 from .pad import PadParams, prepare_pad
 from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
            "prepare_graph", "prepare_op"]
 
 
@@ -42,6 +43,7 @@ _PREPARE = {
     OpKind.MAX_POOL_2D: prepare_pool,
     OpKind.ADD: prepare_add,
     OpKind.SUB: prepare_add,                  # sub_common.cc's CalculateOpDataSub: the same rescaling
+    OpKind.MUL: prepare_mul,
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.SOFTMAX: prepare_softmax,

@@ -20,6 +20,7 @@ from .add import add, sub
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
+from .mul import mul
 from .pad import pad
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
@@ -33,6 +34,7 @@ KERNELS = {
     OpKind.MAX_POOL_2D: max_pool,
     OpKind.ADD: add,
     OpKind.SUB: sub,
+    OpKind.MUL: mul,
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.SOFTMAX: softmax,

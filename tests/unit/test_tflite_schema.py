@@ -29,7 +29,7 @@ def test_enums_match_schema():
     unions = _enum(tfl.BuiltinOptions)
     names = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions", "POOL_2D": "Pool2DOptions",
              "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
-             "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
+             "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions", "MUL": "MulOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -58,6 +58,7 @@ _OPTIONS = {
                          ["fusedActivationFunction", "potScaleInt16"]),
     schema.Options.RESHAPE: ({"new_shape": (1, -1, 7)}, ["newShape"]),
     schema.Options.LEAKY_RELU: ({"alpha": 0.25}, ["alpha"]),
+    schema.Options.MUL: ({"fused_activation_function": 3}, ["fusedActivationFunction"]),
     schema.Options.SUB: ({"fused_activation_function": 1, "pot_scale_int16": False},
                          ["fusedActivationFunction", "potScaleInt16"]),
 }

@@ -32,6 +32,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.MAX_POOL_2D, Options.POOL_2D, 1, 1, 1),
     OpDef(OpKind.ADD, Options.ADD, 2, 2, 2),
     OpDef(OpKind.SUB, Options.SUB, 2, 2, 2),
+    OpDef(OpKind.MUL, Options.MUL, 2, 2, 2),
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
@@ -61,7 +62,7 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
         return PoolAttrs(filter=_positive(o, "filter_height", "filter_width", where),
                          stride=_positive(o, "stride_h", "stride_w", where),
                          padding=_padding(o, where), activation=_activation(o, where))
-    if kind is OpKind.ADD or kind is OpKind.SUB:
+    if kind in (OpKind.ADD, OpKind.SUB, OpKind.MUL):
         return AddAttrs(activation=_activation(o, where))
     if kind is OpKind.SOFTMAX:
         if not math.isfinite(o["beta"]):
@@ -94,6 +95,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
     if kind is OpKind.ADD or kind is OpKind.SUB:
         # pot_scale_int16 = false: each input keeps its own scale (the IR's meaning); int8 ignores the flag
         return {"fused_activation_function": act[attrs.activation], "pot_scale_int16": False}
+    if kind is OpKind.MUL:
+        return {"fused_activation_function": act[attrs.activation]}
     if kind is OpKind.SOFTMAX:
         return {"beta": attrs.beta}
     if kind is OpKind.LEAKY_RELU:

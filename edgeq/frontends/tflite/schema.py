@@ -80,6 +80,7 @@ class Options(enum.IntEnum):
     SOFTMAX = 9
     ADD = 11
     RESHAPE = 17
+    MUL = 21
     PAD = 22
     SUB = 28
     LEAKY_RELU = 75
@@ -109,6 +110,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
     Options.PAD: (),
+    Options.MUL: (("fused_activation_function", 0, "i8", 0),),
     Options.SUB: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
 }
 

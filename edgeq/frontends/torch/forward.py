@@ -88,6 +88,8 @@ class GraphModule(nn.Module):
             y = x + args[1]
         elif kind is OpKind.SUB:
             y = x - args[1]
+        elif kind is OpKind.MUL:
+            y = x * args[1]
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
         elif kind is OpKind.LEAKY_RELU:

@@ -24,6 +24,7 @@ from ..floatgraph import FloatGraphBuilder
 RELU_FUNCS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, F.relu6: Activation.RELU6}
 ADD_FUNCS = {operator.add, operator.iadd, torch.add}
 SUB_FUNCS = {operator.sub, operator.isub, torch.sub}
+MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
 FLATTEN = {torch.flatten, "flatten", "view", "reshape"}
 PASS_THROUGH = (nn.Dropout, nn.Identity)
 
@@ -153,10 +154,10 @@ class _Converter:
         if t in (F.leaky_relu, "leaky_relu"):
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
             return self._leaky_relu(self._in(node), slope, node.name)
-        if t in SUB_FUNCS or t == "sub":
-            return self.b.sub(self._in(node, 0), self._in(node, 1), node.name)
-        if t in ADD_FUNCS or t == "add":
-            return self.b.add(self._in(node, 0), self._in(node, 1), node.name)
+        for kind, funcs, method in ((OpKind.ADD, ADD_FUNCS, "add"), (OpKind.SUB, SUB_FUNCS, "sub"),
+                                    (OpKind.MUL, MUL_FUNCS, "mul")):
+            if t in funcs or t == method:
+                return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
         if t in (F.softmax, torch.softmax, "softmax"):
