@@ -76,7 +76,14 @@ CONV_STUB(arm_convolve_1_x_n_s8, int8_t, int32_t, int8_t, ONE_BY_N_SIZE, )
 CONV_STUB(arm_convolve_s8, int8_t, int32_t, int8_t, arm_convolve_s8_get_buffer_size(input_dims, filter_dims), UPSCALE_DIMS)
 CONV_STUB(arm_convolve_1x1_s4_fast, int8_t, int32_t, int8_t, arm_convolve_1x1_s4_fast_get_buffer_size(input_dims), )
 CONV_STUB(arm_convolve_1x1_s4, int8_t, int32_t, int8_t, 0, )
+#if defined(ARM_MATH_MVEI) && defined(EDGEQ_HAS_ARM_CONVOLVE_EVEN_S4)
+/* current CMSIS-NN's Helium int4 convolution is sized only by the wrapper's Helium case (its public size function
+ * gives the DSP kernel's smaller buffer) */
+CONV_STUB(arm_convolve_s4, int8_t, int32_t, int8_t,
+          HOST_SIZE(arm_convolve_wrapper_s4_get_buffer_size)(conv_params, input_dims, filter_dims, output_dims), )
+#else
 CONV_STUB(arm_convolve_s4, int8_t, int32_t, int8_t, arm_convolve_s4_get_buffer_size(input_dims, filter_dims), )
+#endif
 #if defined(EDGEQ_HAS_ARM_CONVOLVE_1_X_N_S4)
 CONV_STUB(arm_convolve_1_x_n_s4, int8_t, int32_t, int8_t,
           arm_convolve_1_x_n_s4_get_buffer_size(conv_params, input_dims, filter_dims, output_dims), )
