@@ -35,7 +35,7 @@ from .ir import Graph, OpKind
 
 ALIGN = 16          # every offset and the arena size: MVE loads prefer 16-byte alignment
 # elementwise: element i of each input is read before element i of the output is written
-INPLACE = {OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.LEAKY_RELU, OpKind.QUANTIZE}
+INPLACE = {OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.LEAKY_RELU, OpKind.RELU, OpKind.QUANTIZE}
 
 
 def align(n: int) -> int:

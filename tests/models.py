@@ -165,6 +165,10 @@ class _Net:
         out = self._activation("mul", self.t(a).shape, self.rms[a] * self.rms[b], activation)
         return self._op(OpKind.MUL, [a, b], out, AddAttrs(activation=activation))
 
+    def relu(self, x: str) -> str:
+        out = self._activation("relu", self.t(x).shape, self.rms[x], RELU)
+        return self._op(OpKind.RELU, [x], out, NoAttrs())
+
     def leaky_relu(self, x: str, alpha: float) -> str:
         """Output over its own calibrated range (the negative side shrunk by alpha)."""
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
@@ -228,6 +232,13 @@ def _mul(n: _Net) -> Graph:
     x = n.input((1, 6, 6, 4))
     y = n.mul(n.conv(x, 4, kernel=3), n.conv(x, 4, kernel=1, gain=2.0))
     return n.graph(n.mul(y, y, activation=RELU))
+
+
+def _relu(n: _Net) -> Graph:
+    """A RELU no op before can fuse: after max pooling (output quantized over its own range) and after a reshape."""
+    x = n.input((1, 6, 6, 4))
+    y = n.relu(n.pool(OpKind.MAX_POOL_2D, n.conv(x, 4, kernel=3)))
+    return n.graph(n.relu(n.reshape(y, (1, 3 * 3 * 4))))
 
 
 def _leaky_relu(n: _Net) -> Graph:
@@ -311,6 +322,7 @@ _TOPOLOGIES = {
     "maxpool": (partial(_pool, OpKind.MAX_POOL_2D), ("int8", "int16")),
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
+    "relu": (_relu, ("int8", "int16")),
     "sub": (_sub, ("int8", "int16")),
     "mul": (_mul, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),

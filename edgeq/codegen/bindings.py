@@ -56,8 +56,8 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add sub mul leaky_relu pad softmax quantize dequantize
-                                  # requantize alias
+    call: str                     # conv dw_conv fc pool add sub mul relu leaky_relu pad softmax quantize
+                                  # dequantize requantize alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
     params: object                # prepare_op's dataclass (None for RESHAPE)
@@ -76,6 +76,7 @@ class Layer:
                 "requantize": f"inline loop: {self.function}",
                 "leaky_relu": f"inline loop: {self.function} x2",
                 "sub": f"inline loop: {self.function} x3",
+                "relu": f"inline loop: {self.function}",
                 "pad": "inline loop: fill + row copies"}.get(self.call, self.function)
 
     @property
@@ -268,6 +269,13 @@ def _sub(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "sub", REQUANTIZE, _precision(graph, op), p), None
 
 
+def _relu(graph: Graph, i: int, op: Op, p):
+    """A standalone RELU (TFLM's reference; CMSIS-NN's arm_relu_q7 neither rescales nor knows zero points): an
+    inline loop, arm_nn_requantize to the output's scale, clamped at its zero point."""
+    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    return Layer(i, op, "relu", REQUANTIZE, _precision(graph, op), p), None
+
+
 def _leaky_relu(graph: Graph, i: int, op: Op, p):
     """CMSIS-NN has no leaky ReLU (TFLM runs its reference kernel): an inline loop, each side of the zero point
     requantized by its own multiplier with arm_nn_requantize (TFLM's MultiplyByQuantizedMultiplier)."""
@@ -319,6 +327,7 @@ _BIND = {
     OpKind.SUB: _sub,
     OpKind.MUL: _mul,
     OpKind.LEAKY_RELU: _leaky_relu,
+    OpKind.RELU: _relu,
     OpKind.PAD: _pad,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,

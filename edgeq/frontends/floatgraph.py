@@ -117,10 +117,14 @@ class FloatGraphBuilder:
         return self._op(OpKind.SOFTMAX, [x], self.shape(x), SoftmaxAttrs(beta=1.0), name)
 
     def fuse(self, x: str, activation: Activation, name: str) -> str:
-        """Fold a ReLU/ReLU6 into the op producing `x`; that op must be fusable and `x` read by nobody else."""
+        """Fold a ReLU/ReLU6 into the op producing `x` (fusable, `x` read by nobody else); a ReLU that cannot be
+        folded becomes a RELU op of its own."""
         op = next((o for o in self.ops if o.outputs[0] == x), None)
-        if op is None or op.kind not in FUSABLE or op.attrs.activation is not Activation.NONE \
-                or any(x in o.inputs for o in self.ops):
+        foldable = op is not None and op.kind in FUSABLE and op.attrs.activation is Activation.NONE \
+            and not any(x in o.inputs for o in self.ops)
+        if not foldable and activation is Activation.RELU:
+            return self._op(OpKind.RELU, [x], self.shape(x), NoAttrs(), name)
+        if not foldable:
             raise UnsupportedModelError(f"{self.source}: {name}: {activation.value} must directly follow a conv, "
                                         "dense or add whose output nothing else reads (TFLite fuses it there)")
         op.attrs = dataclasses.replace(op.attrs, activation=activation)

@@ -17,6 +17,7 @@ class OpKind(enum.Enum):
     SUB = "SUB"                                # a, b (same shape) -> a - b, each with its own scale
     MUL = "MUL"                                # a, b (same shape) -> a * b
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
+    RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
@@ -101,7 +102,8 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), QUANTIZE, DEQUANTIZE."""
+    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, QUANTIZE,
+    DEQUANTIZE."""
 
 
 ATTRS_OF = {
@@ -114,6 +116,7 @@ ATTRS_OF = {
     OpKind.SUB: AddAttrs,
     OpKind.MUL: AddAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
+    OpKind.RELU: NoAttrs,
     OpKind.PAD: NoAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,

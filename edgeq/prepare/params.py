@@ -18,13 +18,14 @@ from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
 from .mul import MulParams, prepare_mul
 from .pad import PadParams, prepare_pad
+from .relu import ReluParams, prepare_relu
 from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "SoftmaxParams",
-           "prepare_graph", "prepare_op"]
+__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams",
+           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -46,6 +47,7 @@ _PREPARE = {
     OpKind.MUL: prepare_mul,
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
+    OpKind.RELU: prepare_relu,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

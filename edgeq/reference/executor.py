@@ -22,6 +22,7 @@ from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
 from .mul import mul
 from .pad import pad
+from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
@@ -37,6 +38,7 @@ KERNELS = {
     OpKind.MUL: mul,
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
+    OpKind.RELU: relu,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

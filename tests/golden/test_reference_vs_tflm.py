@@ -254,3 +254,12 @@ def test_torch_sums_on_threads_equal_numpy_sums(source):
     assert got.keys() == expected.keys()
     for name, value in expected.items():
         assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
+
+
+@pytest.mark.parametrize("s_in, s_out", [(0.07473314, 0.12179925), (0.03808013, 0.029987985)])
+def test_relu_int16_every_input_value(s_in, s_out):
+    """Every int16 value through RELU, at scales where the quotient taken in float32 gives another multiplier than
+    TFLM's double one (measured: that put one output per scale pair one step off)."""
+    b = Builder(I16)
+    graph = b.graph(OpKind.RELU, [b.act("x", (1, 65536), s_in)], b.act("y", (1, 65536), s_out))
+    assert_matches_tflm(write_tflite(graph), [np.arange(-32768, 32768, dtype=np.int16)[None]], graph)

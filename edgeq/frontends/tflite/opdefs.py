@@ -35,6 +35,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.MUL, Options.MUL, 2, 2, 2),
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
+    OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),

@@ -92,6 +92,8 @@ class GraphModule(nn.Module):
             y = x * args[1]
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
+        elif kind is OpKind.RELU:
+            return torch.relu(x)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
         elif kind is OpKind.PAD:

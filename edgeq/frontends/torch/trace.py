@@ -83,8 +83,14 @@ class _Converter:
         return self.value[arg.name]
 
     def _leaky_relu(self, x: str, slope: float, name: str) -> str:
-        out = self.b.leaky_relu(x, slope, name)
-        if x in self.nchw:                       # elementwise: still features in NCHW flatten order
+        return self._elementwise(x, self.b.leaky_relu(x, slope, name))
+
+    def _relu(self, x: str, activation: Activation, name: str) -> str:
+        """Fused into its producer where TFLite would fuse it, else a RELU op (floatgraph.fuse)."""
+        return self._elementwise(x, self.b.fuse(x, activation, name))
+
+    def _elementwise(self, x: str, out: str) -> str:
+        if x in self.nchw and out != x:          # an elementwise op keeps features in NCHW flatten order
             self.nchw[out] = self.nchw[x]
         return out
 
@@ -113,7 +119,7 @@ class _Converter:
             return self.b.fold_batchnorm(x, gamma, _np(m.bias) if m.affine else 0.0, _np(m.running_mean),
                                          _np(m.running_var), m.eps, name)
         if isinstance(m, (nn.ReLU, nn.ReLU6)):
-            return self.b.fuse(x, Activation.RELU if isinstance(m, nn.ReLU) else Activation.RELU6, name)
+            return self._relu(x, Activation.RELU if isinstance(m, nn.ReLU) else Activation.RELU6, name)
         if isinstance(m, nn.Linear):
             return self._linear(m.weight, m.bias, x, name)
         if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -144,7 +150,7 @@ class _Converter:
         if t == "size" or t is getattr:
             return None
         if t in RELU_FUNCS or t == "relu":
-            return self.b.fuse(self._in(node), RELU_FUNCS.get(t, Activation.RELU), node.name)
+            return self._relu(self._in(node), RELU_FUNCS.get(t, Activation.RELU), node.name)
         if t is F.pad:
             mode = node.kwargs.get("mode", node.args[2] if len(node.args) > 2 else "constant")
             value = node.kwargs.get("value", node.args[3] if len(node.args) > 3 else None) or 0.0
