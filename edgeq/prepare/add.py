@@ -28,15 +28,7 @@ def prepare_add(ops: Operands) -> AddParams:
     """Both inputs are rescaled to twice the larger input scale, summed with `left_shift` bits of headroom,
     then rescaled to the output. TFLM's int16 ADD takes this same path (pot_scale=False); CMSIS-NN's
     arm_elementwise_add_s16 ignores offsets, which activation_dtype() makes zero for int16."""
-    a, b, y = ops.input(0), ops.input(1), ops.output
-    dtype = ops.activation_dtype()
-    if b.dtype is not dtype:
-        ops.fail(f"inputs are {dtype.value} and {b.dtype.value}", b)
-    if dtype is DType.INT16:
-        ops.require_zero_point(b, 0, "int16 activations are symmetric")
-    if tuple(a.shape) != tuple(b.shape) or tuple(a.shape) != tuple(y.shape):
-        ops.fail(f"broadcasting ADD is not supported ({a.shape} + {b.shape} -> {y.shape})", b)
-    (s1, z1), (s2, z2), (so, zo) = ops.per_tensor(a), ops.per_tensor(b), ops.per_tensor(y)
+    dtype, (s1, z1), (s2, z2), (so, zo) = ops.elementwise_pair()
     left_shift = 15 if dtype is DType.INT16 else 20
     twice_max = 2 * max(s1, s2)
     try:
@@ -44,7 +36,7 @@ def prepare_add(ops: Operands) -> AddParams:
         m2, sh2 = qmath.quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
         mo, sho = qmath.quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
     except ValueError:
-        ops.fail(f"output scale {so:g} is too small for input scales {s1:g}, {s2:g}", y)
+        ops.fail(f"output scale {so:g} is too small for input scales {s1:g}, {s2:g}", ops.output)
     act_min, act_max = qmath.activation_range(ops.op.attrs.activation, dtype, so, zo)
     return AddParams(input1_offset=-z1, input1_multiplier=m1, input1_shift=sh1,
                      input2_offset=-z2, input2_multiplier=m2, input2_shift=sh2, left_shift=left_shift,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import DType
 from . import qmath
 from .operands import Operands
 
@@ -20,15 +19,7 @@ class MulParams:
 
 
 def prepare_mul(ops: Operands) -> MulParams:
-    a, b, y = ops.input(0), ops.input(1), ops.output
-    dtype = ops.activation_dtype()
-    if b.dtype is not dtype:
-        ops.fail(f"inputs are {dtype.value} and {b.dtype.value}", b)
-    if dtype is DType.INT16:
-        ops.require_zero_point(b, 0, "int16 activations are symmetric")
-    if tuple(a.shape) != tuple(b.shape) or tuple(a.shape) != tuple(y.shape):
-        ops.fail(f"broadcasting MUL is not supported ({a.shape} * {b.shape} -> {y.shape})", b)
-    (s1, z1), (s2, z2), (so, zo) = ops.per_tensor(a), ops.per_tensor(b), ops.per_tensor(y)
+    dtype, (s1, z1), (s2, z2), (so, zo) = ops.elementwise_pair()
     multiplier, shift = qmath.quantize_multiplier(s1 * s2 / so)
     act_min, act_max = qmath.activation_range(ops.op.attrs.activation, dtype, so, zo)
     return MulParams(input1_offset=-z1, input2_offset=-z2, output_offset=zo, output_multiplier=multiplier,

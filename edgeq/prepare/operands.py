@@ -64,3 +64,16 @@ class Operands:
             for t in (x, y):
                 self.require_zero_point(t, 0, "int16 activations are symmetric")
         return x.dtype
+
+    def elementwise_pair(self) -> tuple[DType, tuple[float, int], tuple[float, int], tuple[float, int]]:
+        """ADD, SUB, MUL: two inputs of the op's type and the output's shape (no broadcasting); their type and the
+        (scale, zero point) of each input and of the output."""
+        a, b, y = self.input(0), self.input(1), self.output
+        dtype = self.activation_dtype()
+        if b.dtype is not dtype:
+            self.fail(f"inputs are {dtype.value} and {b.dtype.value}", b)
+        if dtype is DType.INT16:
+            self.require_zero_point(b, 0, "int16 activations are symmetric")
+        if tuple(a.shape) != tuple(b.shape) or tuple(a.shape) != tuple(y.shape):
+            self.fail(f"broadcasting {self.op.kind.value} is not supported ({a.shape}, {b.shape} -> {y.shape})", b)
+        return dtype, self.per_tensor(a), self.per_tensor(b), self.per_tensor(y)
