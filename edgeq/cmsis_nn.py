@@ -46,8 +46,9 @@ def _prototype(header: str, function: str) -> str:
     return " ".join(match.group(1).split()) if match else ""
 
 
+@lru_cache(maxsize=None)
 def read_api(root: Path) -> Api:
-    """The Api of the CMSIS-NN checkout at root (Include/, Source/)."""
+    """The Api of the CMSIS-NN checkout at root (Include/, Source/); read once per checkout, as its tree hash."""
     text = (root / "Include" / "arm_nnfunctions.h").read_text()
     header = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     revision = re.search(r"\$Revision:\s*(V[\d.]+)", text)

@@ -262,32 +262,13 @@ def _mul(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "mul", f"arm_elementwise_mul_{s}", _precision(graph, op), p), None
 
 
-def _sub(graph: Graph, i: int, op: Op, p):
-    """CMSIS-NN has no subtraction (TFLM runs its reference; negating ADD's second multiplier would round ties the
-    other way): an inline loop with ADD's rescaling, each step arm_nn_requantize."""
-    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
-    return Layer(i, op, "sub", REQUANTIZE, _precision(graph, op), p), None
-
-
-def _relu(graph: Graph, i: int, op: Op, p):
-    """A standalone RELU (TFLM's reference; CMSIS-NN's arm_relu_q7 neither rescales nor knows zero points): an
-    inline loop, arm_nn_requantize to the output's scale, clamped at its zero point."""
-    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
-    return Layer(i, op, "relu", REQUANTIZE, _precision(graph, op), p), None
-
-
-def _leaky_relu(graph: Graph, i: int, op: Op, p):
-    """CMSIS-NN has no leaky ReLU (TFLM runs its reference kernel): an inline loop, each side of the zero point
-    requantized by its own multiplier with arm_nn_requantize (TFLM's MultiplyByQuantizedMultiplier)."""
-    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
-    return Layer(i, op, "leaky_relu", REQUANTIZE, _precision(graph, op), p), None
-
-
-def _pad(graph: Graph, i: int, op: Op, p):
-    """A fill with the zero point and a copy of each input row into place: edgeq's loop (the CMSIS-NN `edgeq setup`
-    fetches has no pad; current upstream's arm_pad_s8 is the same fill and copy, for int8 only)."""
-    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
-    return Layer(i, op, "pad", "", _precision(graph, op), p), None
+def _inline_loop(call: str, function: str = REQUANTIZE):
+    """The binder of an op CMSIS-NN has no kernel for (TFLM runs its reference there): edgeq's loop, model.c.j2's
+    macro `call`, calling `function` per element ("" for none)."""
+    def bind(graph: Graph, i: int, op: Op, p):
+        _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+        return Layer(i, op, call, function, _precision(graph, op), p), None
+    return bind
 
 
 def _softmax(graph: Graph, i: int, op: Op, p):
@@ -324,11 +305,11 @@ _BIND = {
     OpKind.AVERAGE_POOL_2D: _pool,
     OpKind.MAX_POOL_2D: _pool,
     OpKind.ADD: _add,
-    OpKind.SUB: _sub,
+    OpKind.SUB: _inline_loop("sub"),        # ADD's rescaling (negating ADD's 2nd multiplier rounds ties the other way)
     OpKind.MUL: _mul,
-    OpKind.LEAKY_RELU: _leaky_relu,
-    OpKind.RELU: _relu,
-    OpKind.PAD: _pad,
+    OpKind.LEAKY_RELU: _inline_loop("leaky_relu"),    # each side of the zero point its own multiplier
+    OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
+    OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,
