@@ -46,11 +46,11 @@ class FloatGraphBuilder:
     def shape(self, x: str) -> tuple[int, ...]:
         return self.tensors[x].shape
 
-    def _tensor(self, name: str, shape, data=None) -> str:
+    def _tensor(self, name: str, shape, data=None, dtype: DType = F32) -> str:
         while name in self.tensors:
             name += "_"
-        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), F32, None,
-                                    None if data is None else np.ascontiguousarray(data, dtype=np.float32))
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), dtype, None,
+                                    None if data is None else np.ascontiguousarray(data, dtype=dtype.numpy))
         return name
 
     def _op(self, kind: OpKind, inputs, shape, attrs, name: str) -> str:
@@ -105,8 +105,7 @@ class FloatGraphBuilder:
     def pad(self, x: str, paddings, name: str) -> str:
         """Zero padding; `paddings` is (before, after) per dimension of x (NHWC for 4-D)."""
         pads = np.asarray(paddings, np.int32).reshape(len(self.shape(x)), 2)
-        p = self._tensor(f"{name}/paddings", pads.shape)
-        self.tensors[p] = Tensor(p, pads.shape, DType.INT32, None, pads)
+        p = self._tensor(f"{name}/paddings", pads.shape, pads, DType.INT32)
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
 
