@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs,
-                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor, verify)
+                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
+from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"     # ../shared beside the checkout
 CIFAR = SHARED / "data" / "cifar10_test_first.npz"
@@ -183,6 +184,18 @@ class _Net:
         self.rms[out] = self.rms[x]
         return self._op(OpKind.PAD, [x, p], out, NoAttrs())
 
+    def strided_slice(self, x: str, begin, end, strides, begin_mask: int = 0, end_mask: int = 0,
+                      shrink_axis_mask: int = 0) -> str:
+        """Output quantized like the input; begin, end and strides int32 constants; the shape from edgeq's slice
+        geometry (tflite-micro's Prepare checks it again)."""
+        consts = [self._add(what, (len(v),), DType.INT32, None, np.asarray(v, np.int32))
+                  for what, v in (("begin", begin), ("end", end), ("strides", strides))]
+        ranges = slice_ranges(self.t(x).shape, begin, end, strides, begin_mask, end_mask, shrink_axis_mask)
+        out = self._add("slice", sliced_shape(ranges, shrink_axis_mask), self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.STRIDED_SLICE, [x, *consts], out,
+                        StridedSliceAttrs(begin_mask, end_mask, shrink_axis_mask))
+
     def softmax(self, x: str) -> str:
         out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
         return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
@@ -257,6 +270,18 @@ def _pad(n: _Net) -> Graph:
     return n.graph(n.pad(n.reshape(y, (1, 6 * 6 * 7)), [[0, 0], [3, 2]]))
 
 
+def _strided_slice(n: _Net) -> Graph:
+    """Every other row, the columns backwards from the last (a negative index and stride), some channels; then a
+    row shrunk away at a negative index, masked ends, a stride over the rest; then a slice of a rank-2 tensor."""
+    x = n.input((1, 7, 8, 6))
+    y = n.conv(x, 8, kernel=3)
+    y = n.strided_slice(y, [0, 1, -1, 2], [1, 7, 0, 8], [1, 2, -2, 1])                      # 3x4x6
+    y = n.conv(y, 4, kernel=1)
+    y = n.strided_slice(y, [5, -1, 0, 1], [0, 0, 0, 4], [1, 1, 3, 2], begin_mask=0b0001, end_mask=0b0101,
+                        shrink_axis_mask=0b0010)                                             # [1, 2, 2]
+    return n.graph(n.strided_slice(n.reshape(y, (1, 4)), [0, 1], [1, 4], [1, 1]))           # [1, 3]
+
+
 def _fc(n: _Net) -> Graph:
     x = n.input((1, 32))
     y = n.fc(x, 16, activation=RELU)
@@ -326,6 +351,7 @@ _TOPOLOGIES = {
     "sub": (_sub, ("int8", "int16")),
     "mul": (_mul, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),
+    "strided_slice": (_strided_slice, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

@@ -310,6 +310,7 @@ _BIND = {
     OpKind.LEAKY_RELU: _inline_loop("leaky_relu"),    # each side of the zero point its own multiplier
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
+    OpKind.STRIDED_SLICE: _inline_loop("strided_slice", ""),    # CMSIS-NN has no slice: a gather, rows copied
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

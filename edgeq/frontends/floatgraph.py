@@ -13,8 +13,10 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs,
-                  Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, Tensor, verify)
+                  Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, StridedSliceAttrs,
+                  Tensor, verify)
 from ..prepare.qmath import out_size
+from ..prepare.strided_slice import slice_ranges, sliced_shape
 
 F32 = DType.FLOAT32
 FUSABLE = (*WEIGHTED, OpKind.ADD, OpKind.SUB, OpKind.MUL)
@@ -108,6 +110,13 @@ class FloatGraphBuilder:
         p = self._tensor(f"{name}/paddings", pads.shape, pads, DType.INT32)
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
+
+    def strided_slice(self, x: str, begin, end, strides, name: str) -> str:
+        """Every strides[i]-th value of axis i from begin[i] to end[i] (NHWC for 4-D), as int32 constants."""
+        consts = [self._tensor(f"{name}/{what}", (len(v),), np.asarray(v, np.int32), DType.INT32)
+                  for what, v in (("begin", begin), ("end", end), ("strides", strides))]
+        shape = sliced_shape(slice_ranges(self.shape(x), begin, end, strides, 0, 0, 0), 0)
+        return self._op(OpKind.STRIDED_SLICE, [x, *consts], shape, StridedSliceAttrs(), name)
 
     def leaky_relu(self, x: str, alpha: float, name: str) -> str:
         return self._op(OpKind.LEAKY_RELU, [x], self.shape(x), LeakyReluAttrs(alpha=float(alpha)), name)

@@ -20,6 +20,8 @@ class OpKind(enum.Enum):
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
+    STRIDED_SLICE = "STRIDED_SLICE"            # in, begin, end, strides (constant int32 [rank]) -> out: a copy of
+                                               # every stride-th value from begin to end, per axis
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -33,6 +35,9 @@ SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows 
 # layout, which is TFLite's: where per-channel scales run, and what a BatchNorm folds into.
 CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
 WEIGHTED = tuple(CHANNEL_AXIS)
+# The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides):
+# neither activations nor weights, they pass through quantization as they are.
+INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE)
 
 
 class Padding(enum.Enum):
@@ -96,6 +101,15 @@ class LeakyReluAttrs:
 
 
 @dataclass(frozen=True)
+class StridedSliceAttrs:
+    """Bit i set: axis i starts at its first value (begin_mask), runs to its last (end_mask), or is read at one
+    index and dropped from the output (shrink_axis_mask)."""
+    begin_mask: int = 0
+    end_mask: int = 0
+    shrink_axis_mask: int = 0
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -118,6 +132,7 @@ ATTRS_OF = {
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
     OpKind.PAD: NoAttrs,
+    OpKind.STRIDED_SLICE: StridedSliceAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

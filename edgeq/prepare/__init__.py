@@ -6,7 +6,9 @@ so that both implementations compute with the same numbers. Imports only `edgeq.
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
 from .params import (AddParams, ConvParams, FullyConnectedParams, LeakyReluParams, MulParams, PadParams,
-                     PoolParams, QuantizeParams, ReluParams, SoftmaxParams, prepare_graph, prepare_op)
+                     PoolParams, QuantizeParams, ReluParams, SoftmaxParams, StridedSliceParams, prepare_graph,
+                     prepare_op)
 
 __all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams",
-           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "prepare_graph", "prepare_op"]
+           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams", "prepare_graph",
+           "prepare_op"]

@@ -23,9 +23,11 @@ from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
+from .strided_slice import StridedSliceParams, prepare_strided_slice
 
 __all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams",
-           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "prepare_graph", "prepare_op"]
+           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams", "prepare_graph",
+           "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -48,6 +50,7 @@ _PREPARE = {
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.RELU: prepare_relu,
+    OpKind.STRIDED_SLICE: prepare_strided_slice,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
-SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD)
+SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE)
 
 
 def make_spec(graph: Graph, ranges: dict[str, tuple[float, float]], bits: dict[str, int] | None = None,

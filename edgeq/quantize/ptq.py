@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgeqError
-from ..ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, WEIGHTED, DType, Graph, NoAttrs, Op, OpKind, QParams,
-                  Tensor, verify)
+from ..ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, INDEXED, WEIGHTED, DType, Graph, NoAttrs, Op, OpKind,
+                  QParams, Tensor, verify)
 from .scheme import WEIGHT_DTYPE, QuantSpec, converted, quantize_bias, quantize_weights, weight_axis
 
 
@@ -27,7 +27,7 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
                 inputs[k] = _requantized(inputs[k], dtype, spec, tensors, ops)
         out = graph.tensors[op.outputs[0]]
         tensors[out.name] = Tensor(out.name, out.shape, types[out.name], spec.qparams(out.name, types[out.name]))
-        if op.kind not in WEIGHTED:                # PAD's paddings: integer constants, as they are
+        if op.kind in INDEXED:                     # integer constants, as they are
             tensors.update({n: graph.tensors[n] for n in op.inputs[1:] if n and graph.tensors[n].is_const})
         if op.kind in WEIGHTED:
             bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
@@ -83,7 +83,7 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
         op = Op(op.kind, list(op.inputs), list(op.outputs), op.attrs, op.name or f"{op.kind.value.lower()}_{i}")
         for name in [n for n in op.inputs if n is not None] + op.outputs:
             t = graph.tensors[name]
-            if t.is_const and op.kind not in WEIGHTED:          # PAD's paddings
+            if t.is_const and op.kind in INDEXED:
                 tensors[name] = t
             elif not t.is_const:
                 if t.dtype not in ACTIVATION_TYPES:

@@ -26,6 +26,7 @@ from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
+from .strided_slice import strided_slice
 
 KERNELS = {
     OpKind.CONV_2D: conv2d,
@@ -39,6 +40,7 @@ KERNELS = {
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.RELU: relu,
+    OpKind.STRIDED_SLICE: strided_slice,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

@@ -128,6 +128,10 @@ def _sparse(m, sg, t):
     t["conv_w1"].sparsity.traversalOrder = [0, 1, 2, 3]
 
 
+def _zero_stride(m, sg, t):
+    m.buffers[t["strides1"].buffer].data = np.array([1, 2, 0, 1], "<i4").view(np.uint8)
+
+
 UNSUPPORTED = {  # case: (model, edit, fragments the message must hold)
     "TANH op": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.TANH), ["op 0 (TANH)", "'softmax1' (INT8)"]),
     "custom op": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.CUSTOM, b"MyOp"), ["op 0 (CUSTOM(MyOp))"]),
@@ -148,6 +152,12 @@ UNSUPPORTED = {  # case: (model, edit, fragments the message must hold)
                                                           "fusedActivationFunction", 4),
                    ["op 0 (CONV_2D)", "'conv1' (INT8)", "fused activation TANH"]),
     "sparse weights": ("int8_conv", _sparse, ["op 0 (CONV_2D)", "'conv_w1' (INT8", "sparse"]),
+    "slice ellipsis": ("int8_strided_slice", lambda m, sg, t: setattr(sg.operators[1].builtinOptions,
+                                                                      "ellipsisMask", 2),
+                       ["op 1 (STRIDED_SLICE)", "'slice1' (INT8)", "ellipsis_mask 2", "re-export"]),
+    "slice stride 0": ("int8_strided_slice", _zero_stride, ["op 1 (STRIDED_SLICE)", "'begin1' (INT32", "stride 0"]),
+    "wrong slice output": ("int16_strided_slice", lambda m, sg, t: setattr(t["slice1"], "shape", [1, 3, 4, 5]),
+                           ["op 1 (STRIDED_SLICE)", "'slice1' (INT16[1, 3, 4, 5])", "[1, 3, 4, 6]"]),
 }
 
 

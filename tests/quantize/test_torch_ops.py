@@ -1,6 +1,6 @@
 """The ops beyond convolutions, from PyTorch to the device: a ReLU no op before can take becomes RELU,
 nn.LeakyReLU and F.leaky_relu trace to LEAKY_RELU,
-nn.ZeroPad2d and F.pad to PAD, `-` to SUB, `*` to MUL; the quantizer calibrates them, the quantized twin's values are the executor's, and
+nn.ZeroPad2d and F.pad to PAD, `-` to SUB, `*` to MUL, slices to STRIDED_SLICE; the quantizer calibrates them, the quantized twin's values are the executor's, and
 the int8 and 16x8 firmware equal tflite-micro byte for byte on cortex-m4."""
 from __future__ import annotations
 
@@ -28,14 +28,15 @@ class OpsNet(nn.Module):
         self.pad = nn.ZeroPad2d((1, 0, 2, 1))            # left, right, top, bottom: 6x6 -> 9x7
         self.conv2 = nn.Conv2d(6, 4, 3)                  # -> 7x5
         self.conv3 = nn.Conv2d(6, 4, 3)
-        self.fc = nn.Linear(4 * 7 * 6, 10)
+        self.fc = nn.Linear(4 * 4 * 3, 10)
 
     def forward(self, x):
         padded = self.pad(self.act(self.conv(x)))
         a, b = self.conv2(padded), self.conv3(padded)
         y = (a - b) * b
         y = F.pad(y, (0, 1))                             # one more column on the right: 7x6
-        return self.fc(F.leaky_relu(torch.relu(torch.flatten(y, 1)), negative_slope=0.3))
+        y = y[:, :, ::2, 1::2]                           # rows 0, 2, 4, 6, columns 1, 3, 5: 4x3
+        return self.fc(F.leaky_relu(torch.relu(torch.flatten(y, 1)), negative_slope=0.3))[..., 2:-1]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,9 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(net_and_data):
     assert alphas == pytest.approx([0.15, 0.3])
     pads = [graph.tensors[op.inputs[1]].data.tolist() for op in graph.ops if op.kind is OpKind.PAD]
     assert pads == [[[0, 0], [2, 1], [1, 0], [0, 0]], [[0, 0], [0, 0], [0, 1], [0, 0]]]       # NHWC
+    slices = [[graph.tensors[n].data.tolist() for n in op.inputs[1:]] for op in graph.ops
+              if op.kind is OpKind.STRIDED_SLICE]
+    assert slices == [[[0, 0, 1, 0], [1, 7, 6, 4], [1, 2, 2, 1]], [[0, 2], [1, 9], [1, 1]]]      # NHWC
     with torch.no_grad():
         np.testing.assert_allclose(Twin(graph, input_layout="nchw")(torch.from_numpy(x)).numpy(),
                                    net(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
@@ -73,7 +77,7 @@ def test_leaky_relu_net_on_the_device_equals_tflite_micro(net_and_data, policy, 
     api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
     kinds = [op.kind for op in read_tflite(tflite).ops]
     assert kinds.count(OpKind.LEAKY_RELU) == kinds.count(OpKind.PAD) == 2 and kinds.count(OpKind.SUB) == kinds.count(OpKind.MUL) \
-        == kinds.count(OpKind.RELU) == 1
+        == kinds.count(OpKind.RELU) == 1 and kinds.count(OpKind.STRIDED_SLICE) == 2
     report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
     assert [row["kernel"] for row in report["layers"] if row["op"] == "LEAKY_RELU"] == \
         ["inline loop: arm_nn_requantize x2"] * 2

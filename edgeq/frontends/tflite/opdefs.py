@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
-                   PoolAttrs, SoftmaxAttrs)
+                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -36,6 +36,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),
+    OpDef(OpKind.STRIDED_SLICE, Options.STRIDED_SLICE, 4, 4, 4),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -73,6 +74,14 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
         if not math.isfinite(o["alpha"]):
             raise ModelFormatError(f"{where}: leaky relu alpha is {o['alpha']}, not a finite number")
         return LeakyReluAttrs(alpha=float(o["alpha"]))
+    if kind is OpKind.STRIDED_SLICE:
+        # TFLite Micro reads these as 0 and slices something else than TFLite would: refused, not approximated
+        for name in ("ellipsis_mask", "new_axis_mask", "offset"):
+            if o[name]:
+                raise UnsupportedModelError(f"{where}: strided slice with {name} {int(o[name])} is not supported "
+                                            "(TFLite Micro ignores it; re-export without it)")
+        return StridedSliceAttrs(begin_mask=o["begin_mask"], end_mask=o["end_mask"],
+                                 shrink_axis_mask=o["shrink_axis_mask"])
     return NoAttrs()
 
 
@@ -104,6 +113,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"alpha": attrs.alpha}
     if kind is OpKind.RESHAPE:
         return {"new_shape": tuple(out_shape)}
+    if kind is OpKind.STRIDED_SLICE:
+        return {"begin_mask": attrs.begin_mask, "end_mask": attrs.end_mask, "shrink_axis_mask": attrs.shrink_axis_mask}
     return {}
 
 

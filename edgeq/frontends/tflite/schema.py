@@ -83,6 +83,7 @@ class Options(enum.IntEnum):
     MUL = 21
     PAD = 22
     SUB = 28
+    STRIDED_SLICE = 32
     LEAKY_RELU = 75
 
 
@@ -112,6 +113,9 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.PAD: (),
     Options.MUL: (("fused_activation_function", 0, "i8", 0),),
     Options.SUB: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
+    Options.STRIDED_SLICE: (("begin_mask", 0, "i32", 0), ("end_mask", 1, "i32", 0), ("ellipsis_mask", 2, "i32", 0),
+                            ("new_axis_mask", 3, "i32", 0), ("shrink_axis_mask", 4, "i32", 0),
+                            ("offset", 5, "bool", False)),
 }
 
 

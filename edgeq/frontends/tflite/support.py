@@ -8,9 +8,10 @@ Everything here raises UnsupportedModelError naming the op and the offending ten
 from __future__ import annotations
 
 from ...errors import UnsupportedModelError
-from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, POOLS, SPATIAL, WEIGHT_TYPES, WEIGHTED, DType, OpKind,
-                   Padding, Tensor)
+from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, WEIGHT_TYPES, WEIGHTED, DType,
+                   OpKind, Padding, Tensor)
 from ...prepare.qmath import out_size
+from ...prepare.strided_slice import slice_ranges, sliced_shape
 
 
 def describe(t: Tensor) -> str:
@@ -20,9 +21,7 @@ def describe(t: Tensor) -> str:
 def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
           graph_inputs: set[str], graph_outputs: set[str]):
     """Raise UnsupportedModelError unless edgeq has a kernel for this op at these types and shapes."""
-    def fail(t: Tensor, why: str):
-        raise UnsupportedModelError(f"{where}: {describe(t)} {why}")
-
+    fail = _failing(where)
     x = ins[0]
     if kind is OpKind.QUANTIZE:
         if not (x.dtype is DType.FLOAT32 and x.name in graph_inputs or {x.dtype, out.dtype} == set(ACTIVATION_TYPES)):
@@ -37,7 +36,7 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
         _activation(x, fail)
     else:
         _activation(x, fail)
-        others = [] if kind in WEIGHTED or kind is OpKind.PAD else [t for t in ins[1:] if t is not None]
+        others = [] if kind in WEIGHTED or kind in INDEXED else [t for t in ins[1:] if t is not None]
         for t in others + [out]:
             _activation(t, fail)
             if t.dtype is not x.dtype:
@@ -45,6 +44,13 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
     if kind in WEIGHTED:
         _weights(x, ins[1], ins[2], CHANNEL_AXIS[kind], fail)
     _shapes(kind, ins, out, fail)
+
+
+def _failing(where: str):
+    """How the checks refuse: the op, then the tensor and why."""
+    def fail(t: Tensor, why: str):
+        raise UnsupportedModelError(f"{where}: {describe(t)} {why}")
+    return fail
 
 
 def _activation(t: Tensor, fail):
@@ -111,8 +117,26 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
             fail(out, f"is not input {list(x.shape)} padded by {pads.data.tolist()}")
 
 
+def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
+    x, indices = ins[0], ins[1:]
+    for t, what in zip(indices, ("begin", "end", "strides")):
+        if not t.is_const or t.dtype is not DType.INT32 or t.shape != (len(x.shape),):
+            fail(t, f"must be constant int32 {what} [{len(x.shape)}] for input {list(x.shape)}")
+    if len(x.shape) > 4:
+        fail(x, "has rank above 4 (edgeq slices rank 1-4, as TFLite Micro does)")
+    try:
+        shape = sliced_shape(slice_ranges(x.shape, *(t.data for t in indices), attrs.begin_mask, attrs.end_mask,
+                                          attrs.shrink_axis_mask), attrs.shrink_axis_mask)
+    except ValueError as e:
+        fail(indices[0], f"does not slice input {list(x.shape)}: {e}")
+    if tuple(out.shape) != shape:
+        fail(out, f"should have shape {list(shape)}: the slice of input {list(x.shape)}")
+
+
 def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, where: str):
-    """The output's spatial size is what the filter, stride, dilation and padding make of the input's."""
+    """The output's size is what the filter, stride, dilation and padding make of the input's, or the slice."""
+    if kind is OpKind.STRIDED_SLICE:
+        _slice(ins, out, attrs, _failing(where))
     if kind not in SPATIAL:
         return
     x = ins[0]

@@ -16,6 +16,7 @@ from torch import nn
 
 from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
 from ...prepare.qmath import same_padding
+from ...prepare.strided_slice import slice_ranges
 
 # IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
 TORCH_AXES = {OpKind.CONV_2D: (0, 3, 1, 2), OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
@@ -98,6 +99,8 @@ class GraphModule(nn.Module):
             return F.leaky_relu(x, attrs.alpha)
         elif kind is OpKind.PAD:
             return self._zero_pad(op, x)
+        elif kind is OpKind.STRIDED_SLICE:
+            return self._slice(op, x)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
             return x
         elif kind is OpKind.RESHAPE:
@@ -140,6 +143,18 @@ class GraphModule(nn.Module):
             raise NotImplementedError(f"twin: {op.name}: padding of the batch dimension")
         order = [pads[2], pads[1], pads[3]] if x.ndim == 4 else pads[1:][::-1]   # torch's last dimension first
         return F.pad(x, [v for pair in order for v in pair])
+
+    def _slice(self, op, x):
+        """STRIDED_SLICE over x as torch holds it: the IR's axes are NHWC for 4-D; the IR's batch axis (size 1)
+        stands for the samples."""
+        a, g = op.attrs, self.graph
+        ranges = slice_ranges(g.tensors[op.inputs[0]].shape, *(g.tensors[n].data for n in op.inputs[1:]),
+                              a.begin_mask, a.end_mask, a.shrink_axis_mask)
+        y = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+        for axis, r in enumerate(ranges[1:], 1):
+            y = y.index_select(axis, torch.as_tensor(list(r), dtype=torch.long, device=x.device))
+        y = y.reshape(x.shape[0], *g.tensors[op.outputs[0]].shape[1:])
+        return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
 
     @staticmethod
     def _pad(x, padding: Padding, window, stride, value: float):

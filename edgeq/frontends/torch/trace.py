@@ -3,9 +3,9 @@ producer, NCHW flattening turned into the IR's NHWC order (the next Linear's col
 
 Supported: Conv2d (groups 1, or depthwise: groups == in_channels), Linear, BatchNorm2d after a conv,
 ReLU/ReLU6, MaxPool2d/AvgPool2d (no padding), AdaptiveAvgPool2d(1), residual add, flatten/view/reshape,
-softmax over the last axis, Dropout/Identity (inference: no-ops). Padding must be one TFLite can express:
-0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises UnsupportedModelError naming the
-module path (or the function) that uses it.
+softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), Dropout/Identity (inference: no-ops). Padding
+must be one TFLite can express: 0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises
+UnsupportedModelError naming the module path (or the function) that uses it.
 """
 from __future__ import annotations
 
@@ -166,6 +166,8 @@ class _Converter:
                 return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
+        if t is operator.getitem:
+            return self._slice(node, self._in(node), node.args[1], node.name)
         if t in (F.softmax, torch.softmax, "softmax"):
             return self._softmax(node, self._in(node), node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None), node.name)
         if t is F.linear:
@@ -212,6 +214,28 @@ class _Converter:
         if len(src) == 4 and src[1] * src[2] > 1:
             self.nchw[out] = (src[3], src[1], src[2])
         return out
+
+    def _slice(self, node, x: str, index, name: str) -> str:
+        """x[...] with slices (torch's steps are positive) over every axis but the batch: STRIDED_SLICE, its axes
+        NHWC for a 4-D feature map."""
+        if x in self.nchw:
+            self.fail(node, "slicing a flattened feature map is not supported: slice before flattening")
+        shape = tuple(node.args[0].meta["tensor_meta"].shape)
+        index = index if isinstance(index, tuple) else (index,)
+        if Ellipsis in index:
+            k = index.index(Ellipsis)
+            index = index[:k] + (slice(None),) * (len(shape) - len(index) + 1) + index[k + 1:]
+        index = index + (slice(None),) * (len(shape) - len(index))
+        if len(index) != len(shape) or not all(isinstance(i, slice) and not any(isinstance(v, fx.Node) for v in
+                                                                               (i.start, i.stop, i.step))
+                                               for i in index):
+            self.fail(node, f"indexing with {index}: only constant slices are supported (an integer index drops an "
+                            "axis: write i:i+1)")
+        if index[0] != slice(None):
+            self.fail(node, "slicing the batch axis is not supported")
+        begin, end, strides = zip(*(i.indices(d) for i, d in zip(index, shape)))
+        nhwc = [0, 2, 3, 1] if len(shape) == 4 else list(range(len(shape)))
+        return self.b.strided_slice(x, *([v[a] for a in nhwc] for v in (begin, end, strides)), name)
 
     def _softmax(self, node, x: str, dim, name: str) -> str:
         if dim not in (-1, len(self.b.shape(x)) - 1):
