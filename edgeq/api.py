@@ -149,6 +149,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     reports = {name: load_report(d) for name, d in projects.items()}
     for name, d in projects.items():                   # every file the audit needs, before anything is written
         project_file(d, reports[name], "elf"), project_file(d, reports[name], "model")
+        if len(reports[name]["inputs"]) != 1 or len(reports[name]["outputs"]) != 1:
+            raise UsageError(f"{d} has {len(reports[name]['inputs'])} inputs and {len(reports[name]['outputs'])} "
+                             "outputs; the audit attacks classifiers (one input, one output of class scores)")
         lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
         if hi > 1.5:
             raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "

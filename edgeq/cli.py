@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api
-from .errors import EdgeqError, UsageError
+from .errors import EdgeqError, InputDataError, UsageError
 from .inputs import array, distinct, existing_file, load_arrays, output_path, positive, write_whole
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
@@ -46,20 +46,34 @@ def _compile(args) -> None:
     print(f"wrote {args.out} ({api.REPORT}, {report['elf']}, {api.MODEL} and the C sources)")
 
 
-def _inputs(path: Path):
-    """The inputs of `edgeq run`: an .npy, or an .npz holding `x`."""
+def _inputs(path: Path, names: list[str]):
+    """The inputs of `edgeq run`: for a model with one input an .npy, or an .npz holding `x`; else an .npz with one
+    array per input name."""
     arrays = load_arrays(path, "inputs")
-    return array(arrays, "x", path, "inputs")
+    if len(names) == 1 and names[0] not in arrays:
+        return array(arrays, "x", path, "inputs")
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise InputDataError(f"inputs {path} has no array named {', '.join(map(repr, missing))} (it has "
+                             f"{', '.join(map(repr, arrays)) or 'none'}); the model's inputs are {names}: save one "
+                             "array per input name with numpy.savez")
+    return {n: arrays[n] for n in names}
 
 
 def _run(args) -> None:
     out = output_path(args.out, "--out", folder=False)
     distinct(out, "--out", inputs=args.inputs)
-    outputs, metrics = api.run_project(args.project, _inputs(args.inputs), emulator=args.emulator,
-                                       timeout_s=args.timeout)
+    report = api.load_report(args.project)
+    names = [spec["name"] for spec in report["outputs"]]
+    if len(names) > 1 and out.suffix != ".npz":
+        raise UsageError(f"--out {out}: the model has {len(names)} outputs ({', '.join(names)}); give an .npz "
+                         "(one array per output name)")
+    outputs, metrics = api.run_project(args.project, _inputs(args.inputs, [s["name"] for s in report["inputs"]]),
+                                       emulator=args.emulator, timeout_s=args.timeout)
+    by_name = outputs if isinstance(outputs, dict) else {names[0]: outputs}
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics_path = out.with_suffix(".metrics.json")
-    write_whole(out, lambda f: np.save(f, outputs))
+    write_whole(out, lambda f: np.savez(f, **by_name) if out.suffix == ".npz" else np.save(f, outputs))
     flags = ""
     if "detector" in metrics:                   # the feature-squeezing detector's flag per input
         flags_path = out.with_suffix(".flags.npy")
@@ -67,7 +81,9 @@ def _run(args) -> None:
         flags = f", {flags_path} (the detector's flags)"
     write_whole(metrics_path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))
     print(format_figures(metrics))
-    print(f"wrote {out} ({outputs.dtype}{list(outputs.shape)}){flags} and {metrics_path}")
+    shapes = ", ".join(f"{n} {y.dtype}{list(y.shape)}" if len(by_name) > 1 else f"{y.dtype}{list(y.shape)}"
+                       for n, y in by_name.items())
+    print(f"wrote {out} ({shapes}){flags} and {metrics_path}")
 
 
 def _projects(specs: list[str]) -> dict[str, str]:
@@ -200,8 +216,11 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a compiled project's firmware in the emulator on N inputs")
     r.add_argument("project", type=Path)
-    r.add_argument("--inputs", type=Path, required=True, help=".npy [N, ...]: integers as-is, floats get quantized")
-    r.add_argument("--out", type=Path, required=True, help=".npy for the outputs; metrics go beside it")
+    r.add_argument("--inputs", type=Path, required=True,
+                   help=".npy [N, ...] (or an .npz with one array per input name): integers as-is, floats get "
+                        "quantized")
+    r.add_argument("--out", type=Path, required=True,
+                   help=".npy for the output, or .npz (one array per output name); metrics go beside it")
     r.add_argument("--emulator", default="qemu", choices=["qemu", "renode"])
     r.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
     r.set_defaults(func=_run)

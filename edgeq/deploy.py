@@ -61,8 +61,10 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
             "model_sha256": hashlib.sha256((staging / MODEL).read_bytes()).hexdigest(),
             "source": str(graph.source),
             "target": target,
-            "input": io_spec(graph, graph.inputs[0]),
+            "input": io_spec(graph, graph.inputs[0]),            # the first of each, what a classifier has
             "output": io_spec(graph, graph.outputs[0]),
+            "inputs": [io_spec(graph, n) for n in graph.inputs],
+            "outputs": [io_spec(graph, n) for n in graph.outputs],
             "layers": [dict(layer) for layer in info.to_dict()["layers"]],
             "totals": {
                 "macs": info.macs,

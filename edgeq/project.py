@@ -100,23 +100,29 @@ def input_range(spec: dict) -> tuple[float, float]:
     return (kind.qmin - spec["zero_point"]) * spec["scale"], (kind.qmax - spec["zero_point"]) * spec["scale"]
 
 
-def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator: str = "qemu",
-                timeout_s: float | None = None) -> tuple[np.ndarray, dict]:
-    """`edgeq run`: N inputs through the firmware in the emulator; returns (outputs [N, ...], metrics)."""
+def run_project(project_dir: str | os.PathLike, inputs, *, emulator: str = "qemu",
+                timeout_s: float | None = None) -> tuple[np.ndarray | dict[str, np.ndarray], dict]:
+    """`edgeq run`: N inputs through the firmware in the emulator. `inputs` is an array [N, ...] for a model with one
+    input, else a dict {input name: array} (or a list in the model's input order). Returns (outputs, metrics):
+    outputs an array [N, ...] for a model with one output, else a dict {output name: array}."""
     report = load_report(project_dir)
-    x = quantize_inputs(inputs, report["input"])
-    out_spec = report["output"]
-    out_dtype = np.dtype(out_spec["dtype"])
-    out_bytes = int(np.prod(out_spec["shape"])) * out_dtype.itemsize
+    xs = [quantize_inputs(x, spec, where) for x, spec, where in _by_input(inputs, report["inputs"])]
+    if len({len(x) for x in xs}) != 1:
+        raise InputDataError(f"the inputs hold different numbers of samples: {[len(x) for x in xs]}")
+    n = len(xs[0])
+    sizes = [int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize for spec in report["outputs"]]
+    out_bytes = sum(sizes)
     detector = report.get("detector")
-    timeout = timeout_s if timeout_s is not None else 30.0 + 2.0 * len(x) * (3 if detector else 1)
+    timeout = timeout_s if timeout_s is not None else 30.0 + 2.0 * n * (3 if detector else 1)
     started = time.monotonic()
     positive(timeout, "--timeout")
-    result = get_runner(emulator).run(project_file(project_dir, report, "elf"), x.reshape(len(x), -1).view(np.uint8),
+    blob = np.concatenate([np.ascontiguousarray(x).reshape(n, -1).view(np.uint8) for x in xs], axis=1)
+    result = get_runner(emulator).run(project_file(project_dir, report, "elf"), blob,
                                       out_bytes + (detector["record_bytes"] if detector else 0), timeout)
     elapsed = time.monotonic() - started
-    outputs = np.ascontiguousarray(result.outputs[:, :out_bytes]).view(out_dtype).reshape(
-        (len(x),) + tuple(out_spec["shape"][1:]))
+    ends = np.cumsum(sizes)
+    outputs = {spec["name"]: np.ascontiguousarray(result.outputs[:, end - size:end]).view(spec["dtype"]).reshape(
+        (n,) + tuple(spec["shape"][1:])) for spec, size, end in zip(report["outputs"], sizes, ends)}
     metrics = run_summary(report, result, elapsed)
     if detector:           # each output is followed by the detector's record: flag, L1 bit depth, L1 median
         record = np.ascontiguousarray(result.outputs[:, out_bytes:]).view(detector["record_dtype"])
@@ -124,7 +130,22 @@ def run_project(project_dir: str | os.PathLike, inputs: np.ndarray, *, emulator:
         metrics["detector"] = {"flags": [bool(f) for f in fields["flag"]], "flagged": int(fields["flag"].sum()),
                                "threshold": detector["threshold"], "threshold_steps": detector["threshold_steps"],
                                **{k: v.astype(int).tolist() for k, v in fields.items() if k != "flag"}}
-    return outputs, metrics
+    return (next(iter(outputs.values())) if len(outputs) == 1 else outputs), metrics
+
+
+def _by_input(inputs, specs: list[dict]) -> list[tuple[object, dict, str]]:
+    """(array, spec, how errors name it) per model input, from an array (one input), a list or a dict by name."""
+    names = [spec["name"] for spec in specs]
+    if isinstance(inputs, dict):
+        if sorted(inputs) != sorted(names):
+            raise InputDataError(f"inputs named {sorted(inputs)}; the model's inputs are {names}")
+        inputs = [inputs[name] for name in names]
+    elif len(specs) == 1:
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != len(specs):
+        raise InputDataError(f"the model takes {len(specs)} inputs ({', '.join(names)}): give one array per input "
+                             "name (an .npz with those names)")
+    return [(x, spec, "inputs" if len(specs) == 1 else f"input {spec['name']!r}") for x, spec in zip(inputs, specs)]
 
 
 def dequantizer(spec: dict):

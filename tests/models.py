@@ -282,6 +282,15 @@ def _strided_slice(n: _Net) -> Graph:
     return n.graph(n.strided_slice(n.reshape(y, (1, 4)), [0, 1], [1, 4], [1, 1]))           # [1, 3]
 
 
+def _two_io(n: _Net) -> Graph:
+    """Two inputs (one added as it is) and two outputs, the second read again by later ops: each input copied in
+    and each output out of the arena, every output kept alive to the end."""
+    a, b = n.input((1, 6, 6, 4)), n.input((1, 6, 6, 4), rms=2.0)
+    features = n.conv(n.add(n.conv(a, 4, kernel=3), b, activation=RELU), 8, kernel=1)
+    pooled = n.reshape(n.pool(OpKind.AVERAGE_POOL_2D, features, size=6, stride=6), (1, 8))
+    return n.graph(n.softmax(n.fc(pooled, 5)), features)
+
+
 def _fc(n: _Net) -> Graph:
     x = n.input((1, 32))
     y = n.fc(x, 16, activation=RELU)
@@ -352,6 +361,7 @@ _TOPOLOGIES = {
     "mul": (_mul, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),
     "strided_slice": (_strided_slice, ("int8", "int16")),
+    "two_io": (_two_io, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

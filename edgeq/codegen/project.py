@@ -87,9 +87,6 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     target = get_target(target_name)
     check_output_folder(Path(out_dir))
     graph = lower(verify(graph))
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(f"{graph.source}: edgeq_model_invoke takes one input and one output; the model "
-                                    f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
     if squeezing is not None:
         check_squeezable(graph, squeezing)
     layers, plan = plan_graph(graph, target.simd)
@@ -103,8 +100,9 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
         weight_bytes=sum(row.weight_bytes for row in rows), arena_bytes=plan.arena_bytes,
         arena_bytes_linear=plan_memory(graph, scratch, strategy="linear").arena_bytes,
         arena_lower_bound=plan.lower_bound,
-        scratch_bytes=max(scratch.values(), default=0), input_bytes=graph.tensors[graph.inputs[0]].nbytes,
-        output_bytes=graph.tensors[graph.outputs[0]].nbytes)
+        scratch_bytes=max(scratch.values(), default=0),
+        input_bytes=sum(graph.tensors[n].nbytes for n in graph.inputs),
+        output_bytes=sum(graph.tensors[n].nbytes for n in graph.outputs))
     _check_budget(graph, info, target.name, ram_bytes or target.ram_bytes, flash_bytes or target.flash_bytes)
     files = {name: text.encode() for name, text in render_model(graph, layers, plan, target.name, squeezing).items()}
     files.update(firmware_files(target.name))

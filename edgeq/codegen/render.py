@@ -27,17 +27,27 @@ def environment() -> jinja2.Environment:
 
 def render_model(graph: Graph, layers: list[Layer], plan: MemoryPlan, target: str,
                  squeezing: Squeezing | None = None) -> dict[str, str]:
-    """{"model.c": ..., "model.h": ...} for a graph with one input and one output; with `squeezing`, the feature
-    squeezers (cmsis_templates/squeeze.c.j2) in front of the layers or, as a detector, after them."""
+    """{"model.c": ..., "model.h": ...}; the entry point takes the graph's inputs back to back in one buffer and
+    returns its outputs likewise (`inputs`, `outputs`: each tensor and its offset there). With `squeezing` (a graph
+    with one input and one output), the feature squeezers (cmsis_templates/squeeze.c.j2) in front of the layers or,
+    as a detector, after them."""
     detector = squeezing is not None and squeezing.detector
     pre = () if squeezing is None or detector else squeezing.squeezers
     context = dict(graph=graph, layers=layers, plan=plan, target=target, tensors=graph.tensors,
+                   inputs=packed(graph, graph.inputs), outputs=packed(graph, graph.outputs),
                    input=graph.tensors[graph.inputs[0]], output=graph.tensors[graph.outputs[0]],
                    squeezing=squeezing, detector=detector, preprocess=pre, mark_base=len(pre),
                    num_rows=len(layers) + (len(squeezing.squeezers) if squeezing is not None else 0),
                    squeeze_functions=FUNCTIONS, table_name=TABLE, detect_record_bytes=DETECT_RECORD_BYTES)
     env = environment()
     return {name: env.get_template(f"{name}.j2").render(context) for name in ("model.c", "model.h")}
+
+
+def packed(graph: Graph, names: list[str]) -> list[dict]:
+    """Tensors back to back in one buffer, as the entry point and the emulator protocol pass several inputs or
+    outputs: [{"tensor", "offset"}] in graph order."""
+    offsets = np.cumsum([0] + [graph.tensors[n].nbytes for n in names]).tolist()
+    return [{"tensor": graph.tensors[n], "offset": offsets[k]} for k, n in enumerate(names)]
 
 
 def c_values(values: np.ndarray) -> str:

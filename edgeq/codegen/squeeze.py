@@ -64,6 +64,9 @@ def check_squeezable(graph: Graph, squeezing: Squeezing) -> None:
     """The squeezers work on int8 inputs (the table has one entry per level), the median on NHWC images, the
     detector on integer outputs; anything else is refused in one line naming the option."""
     option = "--detect-threshold" if squeezing.detector else "--preprocess"
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedModelError(f"{graph.source}: {option} squeezes the one input of a classifier; this model has "
+                                    f"{len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
     x = graph.tensors[graph.inputs[0]]
     if x.dtype is not DType.INT8:
         raise UnsupportedModelError(f"{graph.source}: {option} squeezes int8 inputs; this model's input "

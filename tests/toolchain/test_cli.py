@@ -76,3 +76,32 @@ def test_inputs_of_the_wrong_shape(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 3), np.int8))
     assert main(["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 2
     assert "shape" in capsys.readouterr().err
+
+
+def test_run_a_model_with_two_inputs_and_two_outputs(tmp_path, capsys):
+    """An .npz with one array per input name in, one per output name out; the mistakes a user makes with it get
+    one line and no output file."""
+    graph = MODELS["int16_two_io"]()
+    model = tmp_path / "net.tflite"
+    model.write_bytes(write_tflite(graph))
+    assert main(["compile", str(model), "--target", "cortex-m4", "--out", str(tmp_path / "m4")]) == 0
+    report = json.loads((tmp_path / "m4" / "report.json").read_text())
+    assert [s["name"] for s in report["inputs"]] == graph.inputs and [s["name"] for s in report["outputs"]] == \
+        graph.outputs
+    xs = random_inputs(graph, 4, seed=5)
+    np.savez(tmp_path / "x.npz", **dict(zip(graph.inputs, xs)))
+    capsys.readouterr()
+    run = ["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "x.npz")]
+    assert main(run + ["--out", str(tmp_path / "y.npz")]) == 0
+    with np.load(tmp_path / "y.npz") as y:
+        assert sorted(y.files) == sorted(graph.outputs)
+        for name, expected in zip(graph.outputs, oracle(model.read_bytes(), xs)):
+            assert np.array_equal(y[name], expected.reshape(y[name].shape)), name
+
+    assert main(run + ["--out", str(tmp_path / "y.npy")]) == 2
+    assert "2 outputs" in capsys.readouterr().err and not (tmp_path / "y.npy").exists()
+    np.savez(tmp_path / "one.npz", **{graph.inputs[0]: xs[0]})
+    assert main(["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "one.npz"),
+                 "--out", str(tmp_path / "z.npz")]) == 2
+    err = capsys.readouterr().err
+    assert repr(graph.inputs[1]) in err and "numpy.savez" in err and not (tmp_path / "z.npz").exists()

@@ -58,7 +58,8 @@ class _Reader:
                                                 "edgeq's model inputs and outputs are activations")
         _check_order(ops, inputs, outputs, self.tensors, src)
         metadata = {"description": self.model.description} if self.model.description else {}
-        return Graph(tensors=self.tensors, ops=ops, inputs=inputs, outputs=outputs, source=src,
+        tensors = {n: self.tensors[n] for n in self.names if n in self.tensors}       # the file's order
+        return Graph(tensors=tensors, ops=ops, inputs=inputs, outputs=outputs, source=src,
                      metadata=metadata)
 
     def _describe(self, index: int) -> str:
