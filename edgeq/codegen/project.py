@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BudgetError, UnsupportedModelError, UsageError
+from ..errors import BudgetError, UsageError
 from ..inputs import output_path
 from ..ir import Graph, verify
 from ..passes import lower
