@@ -344,6 +344,34 @@ def _resnet(n: _Net) -> Graph:
     return n.graph(n.softmax(n.fc(y, 10)))
 
 
+def _divisible(v: float, divisor: int = 8) -> int:
+    """Keras's _make_divisible: the nearest multiple of `divisor`, never more than 10 % below v."""
+    rounded = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * v else rounded
+
+
+def _mobilenet_v2(n: _Net, alpha: float = 0.35, size: int = 96, classes: int = 10) -> Graph:
+    """MobileNetV2 as Keras builds it (Sandler et al. 2018): a 3x3 stride-2 stem; inverted residual blocks (1x1
+    expansion + ReLU6, 3x3 depthwise + ReLU6, a linear 1x1 projection, an ADD where the shapes allow); a 1x1 conv
+    to 1280; global average pooling; a classifier. Widths times alpha, made divisible by 8. The 1280 features are a
+    second output (an embedding), so that a check of the outputs sees every layer's arithmetic: the random weights'
+    class scores barely move with the input."""
+    x = n.input((1, size, size, 3))
+    channels = _divisible(32 * alpha)
+    y = n.conv(x, channels, kernel=3, stride=2, activation=RELU6)
+    for expansion, width, repeats, first_stride in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                                                    (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(repeats):
+            stride, out = first_stride if i == 0 else 1, _divisible(width * alpha)
+            h = y if expansion == 1 else n.conv(y, channels * expansion, kernel=1, activation=RELU6)
+            h = n.conv(n.depthwise(h, stride=stride, activation=RELU6), out, kernel=1)
+            y, channels = (n.add(y, h) if stride == 1 and channels == out else h), out
+    features = n.conv(y, 1280, kernel=1, activation=RELU6)
+    side = n.t(features).shape[1]
+    y = n.reshape(n.pool(OpKind.AVERAGE_POOL_2D, features, size=side, stride=side), (1, 1280))
+    return n.graph(n.softmax(n.fc(y, classes)), features)
+
+
 _PRECISIONS = {"int8": (DType.INT8, DType.INT8),       # int8 activations, int8 weights
                "int4": (DType.INT8, DType.INT4),       # int8 activations, int4 weights
                "int16": (DType.INT16, DType.INT8),     # 16x8: int16 activations, int8 weights, int64 bias
@@ -378,6 +406,8 @@ def _build(topology, precision: str, name: str) -> Graph:
 
 MODELS = {f"{p}_{name}": partial(_build, build, p, f"{p}_{name}")
           for name, (build, precisions) in _TOPOLOGIES.items() for p in precisions}
+# A whole network rather than an op: its own tests (tests/golden/test_mobilenet_v2.py) and benchmark rows
+MOBILENET_V2 = {f"{p}_mobilenet_v2": partial(_build, _mobilenet_v2, p, f"{p}_mobilenet_v2") for p in ("int8", "int16")}
 
 
 UPSTREAM_CMSIS_NN = SHARED / "third_party" / "cmsis-nn-99f736a6"     # current CMSIS-NN (V.19.1.0)
