@@ -17,6 +17,7 @@ from .inputs import array, distinct, existing_file, load_arrays, output_path, po
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
 from .attacks.estimator import RECHECK_RATE
+from .codegen.bindings import KERNELS
 from .targets import TARGETS
 
 
@@ -41,7 +42,7 @@ def _compile(args) -> None:
     report = api.compile_model(args.model, args.target, args.out, ram_bytes=args.ram_kb, flash_bytes=args.flash_kb,
                                preprocess=args.preprocess, squeeze_bits=args.squeeze_bits,
                                detect_threshold=args.detect_threshold, detect_train=args.detect_train,
-                               detect_fpr=args.detect_fpr)
+                               detect_fpr=args.detect_fpr, kernels=args.kernels)
     print(layer_table(report))
     print(f"wrote {args.out} ({api.REPORT}, {report['elf']}, {api.MODEL} and the C sources)")
 
@@ -201,6 +202,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="project folder to write")
     c.add_argument("--ram-kb", type=_kib, default=None, help="RAM budget of the real board (default: the target's)")
     c.add_argument("--flash-kb", type=_kib, default=None, help="flash budget of the real board")
+    c.add_argument("--kernels", default="edgeq", choices=KERNELS,
+                   help="edgeq: edgeq's own kernels where they are faster at the same flash (default); edgeq-wide: "
+                        "also int16-widened weights (faster still, those weights' flash doubles); cmsis-nn: the "
+                        "CMSIS-NN kernels TFLite Micro calls, only")
     c.add_argument("--preprocess", default=None, choices=["bit_depth", "median", "squeeze"],
                    help="feature squeezing on the int8 input before the first layer (squeeze: bit depth, then the "
                         "2x2 median)")

@@ -22,14 +22,15 @@ MIN_STACK_BYTES = 2048       # the least main stack a RAM budget may leave the f
 def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
                   flash_bytes: int | None = None, model_bytes: bytes | None = None, preprocess: str | None = None,
                   squeeze_bits: int = 4, detect_threshold: float | None = None,
-                  detect_source: dict | None = None) -> dict:
+                  detect_source: dict | None = None, kernels: str = "edgeq") -> dict:
     """Generate, build and size the firmware project for `graph`; returns (and writes) the compile report.
 
     The project is self-contained and relocatable: it holds the model (`model_bytes`, the .tflite it was read
     from, else `graph` written as one) and report.json names its files relative to itself. `ram_bytes` and
     `flash_bytes` are a board's budgets for the whole linked firmware (code, constants, data, bss and stack: the
     stack gets what RAM the budget leaves, at most the default 16 KiB). The folder is assembled and built under a
-    temporary name and appears only when every check has passed.
+    temporary name and appears only when every check has passed. `kernels` (codegen.bindings.KERNELS) says where
+    edgeq's own kernels replace CMSIS-NN's.
 
     Feature squeezing (edgeq.attacks.defenses.squeeze, on the int8 input): `preprocess` ("bit_depth", "median" or
     "squeeze": bit depth then median; `squeeze_bits` for the bit depth) runs in front of the first layer;
@@ -41,7 +42,7 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
     squeezing = squeezing_for(graph, preprocess, squeeze_bits, detect_threshold)
     with staged_folder(out_dir) as staging:
         info = generate_project(graph, target, staging, ram_bytes=ram_bytes, flash_bytes=flash_bytes,
-                                squeezing=squeezing)
+                                squeezing=squeezing, kernels=kernels)
         (staging / MODEL).write_bytes(model_bytes if model_bytes is not None else write_tflite(graph))
         built = build_project(staging)
         if ram_bytes is not None and built.ram_bytes > ram_bytes:
@@ -61,6 +62,7 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
             "model_sha256": hashlib.sha256((staging / MODEL).read_bytes()).hexdigest(),
             "source": str(graph.source),
             "target": target,
+            "kernels": kernels,
             "input": io_spec(graph, graph.inputs[0]),            # the first of each, what a classifier has
             "output": io_spec(graph, graph.outputs[0]),
             "inputs": [io_spec(graph, n) for n in graph.inputs],

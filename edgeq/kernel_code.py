@@ -94,8 +94,39 @@ def _parse(library: Path, _mtime: int) -> KernelCode:
 
 
 def target_library(target: str) -> KernelCode:
-    """The kernel code graph of the CMSIS-NN library that firmware for `target` links (built on first compile)."""
+    """The kernel code graph of what firmware for `target` links its kernels from: the CMSIS-NN library (built on
+    first compile) and edgeq's own kernels (firmware/edgeq_kernels.h), compiled here as the firmware compiles them."""
     from .build import cmsis_nn_build_dir
     from .cmsis_nn import find_cmsis_nn
     from .targets import get_target
-    return read_library(cmsis_nn_build_dir(get_target(target), find_cmsis_nn()) / "libcmsis-nn.a")
+    build = cmsis_nn_build_dir(get_target(target), find_cmsis_nn())
+    parts = [read_library(build / "libcmsis-nn.a")] + [read_library(o) for o in _edgeq_kernels(target, build)]
+    return KernelCode({k: v for p in parts for k, v in p.sizes.items()},
+                      {k: v for p in parts for k, v in p.edges.items()},
+                      {k: v for p in parts for k, v in p.symbols.items()})
+
+
+EDGEQ_KERNELS = ("edgeq_conv_s8.c",)                 # firmware/ sources of edgeq's own kernels
+
+
+def _edgeq_kernels(target: str, build: Path) -> list[Path]:
+    """edgeq's kernel sources compiled for `target` with the project's flags (firmware/Makefile), cached beside
+    the CMSIS-NN build by their content."""
+    import hashlib
+    from .cmsis_nn import find_cmsis_nn
+    from .resources import data_dir
+    from .targets import get_target
+    objects = []
+    for src in (data_dir("firmware") / name for name in EDGEQ_KERNELS):
+        obj = build / f"{src.stem}-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}.o"
+        if not obj.is_file():
+            flags = [*get_target(target).cpu_flags, "-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections",
+                     f"-I{find_cmsis_nn().path / 'Include'}", f"-I{src.parent}"]
+            try:
+                subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", f"{obj}.tmp"], capture_output=True,
+                               text=True, check=True)
+            except (OSError, subprocess.CalledProcessError) as e:
+                raise ToolchainError(f"arm-none-eabi-gcc could not compile {src}: {getattr(e, 'stderr', e)}") from e
+            Path(f"{obj}.tmp").replace(obj)
+        objects.append(obj)
+    return objects

@@ -122,7 +122,7 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
                 sections[sources[op.outputs[0]]][p] |= set(reach[p][op.name])
     return Kernels({n: {p: bound[p][n].function for p in graphs} for n in weighted},
                    {n: {p: frozenset(s) for p, s in by_p.items()} for n, by_p in sections.items()}, sizes, fixed,
-                   after or {})
+                   after or {}, {n: {p: bound[p][n].weight_bytes for p in graphs} for n in weighted})
 
 
 def as_nhwc(x: np.ndarray, layout: str) -> np.ndarray:

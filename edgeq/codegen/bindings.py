@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..cmsis_nn import Api, find_cmsis_nn
-from ..errors import UnsupportedModelError
+from ..errors import UnsupportedModelError, UsageError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
 from ..prepare import ConvParams, prepare_op
+from . import relayout
 from .probe import Query, probe
 
 Dims = tuple[int, int, int, int]
@@ -34,7 +35,15 @@ REQUANTIZE = "arm_nn_requantize"
 # arm_convolve_fast_s16 and arm_convolve_s4 2. Not listed on purpose: the 1x1 kernels and arm_convolve_s16 loop
 # over output channels outside the pixels (they reread the whole input after writing), depthwise kernels are
 # unchecked.
-OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2}
+OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2, "edgeq_conv_s8_dsp": 2,
+                 "edgeq_conv_s8_wide_dsp": 2}
+# Which kernels run the layers: "edgeq" (the default) edgeq's own where they take fewer instructions than the
+# CMSIS-NN kernel TFLite Micro calls at the same flash; "edgeq-wide" also those that take fewer still with their
+# weights widened to int16 (twice those weights' flash); "cmsis-nn" the kernels TFLite Micro calls, only.
+# Measured on cortex-m4 (benchmarks/deploy.py): every arm_convolve_s8 layer of the shared models runs faster as
+# edgeq_conv_s8_dsp, faster still as edgeq_conv_s8_wide_dsp.
+KERNELS = ("edgeq", "edgeq-wide", "cmsis-nn")
+EDGEQ_CONV = {"edgeq": "edgeq_conv_s8_dsp", "edgeq-wide": "edgeq_conv_s8_wide_dsp"}
 
 
 @dataclass(frozen=True)
@@ -85,9 +94,11 @@ class Layer:
         return sum(c.nbytes for c in self.consts.values())
 
 
-def bind_graph(graph: Graph, simd: str) -> list[Layer]:
+def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     """A Layer per op of a lowered graph (passes.lower), scratch sized and kernel chosen by CMSIS-NN for `simd`
-    ("dsp" or "mve")."""
+    ("dsp" or "mve"), edgeq's own kernels in its place where `kernels` (KERNELS) allows."""
+    if kernels not in KERNELS:
+        raise UsageError(f"--kernels {kernels!r}: choose one of {', '.join(KERNELS)}")
     layers, queries = [], []
     for i, op in enumerate(graph.ops):
         if op.kind not in _BIND:
@@ -99,6 +110,9 @@ def bind_graph(graph: Graph, simd: str) -> list[Layer]:
     api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer, api, simd)
+        if layers[i].function == "arm_convolve_s8" and simd == "dsp" and kernels in EDGEQ_CONV \
+                and layers[i].dims["input"][0] == 1:
+            layers[i] = _edgeq_conv(graph, layers[i], EDGEQ_CONV[kernels])
     return layers
 
 
@@ -156,6 +170,19 @@ def _apply(graph: Graph, layer: Layer, q: Query, answer, api: Api, simd: str) ->
         layer = replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,
                                                 y.dtype.bits // 8))
     return layer
+
+
+def _edgeq_conv(graph: Graph, layer: Layer, function: str) -> Layer:
+    """edgeq_conv_s8_dsp or edgeq_conv_s8_wide_dsp in place of arm_convolve_s8: the same sums, its weights
+    re-laid (and widened)."""
+    w = graph.tensors[layer.op.inputs[1]].data
+    wide = function == EDGEQ_CONV["edgeq-wide"]
+    filters = _const(layer.index, "filter", relayout.conv_s8_dsp(w, wide), DType.INT16 if wide else DType.INT8)
+    layer = replace(layer, call="edgeq_conv", function=function, consts={**layer.consts, "filter": filters},
+                    scratch=relayout.conv_scratch(w.shape[3], relayout.conv_depth(w[0].size))[1])
+    x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]
+    return replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,
+                                           y.dtype.bits // 8))
 
 
 def _overlap(layer: Layer, group: int, in_size: int, out_size: int) -> int:

@@ -74,8 +74,10 @@ class ProjectInfo:
 
 
 def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike, *, ram_bytes: int | None = None,
-                     flash_bytes: int | None = None, squeezing: Squeezing | None = None) -> ProjectInfo:
+                     flash_bytes: int | None = None, squeezing: Squeezing | None = None,
+                     kernels: str = "edgeq") -> ProjectInfo:
     """Write the firmware project for `graph` on `target_name` into `out_dir` and return its layer table.
+    `kernels` (bindings.KERNELS) says where edgeq's own kernels may replace CMSIS-NN's.
 
     With `squeezing` (squeeze.py) the feature squeezers run in front of the layers, each its own row of the table,
     or, as a detector, on two more passes of the model after them (two rows: "D0", "D1").
@@ -89,7 +91,7 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     graph = lower(verify(graph))
     if squeezing is not None:
         check_squeezable(graph, squeezing)
-    layers, plan = plan_graph(graph, target.simd)
+    layers, plan = plan_graph(graph, target.simd, kernels)
     scratch = {layer.index: layer.scratch for layer in layers}
     rows = tuple(_layer_info(graph, layer, plan) for layer in layers)
     if squeezing is not None:
@@ -110,11 +112,11 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
     return info
 
 
-def plan_graph(graph: Graph, simd: str) -> tuple[list[Layer], MemoryPlan]:
+def plan_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> tuple[list[Layer], MemoryPlan]:
     """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked;
     for the graph lowered (passes.lower), as generate_project deploys it."""
     graph = lower(graph)
-    layers = bind_graph(graph, simd)
+    layers = bind_graph(graph, simd, kernels)
     plan = plan_memory(graph, {layer.index: layer.scratch for layer in layers},
                        {layer.index: layer.overlap for layer in layers if layer.overlap is not None})
     check_no_overlap(plan)

@@ -10,6 +10,7 @@ import numpy as np
 from ..ir import Graph
 from ..plan import MemoryPlan
 from ..resources import data_dir
+from . import relayout
 from .bindings import Layer
 from .squeeze import DETECT_RECORD_BYTES, FUNCTIONS, TABLE, Squeezing
 
@@ -22,6 +23,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters.update(c_values=c_values, c_float=c_float, c_comment=c_comment)
+    env.globals.update(conv_depth=relayout.conv_depth, conv_scratch=relayout.conv_scratch)
     return env
 
 

@@ -9,8 +9,9 @@ the coefficients fitted by least squares to the emulator's exact per-layer count
 (benchmarks/fit_cost_model.py prints the fit and its leave-one-layer-out errors). Flash counts packed weights,
 int32 bias (int64 at a16w8) and, for convolutions, the per-channel multiplier and shift CMSIS-NN stores (2 x int32
 per output channel; dense layers have per-tensor weights and take theirs as arguments; at a16w8 also the int16
-softmax tables when a softmax follows the layer), and the kernel code each choice links (an int4 layer can pull in
-kernels no int8 layer uses).
+softmax tables when a softmax follows the layer), or, when the target is known, the bytes the bound kernel stores
+(edgeq's own kernels pad and may widen their weights), and the kernel code each choice links (an int4 layer can pull
+in kernels no int8 layer uses).
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ INSTRUCTIONS = {
     "arm_depthwise_conv_s4_opt": (17.5347, 0.00),
     "arm_fully_connected_s4": (4.9479, 77.23),
     "arm_fully_connected_s8": (1.8734, 64.25),
+    # edgeq's own int8 convolution (firmware/edgeq_conv_s8.c), fitted the same way on both models' 3x3 layers
+    # (which it runs by default on M4 and M7): leaving each out, -16 % (digits conv1, one input channel) .. +7.6 %
+    "edgeq_conv_s8_dsp": (1.0375, 87.48),
     # a16w8, fitted the same way on all-a16w8 variants of both models: leaving each layer out, 3x3 convolutions are
     # predicted within -23 % (digits conv1, one input channel) .. +4 %, the 1x1 ones (which run the im2col kernel
     # too) at +29 % and +43 %; odd layers a16w8 total +1.6 % (ResNet-8) and -3.3 % (digits). arm_convolve_s16
@@ -88,6 +92,8 @@ class Kernels:
     sizes: dict[str, int]                             # section -> bytes
     fixed: frozenset[str] = frozenset()
     after: dict[str, float] = field(default_factory=dict)   # op name -> instructions its followers add at A16
+    # op name -> precision -> bytes of its constants as the kernel stores them (re-laid, padded, widened)
+    weight_bytes: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def variable_sections(self) -> list[str]:
         used = set().union(*(s for by_bits in self.sections.values() for s in by_bits.values()))
@@ -118,7 +124,9 @@ def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict
         per_channel = 8 if op.kind in PER_CHANNEL else 0                                 # multiplier and shift
         flash = {8: w.size + (4 + per_channel) * channels,                              # int32 bias
                  4: DType.INT4.nbytes(w.size) + (4 + per_channel) * channels,
-                 A16: w.size + (8 + per_channel) * channels + tables.get(op.name, 0)}   # int64 bias
+                 A16: w.size + (8 + per_channel) * channels}                           # int64 bias
+        flash.update(kernels.weight_bytes.get(op.name, {}) if kernels else {})
+        flash[A16] += tables.get(op.name, 0)
         instr = {}
         for b in PRECISIONS:
             f = (kernels.functions[op.name].get(b) if kernels else None) or GENERIC[op.kind, b]

@@ -18,11 +18,12 @@ pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 M7_SAMPLE = ["int8_resnet", "int4_conv", "int16_resnet", "int8_float_edges"]
 
 
-def assert_device_matches_tflm(model: bytes, xs: list[np.ndarray], target: str, tmp_path) -> dict:
+def assert_device_matches_tflm(model: bytes, xs: list[np.ndarray], target: str, tmp_path,
+                               kernels: str = "edgeq") -> dict:
     """Every output of the model on the inputs `xs` (one array per model input) equal to tflite-micro's."""
     path = tmp_path / "model.tflite"
     path.write_bytes(model)
-    report = api.compile_model(path, target, tmp_path / target)
+    report = api.compile_model(path, target, tmp_path / target, kernels=kernels)
     y_dev, metrics = api.run_project(tmp_path / target, xs if len(xs) > 1 else xs[0])
     y_dev = y_dev if isinstance(y_dev, dict) else {report["outputs"][0]["name"]: y_dev}
     assert list(y_dev) == [spec["name"] for spec in report["outputs"]]

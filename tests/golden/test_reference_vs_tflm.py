@@ -131,13 +131,14 @@ class Builder:
 
 
 def conv(dtype, out_hw, kernel=(3, 3), stride=(1, 1), dilation=(1, 1), padding=Padding.SAME,
-         act=Activation.NONE, per_channel=True, wtype=DType.INT8, depthwise=0):
-    """CONV_2D, or DEPTHWISE_CONV_2D with depth multiplier `depthwise`, on a 9x8x4 input."""
+         act=Activation.NONE, per_channel=True, wtype=DType.INT8, depthwise=0, channels=(4, 6)):
+    """CONV_2D (`channels` in, out), or DEPTHWISE_CONV_2D with depth multiplier `depthwise` (4 in), on a 9x8 input."""
     b = Builder(dtype)
-    x = b.act("x", (1, 9, 8, 4), 0.02 if dtype is DType.INT8 else 2e-4, zp=-7)
-    cout = 4 * depthwise if depthwise else 6
+    cin = 4 if depthwise else channels[0]
+    x = b.act("x", (1, 9, 8, cin), 0.02 if dtype is DType.INT8 else 2e-4, zp=-7)
+    cout = 4 * depthwise if depthwise else channels[1]
     scales = np.linspace(0.004, 0.03, cout) if per_channel else 0.01
-    shape = (1, *kernel, cout) if depthwise else (cout, *kernel, 4)
+    shape = (1, *kernel, cout) if depthwise else (cout, *kernel, cin)
     w = b.weights(shape, scales, axis=3 if depthwise else 0, dtype=wtype)
     y = b.act("y", (1, *out_hw, cout), 0.06 if dtype is DType.INT8 else 6e-4, zp=5)
     kind = OpKind.DEPTHWISE_CONV_2D if depthwise else OpKind.CONV_2D

@@ -100,8 +100,8 @@ def test_gains_and_policies_without_one(digits):
 @pytest.mark.emulator
 def test_budgets_hold_on_the_firmware(digits):
     """RAM budget 1,000 B over the int8 firmware's: every layer but conv2 goes a16w8 and the firmware fits. The
-    linear model adds nothing (no moment's live bytes pass the int8 peak) while the planner's arena grows 384 B
-    (1,824 B for a 1,536 B peak: the greedy planner places the requantized copy less tightly than it could); the
+    linear model adds nothing (no moment's live bytes pass the int8 peak) while the planner's arena grows 400 B
+    (1,840 B for a 1,536 B peak: the greedy planner places the requantized copy less tightly than it could); the
     predicted RAM is the planner's, within the few bytes the static RAM beside the arena moves. The predicted
     flash and instructions match the firmware's."""
     model, data, _, _ = digits
@@ -114,7 +114,7 @@ def test_budgets_hold_on_the_firmware(digits):
     assert [layer["precision"] for layer in report["layers"]] == ["a16w8", "a8w8", "a16w8", "a16w8"]
     predicted, measured = report["predicted"], report["measured"]
     assert measured["ram_bytes"] <= budget and predicted["a16_ram_bytes"] == 0
-    assert measured["arena_bytes"] - int8["measured"]["arena_bytes"] == 384
+    assert measured["arena_bytes"] - int8["measured"]["arena_bytes"] == 400
     assert abs(predicted["ram_bytes"] - measured["ram_bytes"]) <= 64
     assert abs(predicted["flash_bytes"] - measured["flash_bytes"]) <= 0.02 * measured["flash_bytes"]
     instr = measured["instructions_per_inference"]

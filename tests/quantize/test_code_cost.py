@@ -77,7 +77,7 @@ def test_weight_flash_budget(digits):
 
 def test_instruction_budget_predicts_the_emulated_count(digits, int8):
     """The fixed part is measured on the int8 firmware, each layer priced by the kernel it runs at each bits."""
-    budget = 1.5 * int8["measured"]["instructions_per_inference"]          # int4 kernels are slower on M4
+    budget = 3 * int8["measured"]["instructions_per_inference"]    # int4 runs on CMSIS-NN's kernels: 3x int8's on M4
     q, report = api.quantize(*digits, policy="hawq", instructions=budget, weight_flash_bytes=3000, measure=True,
                              **QUIET)
     predicted, measured = (report[k]["instructions_per_inference"] for k in ("predicted", "measured"))

@@ -252,7 +252,7 @@ def test_project_folder_and_layer_table(tmp_path):
     config = (tmp_path / "proj" / "config.mk").read_text()
     assert re.search(r"^TARGET := cortex-m4$", config, re.M) and re.search(r"^CMSIS_NN_PATH := /", config, re.M)
     assert "CPU_FLAGS := -mcpu=cortex-m4" in config and "LINKER_SCRIPT := mps2_an386.ld" in config
-    assert len(info.layers) == len(g.ops) and info.layers[0].kernel == "arm_convolve_s8"
+    assert len(info.layers) == len(g.ops) and info.layers[0].kernel == "edgeq_conv_s8_dsp"
     first = info.layers[0]
     assert (first.op, first.precision, first.input_shapes, first.output_shape) == \
         ("CONV_2D", "a8w8", ((1, 8, 8, 3),), (1, 8, 8, 8))
@@ -260,7 +260,7 @@ def test_project_folder_and_layer_table(tmp_path):
     assert info.weight_bytes == sum(layer.weight_bytes for layer in info.layers)
     assert info.scratch_bytes == max(layer.scratch_bytes for layer in info.layers)
     assert info.arena_lower_bound <= info.arena_bytes < info.arena_bytes_linear
-    assert json.loads(json.dumps(info.to_dict()))["layers"][0]["kernel"] == "arm_convolve_s8"
+    assert json.loads(json.dumps(info.to_dict()))["layers"][0]["kernel"] == "edgeq_conv_s8_dsp"
     assert f"#define EDGEQ_ARENA_BYTES {info.arena_bytes}" in (tmp_path / "proj" / "model.h").read_text()
 
 
@@ -314,18 +314,24 @@ def test_budgets_name_the_shortfall(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-RESNET8_KERNELS = ["arm_convolve_s8"] * 3 + ["arm_elementwise_add_s8"] + ["arm_convolve_s8"] * 2 + \
-    ["arm_convolve_1x1_s8", "arm_elementwise_add_s8"] + ["arm_convolve_s8"] * 2 + \
-    ["arm_convolve_1x1_s8", "arm_elementwise_add_s8", "arm_avgpool_s8", "", "arm_fully_connected_s8", "arm_softmax_s8"]
+def resnet8_kernels(conv: str) -> list[str]:
+    """The MLPerf ResNet-8's kernels, its 3x3 convolutions run by `conv`."""
+    return [conv] * 3 + ["arm_elementwise_add_s8"] + [conv] * 2 + ["arm_convolve_1x1_s8", "arm_elementwise_add_s8"] \
+        + [conv] * 2 + ["arm_convolve_1x1_s8", "arm_elementwise_add_s8", "arm_avgpool_s8", "", "arm_fully_connected_s8",
+                        "arm_softmax_s8"]
 
 
-@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
-def test_resnet8_project(tmp_path, target):
+@pytest.mark.parametrize("target, kernels, conv", [("cortex-m4", "edgeq", "edgeq_conv_s8_dsp"),
+                                                   ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp"),
+                                                   ("cortex-m4", "cmsis-nn", "arm_convolve_s8"),
+                                                   ("cortex-m55", "edgeq", "arm_convolve_s8")])
+def test_resnet8_project(tmp_path, target, kernels, conv):
+    """edgeq's own convolution replaces arm_convolve_s8 on the DSP targets unless told not to (Helium has none)."""
     g = read_tflite(shared_model("mlperf_tiny/ic_resnet8_int8.tflite"))
-    info = generate_project(g, target, tmp_path / "r8")
-    assert [layer.kernel for layer in info.layers] == RESNET8_KERNELS
+    info = generate_project(g, target, tmp_path / "r8", kernels=kernels)
+    assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv)
     assert info.arena_bytes < 34 * 1024 and info.arena_bytes_linear > 90 * 1024
-    assert 80_000 < info.weight_bytes < 82_000
+    assert 80_000 < info.weight_bytes < 82_000 or kernels == "edgeq-wide" and 150_000 < info.weight_bytes < 160_000
     print(f"{target}: arena {info.arena_bytes} B (linear {info.arena_bytes_linear} B), weights {info.weight_bytes} B, "
           f"{info.macs} MACs")
 

@@ -174,6 +174,6 @@ def test_resnet8_peak_arena():
         check_no_overlap(plan)
     print(f"ResNet-8 arena: greedy {greedy.arena_bytes} B (lower bound {greedy.lower_bound}), "
           f"without overlaps {no_overlap.arena_bytes} B, linear {linear.arena_bytes} B")
-    assert no_overlap.arena_bytes == 48 * 1024 + 576        # the 48 KiB of activations plus one conv's scratch
+    assert no_overlap.arena_bytes == 48 * 1024 + 592        # the 48 KiB of activations plus one conv's scratch
     assert greedy.arena_bytes <= greedy.lower_bound + 256 and greedy.arena_bytes < 34 * 1024
     assert linear.arena_bytes > 2 * greedy.arena_bytes

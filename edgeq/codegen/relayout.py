@@ -1,0 +1,33 @@
+"""Weights laid out at compile time in the order edgeq's own kernels (firmware/edgeq_kernels.h) read them."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def conv_depth(taps: int) -> int:
+    """A receptive field's length rounded up to whole words (4 int8 taps), as edgeq_conv_s8_dsp reads it."""
+    return -(-taps // 4) * 4
+
+
+def conv_scratch(in_channels: int, depth: int) -> tuple[int, int]:
+    """(where the int16 fields start, total bytes) of edgeq_conv_s8_dsp's scratch: a row of pad values and, when the
+    input channels are not a multiple of 4, two int8 receptive fields, to a whole word; then two int16 fields."""
+    wide_offset = -(-(in_channels + (2 * depth if in_channels % 4 else 0)) // 4) * 4
+    return wide_offset, wide_offset + 4 * depth
+
+
+def conv_s8_dsp(w: np.ndarray, wide: bool) -> np.ndarray:
+    """CONV_2D weights [O, kh, kw, I] (int8) for edgeq_conv_s8_dsp (wide: edgeq_conv_s8_wide_dsp): the output
+    channels two at a time (an odd last one paired with zeros), the taps of each in fours, both channels' fours side
+    by side (one doubleword load). Widened (int16), each four is stored as SXTB16 would split its word, (k0, k2) then
+    (k1, k3), both channels' (k0, k2) first."""
+    channels = w.shape[0]
+    flat = w.reshape(channels, -1)
+    depth = conv_depth(flat.shape[1])
+    padded = np.zeros((channels + channels % 2, depth), np.int16 if wide else np.int8)
+    padded[:channels, :flat.shape[1]] = flat
+    fours = padded.reshape(len(padded) // 2, 2, depth // 4, 4)
+    if wide:                                                # [pair, four, (k0,k2 | k1,k3), channel, 2]
+        return np.ascontiguousarray(fours[..., [0, 2, 1, 3]].reshape(len(padded) // 2, 2, depth // 4, 2, 2)
+                                    .transpose(0, 2, 3, 1, 4)).ravel()
+    return np.ascontiguousarray(fours.transpose(0, 2, 1, 3)).ravel()     # [pair, four, channel, 4]

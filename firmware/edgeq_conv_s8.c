@@ -1,0 +1,211 @@
+/* edgeq_conv_s8_dsp: see edgeq_kernels.h. Where CMSIS-NN's arm_convolve_s8 copies each tap of a receptive field
+ * with a call to memcpy, widens it to int16 in a second pass and unpacks the weights' bytes in its inner loop, this
+ * kernel widens the field straight into the order the inner loop reads and takes weights already widened. */
+#include <string.h>
+
+#include "arm_nnsupportfunctions.h"
+#include "edgeq_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
+
+static inline int32_t sxtab16(int32_t add, int32_t x)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2" : "=r"(r) : "r"(add), "r"(x));
+    return r;
+}
+
+static inline int32_t sxtab16_ror8(int32_t add, int32_t x)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(add), "r"(x));
+    return r;
+}
+
+static inline int32_t sxtb16(int32_t x)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline int32_t sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline int32_t smlad(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* Two words from *p, then p moves past them: one LDRD with writeback. */
+static inline void load_pair(const int32_t **p, int32_t *a, int32_t *b)
+{
+    __asm("ldrd %0, %1, [%2], #8" : "=r"(*a), "=r"(*b), "+r"(*p) : "m"(*(const struct { int32_t v[2]; } *)*p));
+}
+
+static inline int32_t read_s32(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);       /* an unaligned word load: Cortex-M4/M7 take it */
+    return v;
+}
+
+/* Where tap (ky, kx) of output pixel `pixel` reads: its row of in_c values, or `pad` outside the input. */
+static inline const int8_t *tap(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *pad, int32_t pixel,
+                                int32_t ky, int32_t kx)
+{
+    const int32_t y = pixel / p->out_w * p->stride_h - p->pad_h + ky * p->dilation_h;
+    const int32_t x = pixel % p->out_w * p->stride_w - p->pad_w + kx * p->dilation_w;
+    return y < 0 || y >= p->in_h || x < 0 || x >= p->in_w ? pad : input + (y * p->in_w + x) * p->in_c;
+}
+
+/* The receptive fields of two output pixels widened to int16 and offset, in the order the inner loop reads: per
+ * four taps, pixel 0's (k0, k2), pixel 1's (k0, k2), pixel 0's (k1, k3), pixel 1's (k1, k3). `bytes` holds a row of
+ * in_c pad values and, when in_c is not a multiple of 4, room for two int8 fields of `depth` taps. */
+static void widen(const edgeq_conv_s8_params *p, const int8_t *input, int32_t pixel0, int32_t pixel1,
+                  int8_t *bytes, int32_t *wide)
+{
+    const int32_t offset = (p->input_offset & 0xFFFF) | (int32_t)((uint32_t)p->input_offset << 16);
+    const int8_t *pad = bytes;
+    if (p->in_c % 4 == 0)
+    {
+        for (int32_t ky = 0; ky < p->kernel_h; ky++)
+        {
+            for (int32_t kx = 0; kx < p->kernel_w; kx++)
+            {
+                const int8_t *a = tap(p, input, pad, pixel0, ky, kx), *b = tap(p, input, pad, pixel1, ky, kx);
+                for (int32_t c = 0; c < p->in_c; c += 4)
+                {
+                    const int32_t va = read_s32(a + c), vb = read_s32(b + c);
+                    wide[0] = sxtab16(offset, va);
+                    wide[1] = sxtab16(offset, vb);
+                    wide[2] = sxtab16_ror8(offset, va);
+                    wide[3] = sxtab16_ror8(offset, vb);
+                    wide += 4;
+                }
+            }
+        }
+        return;
+    }
+    int8_t *field0 = bytes + p->in_c, *field1 = field0 + p->depth;      /* fields first, then widened */
+    for (int32_t ky = 0, k = 0; ky < p->kernel_h; ky++)
+    {
+        for (int32_t kx = 0; kx < p->kernel_w; kx++)
+        {
+            const int8_t *a = tap(p, input, pad, pixel0, ky, kx), *b = tap(p, input, pad, pixel1, ky, kx);
+            for (int32_t c = 0; c < p->in_c; c++, k++)
+            {
+                field0[k] = a[c];
+                field1[k] = b[c];
+            }
+        }
+    }
+    for (int32_t k = 0; k < p->depth; k += 4)
+    {
+        const int32_t va = read_s32(field0 + k), vb = read_s32(field1 + k);
+        wide[0] = sxtab16(offset, va);
+        wide[1] = sxtab16(offset, vb);
+        wide[2] = sxtab16_ror8(offset, va);
+        wide[3] = sxtab16_ror8(offset, vb);
+        wide += 4;
+    }
+}
+
+static inline int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, const edgeq_conv_s8_params *p)
+{
+    acc = arm_nn_requantize(acc, multiplier, shift) + p->output_offset;
+    acc = acc < p->act_min ? p->act_min : acc;
+    return (int8_t)(acc > p->act_max ? p->act_max : acc);
+}
+
+/* Both kernels: `wide` selects int16 weights (two doubleword loads feed eight SMLADs per four taps of two channels)
+ * over int8 ones (one doubleword load and four SXTB16s). */
+__attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_params *p, const int8_t *input,
+                                                       const int32_t *weights, const int32_t *bias,
+                                                       const int32_t *multipliers, const int32_t *shifts,
+                                                       int8_t *output, int8_t *scratch, const int wide)
+{
+    const int32_t depth = p->depth;
+    const int32_t pixels = p->out_h * p->out_w;
+    int8_t *bytes = scratch;
+    int32_t *wide_field = (int32_t *)(scratch + p->wide_offset);
+    memset(bytes, (int8_t)(-p->input_offset), (size_t)p->wide_offset);        /* widens to 0 */
+
+    for (int32_t pixel = 0; pixel < pixels; pixel += 2)
+    {
+        const int32_t pair = pixel + 1 < pixels;           /* 0: the last pixel alone (computed twice, kept once) */
+        widen(p, input, pixel, pixel + pair, bytes, wide_field);
+        const int32_t *rhs = weights;
+        int8_t *out0 = output + pixel * p->out_c, *out1 = out0 + p->out_c;
+        for (int32_t c = 0; c < p->out_c; c += 2)
+        {
+            const int32_t two = c + 1 < p->out_c;
+            int32_t acc00 = bias ? bias[c] : 0, acc10 = bias && two ? bias[c + 1] : 0;
+            int32_t acc01 = acc00, acc11 = acc10;
+            const int32_t *x = wide_field;
+            for (int32_t k = depth / 4; k > 0; k--)          /* four taps: two pairs of each */
+            {
+                int32_t a0, a1, b0, b1, x0, x1;
+                if (wide)
+                {
+                    load_pair(&rhs, &a0, &b0);
+                    load_pair(&rhs, &a1, &b1);
+                }
+                else
+                {
+                    int32_t a, b;
+                    load_pair(&rhs, &a, &b);
+                    a0 = sxtb16(a);
+                    a1 = sxtb16_ror8(a);
+                    b0 = sxtb16(b);
+                    b1 = sxtb16_ror8(b);
+                }
+                load_pair(&x, &x0, &x1);
+                acc00 = smlad(a0, x0, acc00);
+                acc01 = smlad(a0, x1, acc01);
+                acc10 = smlad(b0, x0, acc10);
+                acc11 = smlad(b0, x1, acc11);
+                load_pair(&x, &x0, &x1);
+                acc00 = smlad(a1, x0, acc00);
+                acc01 = smlad(a1, x1, acc01);
+                acc10 = smlad(b1, x0, acc10);
+                acc11 = smlad(b1, x1, acc11);
+            }
+            out0[c] = requantize(acc00, multipliers[c], shifts[c], p);
+            if (pair)
+            {
+                out1[c] = requantize(acc01, multipliers[c], shifts[c], p);
+            }
+            if (two)
+            {
+                out0[c + 1] = requantize(acc10, multipliers[c + 1], shifts[c + 1], p);
+                if (pair)
+                {
+                    out1[c + 1] = requantize(acc11, multipliers[c + 1], shifts[c + 1], p);
+                }
+            }
+        }
+    }
+}
+
+void edgeq_conv_s8_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
+                       int8_t *scratch)
+{
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, 0);
+}
+
+void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int16_t *weights,
+                            const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
+                            int8_t *scratch)
+{
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, 1);
+}
+
+#endif

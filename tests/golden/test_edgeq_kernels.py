@@ -1,0 +1,46 @@
+"""edgeq's own kernels (firmware/edgeq_kernels.h) equal tflite-micro byte for byte in QEMU, on the layers that stress
+them: input channels not a multiple of 4 (the int8 field path) and a depth not one of 4, an odd number of output
+channels and of output pixels (the last pair is one), a single output channel, dilation, strides, both paddings,
+per-tensor weights; the builder models and the shared models (each kernel choice: --kernels)."""
+from __future__ import annotations
+
+import pytest
+
+from edgeq.api import load_report
+from edgeq.frontends.tflite import read_tflite, write_tflite
+from edgeq.ir import Activation, DType, Padding
+from tests.golden.test_emulated_vs_tflm import assert_device_matches_tflm
+from tests.golden.test_reference_vs_tflm import conv
+from tests.models import MODELS, SHARED_TFLITE, cifar, cifar_inputs, random_inputs, shared_model
+
+VALID = Padding.VALID
+LAYERS = {
+    "3_in_5_out_odd_pixels": lambda: conv(DType.INT8, (7, 7), (3, 2), padding=VALID, channels=(3, 5)),
+    "7_in_1_out_stride_2": lambda: conv(DType.INT8, (5, 4), stride=(2, 2), channels=(7, 1)),
+    "dilated_per_tensor": lambda: conv(DType.INT8, (5, 4), dilation=(2, 2), padding=VALID, per_channel=False),
+    "2x3_stride_2x1_relu_n1": lambda: conv(DType.INT8, (5, 8), (2, 3), (2, 1), act=Activation.RELU_N1_TO_1,
+                                           channels=(8, 6)),
+}
+pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
+
+
+@pytest.mark.parametrize("kernels", ["edgeq", "edgeq-wide"])
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_layer(case, kernels, tmp_path):
+    graph = LAYERS[case]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=7), "cortex-m4", tmp_path, kernels)
+    assert load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"].startswith("edgeq_conv_s8")
+
+
+@pytest.mark.parametrize("name", ["int8_resnet", "int8_pad", "int8_two_io", "int8_conv"])
+def test_builder_model_wide(name, tmp_path):
+    graph = MODELS[name]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=8), "cortex-m7", tmp_path,
+                               "edgeq-wide")
+
+
+@pytest.mark.parametrize("kernels", ["edgeq-wide", "cmsis-nn"])
+@pytest.mark.parametrize("rel", [r for r in SHARED_TFLITE if "int8" in r])
+def test_shared_model(rel, kernels, tmp_path):
+    model = shared_model(rel).read_bytes()
+    assert_device_matches_tflm(model, [cifar_inputs(read_tflite(model), cifar(4)[0])], "cortex-m4", tmp_path, kernels)
