@@ -68,6 +68,7 @@ def _parse(library: Path, _mtime: int) -> KernelCode:
         raise ToolchainError(f"{OBJDUMP} could not read {library}: {e}") from e
     sizes: dict[tuple[str, str], int] = {}
     symbols: dict[str, tuple[str, str]] = {}
+    local: dict[tuple[str, str], tuple[str, str]] = {}       # (member, static function) -> its section
     refs: dict[tuple[str, str], set[str]] = {}
     member, relocating = "", None
     for line in text.splitlines():
@@ -79,14 +80,19 @@ def _parse(library: Path, _mtime: int) -> KernelCode:
             refs.setdefault(relocating, set()).add(m.group(1))
         elif (m := _SECTION.match(line)) and m.group(1).startswith(_LINKED):
             sizes[member, m.group(1)] = int(m.group(2), 16)
-        elif (m := _SYMBOL.match(line)) and m.group(1).startswith(_LINKED) and " g " in line[8:17]:
-            symbols[m.group(2)] = (member, m.group(1))
+        elif (m := _SYMBOL.match(line)) and m.group(1).startswith(_LINKED):
+            if " g " in line[8:17]:
+                symbols[m.group(2)] = (member, m.group(1))
+            else:
+                local[member, m.group(2)] = (member, m.group(1))
     edges = {}
     for (owner, section), names in refs.items():
         targets = set()
         for name in names:
             if (owner, name) in sizes:                # a local section: a static helper or a table
                 targets.add((owner, name))
+            elif (owner, name) in local:              # a static function called by its name
+                targets.add(local[owner, name])
             elif name in symbols:
                 targets.add(symbols[name])
         edges[owner, section] = frozenset(targets)

@@ -1,6 +1,6 @@
-/* edgeq_conv_s8_dsp: see edgeq_kernels.h. Where CMSIS-NN's arm_convolve_s8 copies each tap of a receptive field
- * with a call to memcpy, widens it to int16 in a second pass and unpacks the weights' bytes in its inner loop, this
- * kernel widens the field straight into the order the inner loop reads and takes weights already widened. */
+/* edgeq_conv_s8_dsp and its variants: see edgeq_kernels.h. Where CMSIS-NN's arm_convolve_s8 copies each tap of a
+ * receptive field with a call to memcpy and widens it to int16 in a second pass, these kernels widen the field
+ * straight into the order the inner loop reads, and take weights laid out so that the loop never reorders them. */
 #include <string.h>
 
 #include "arm_nnsupportfunctions.h"
@@ -33,6 +33,14 @@ static inline int32_t sxtb16_ror8(int32_t x)
 {
     int32_t r;
     __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* mask & (x << 4) in one instruction (Thumb-2's shifted register operand) */
+static inline int32_t and_lsl4(int32_t mask, int32_t x)
+{
+    int32_t r;
+    __asm("and %0, %1, %2, lsl #4" : "=r"(r) : "r"(mask), "r"(x));
     return r;
 }
 
@@ -124,15 +132,21 @@ static inline int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, 
     return (int8_t)(acc > p->act_max ? p->act_max : acc);
 }
 
-/* Both kernels: `wide` selects int16 weights (two doubleword loads feed eight SMLADs per four taps of two channels)
- * over int8 ones (one doubleword load and four SXTB16s). */
+enum weights { W8, W16, W4 };       /* int8, int16 (widened) or int4 (packed) weights */
+
+/* Every kernel, by its weights: per four taps of two channels, int8 ones are one doubleword and four SXTB16s, int16
+ * ones two doublewords, int4 ones one word whose high nibbles are the first channel's and low nibbles the
+ * second's, each set moved to the top of its byte (AND with 0xF0F0F0F0, the low set shifted first) and split by
+ * SXTB16: taps times 16, so their sums are 16 times the true ones (exact while |sum| < 2^27: relayout.py checks)
+ * and are shifted back before the bias. */
 __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_params *p, const int8_t *input,
                                                        const int32_t *weights, const int32_t *bias,
                                                        const int32_t *multipliers, const int32_t *shifts,
-                                                       int8_t *output, int8_t *scratch, const int wide)
+                                                       int8_t *output, int8_t *scratch, const enum weights kind)
 {
     const int32_t depth = p->depth;
     const int32_t pixels = p->out_h * p->out_w;
+    const int32_t high_nibbles = (int32_t)0xF0F0F0F0;
     int8_t *bytes = scratch;
     int32_t *wide_field = (int32_t *)(scratch + p->wide_offset);
     memset(bytes, (int8_t)(-p->input_offset), (size_t)p->wide_offset);        /* widens to 0 */
@@ -146,21 +160,29 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
         for (int32_t c = 0; c < p->out_c; c += 2)
         {
             const int32_t two = c + 1 < p->out_c;
-            int32_t acc00 = bias ? bias[c] : 0, acc10 = bias && two ? bias[c + 1] : 0;
-            int32_t acc01 = acc00, acc11 = acc10;
+            int32_t acc00 = 0, acc01 = 0, acc10 = 0, acc11 = 0;
             const int32_t *x = wide_field;
             for (int32_t k = depth / 4; k > 0; k--)          /* four taps: two pairs of each */
             {
                 int32_t a0, a1, b0, b1, x0, x1;
-                if (wide)
+                if (kind == W16)
                 {
                     load_pair(&rhs, &a0, &b0);
                     load_pair(&rhs, &a1, &b1);
                 }
-                else
+                else if (kind == W8)
                 {
                     int32_t a, b;
                     load_pair(&rhs, &a, &b);
+                    a0 = sxtb16(a);
+                    a1 = sxtb16_ror8(a);
+                    b0 = sxtb16(b);
+                    b1 = sxtb16_ror8(b);
+                }
+                else
+                {
+                    const int32_t w = *rhs++;
+                    const int32_t a = w & high_nibbles, b = and_lsl4(high_nibbles, w);
                     a0 = sxtb16(a);
                     a1 = sxtb16_ror8(a);
                     b0 = sxtb16(b);
@@ -176,6 +198,20 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
                 acc01 = smlad(a1, x1, acc01);
                 acc10 = smlad(b1, x0, acc10);
                 acc11 = smlad(b1, x1, acc11);
+            }
+            if (kind == W4)
+            {
+                acc00 >>= 4;
+                acc01 >>= 4;
+                acc10 >>= 4;
+                acc11 >>= 4;
+            }
+            if (bias)
+            {
+                acc00 += bias[c];
+                acc01 += bias[c];
+                acc10 += two ? bias[c + 1] : 0;
+                acc11 += two ? bias[c + 1] : 0;
             }
             out0[c] = requantize(acc00, multipliers[c], shifts[c], p);
             if (pair)
@@ -198,14 +234,21 @@ void edgeq_conv_s8_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch)
 {
-    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, 0);
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W8);
 }
 
 void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int16_t *weights,
                             const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                             int8_t *scratch)
 {
-    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, 1);
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W16);
+}
+
+void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
+                       int8_t *scratch)
+{
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W4);
 }
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-/* One CONV_2D layer (int8 activations and weights, per-channel requantization). */
+/* One CONV_2D layer (int8 activations; int8 or int4 weights, per-channel requantization). */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t kernel_h, kernel_w;
@@ -26,12 +26,16 @@ typedef struct {
  * output pixels only after reading their receptive fields (the output may overlap the input's tail, as planned).
  * `weights` in edgeq's layout (edgeq/codegen/relayout.py): edgeq_conv_s8_dsp takes int8 weights, four taps of two
  * channels a doubleword (the same flash as CMSIS-NN's); edgeq_conv_s8_wide_dsp takes them widened to int16 (twice
- * the flash, three fewer instructions per sixteen multiply-accumulates). */
+ * the flash, three fewer instructions per sixteen multiply-accumulates); edgeq_conv_s4_dsp int4 weights, four taps of
+ * two channels a word (two more instructions than int8's per sixteen). */
 void edgeq_conv_s8_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch);
 void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int16_t *weights,
                             const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                             int8_t *scratch);
+void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                       const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
+                       int8_t *scratch);
 
 #endif

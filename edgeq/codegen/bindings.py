@@ -36,14 +36,17 @@ REQUANTIZE = "arm_nn_requantize"
 # over output channels outside the pixels (they reread the whole input after writing), depthwise kernels are
 # unchecked.
 OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2, "edgeq_conv_s8_dsp": 2,
-                 "edgeq_conv_s8_wide_dsp": 2}
+                 "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2}
 # Which kernels run the layers: "edgeq" (the default) edgeq's own where they take fewer instructions than the
 # CMSIS-NN kernel TFLite Micro calls at the same flash; "edgeq-wide" also those that take fewer still with their
 # weights widened to int16 (twice those weights' flash); "cmsis-nn" the kernels TFLite Micro calls, only.
-# Measured on cortex-m4 (benchmarks/deploy.py): every arm_convolve_s8 layer of the shared models runs faster as
-# edgeq_conv_s8_dsp, faster still as edgeq_conv_s8_wide_dsp.
+# Measured on cortex-m4 (benchmarks/deploy.py, benchmarks/fit_cost_model.py): every arm_convolve_s8 layer of the
+# shared models runs faster as edgeq_conv_s8_dsp, faster still as edgeq_conv_s8_wide_dsp, every arm_convolve_s4
+# one as edgeq_conv_s4_dsp (both int4 layouts take the same flash, up to padding).
 KERNELS = ("edgeq", "edgeq-wide", "cmsis-nn")
-EDGEQ_CONV = {"edgeq": "edgeq_conv_s8_dsp", "edgeq-wide": "edgeq_conv_s8_wide_dsp"}
+EDGEQ_CONV = {("edgeq", "arm_convolve_s8"): "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_s8"):
+              "edgeq_conv_s8_wide_dsp", ("edgeq", "arm_convolve_s4"): "edgeq_conv_s4_dsp",
+              ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp"}
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,10 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer, api, simd)
-        if layers[i].function == "arm_convolve_s8" and simd == "dsp" and kernels in EDGEQ_CONV \
-                and layers[i].dims["input"][0] == 1:
-            layers[i] = _edgeq_conv(graph, layers[i], EDGEQ_CONV[kernels])
+        own = EDGEQ_CONV.get((kernels, layers[i].function)) if simd == "dsp" else None
+        taps = int(np.prod(layers[i].dims["filter"][1:]))
+        if own and layers[i].dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
+            layers[i] = _edgeq_conv(graph, layers[i], own)
     return layers
 
 
@@ -173,11 +177,12 @@ def _apply(graph: Graph, layer: Layer, q: Query, answer, api: Api, simd: str) ->
 
 
 def _edgeq_conv(graph: Graph, layer: Layer, function: str) -> Layer:
-    """edgeq_conv_s8_dsp or edgeq_conv_s8_wide_dsp in place of arm_convolve_s8: the same sums, its weights
-    re-laid (and widened)."""
+    """One of edgeq's convolutions in place of arm_convolve_s8 / _s4: the same sums, its weights re-laid (and
+    widened)."""
     w = graph.tensors[layer.op.inputs[1]].data
-    wide = function == EDGEQ_CONV["edgeq-wide"]
-    filters = _const(layer.index, "filter", relayout.conv_s8_dsp(w, wide), DType.INT16 if wide else DType.INT8)
+    wide = function == "edgeq_conv_s8_wide_dsp"
+    laid = relayout.conv_s4_dsp(w) if function == "edgeq_conv_s4_dsp" else relayout.conv_s8_dsp(w, wide)
+    filters = _const(layer.index, "filter", laid, DType.INT16 if wide else DType.INT8)
     layer = replace(layer, call="edgeq_conv", function=function, consts={**layer.consts, "filter": filters},
                     scratch=relayout.conv_scratch(w.shape[3], relayout.conv_depth(w[0].size))[1])
     x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]

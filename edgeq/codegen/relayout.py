@@ -31,3 +31,19 @@ def conv_s8_dsp(w: np.ndarray, wide: bool) -> np.ndarray:
         return np.ascontiguousarray(fours[..., [0, 2, 1, 3]].reshape(len(padded) // 2, 2, depth // 4, 2, 2)
                                     .transpose(0, 2, 3, 1, 4)).ravel()
     return np.ascontiguousarray(fours.transpose(0, 2, 1, 3)).ravel()     # [pair, four, channel, 4]
+
+
+# edgeq_conv_s4_dsp sums taps times 16 in int32: exact while 16 x 8 x 255 x taps < 2^31
+S4_MAX_TAPS = (2**31 - 1) // (16 * 8 * 255)
+
+
+def conv_s4_dsp(w: np.ndarray) -> np.ndarray:
+    """CONV_2D int4 weights [O, kh, kw, I] (int8 values in [-8, 7]) for edgeq_conv_s4_dsp: output channels two at a
+    time (an odd last one paired with zeros), taps in fours, one byte per tap of the pair: the first channel's
+    nibble high, the second's low."""
+    channels = w.shape[0]
+    flat = w.reshape(channels, -1)
+    depth = conv_depth(flat.shape[1])
+    padded = np.zeros((channels + channels % 2, depth), np.uint8)
+    padded[:channels, :flat.shape[1]] = flat.astype(np.int8).view(np.uint8) & 0x0F
+    return ((padded[0::2] << 4) | padded[1::2]).view(np.int8).ravel()

@@ -35,9 +35,11 @@ INSTRUCTIONS = {
     "arm_depthwise_conv_s4_opt": (17.5347, 0.00),
     "arm_fully_connected_s4": (4.9479, 77.23),
     "arm_fully_connected_s8": (1.8734, 64.25),
-    # edgeq's own int8 convolution (firmware/edgeq_conv_s8.c), fitted the same way on both models' 3x3 layers
-    # (which it runs by default on M4 and M7): leaving each out, -16 % (digits conv1, one input channel) .. +7.6 %
-    "edgeq_conv_s8_dsp": (1.0375, 87.48),
+    # edgeq's own convolutions (firmware/edgeq_conv_s8.c), fitted the same way on both models' 3x3 layers (which
+    # they run by default on M4 and M7): leaving each out, int8 -16 % (digits conv1, one input channel) .. +7.6 %,
+    # int4 -13 % .. +7.0 %; an int4 3x3 layer takes 1.08-1.10x its int8 instructions (CMSIS-NN's: 1.76-2.44x)
+    "edgeq_conv_s8_dsp": (1.0378, 87.81),
+    "edgeq_conv_s4_dsp": (1.1622, 90.00),
     # a16w8, fitted the same way on all-a16w8 variants of both models: leaving each layer out, 3x3 convolutions are
     # predicted within -23 % (digits conv1, one input channel) .. +4 %, the 1x1 ones (which run the im2col kernel
     # too) at +29 % and +43 %; odd layers a16w8 total +1.6 % (ResNet-8) and -3.3 % (digits). arm_convolve_s16

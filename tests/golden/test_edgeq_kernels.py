@@ -20,6 +20,10 @@ LAYERS = {
     "dilated_per_tensor": lambda: conv(DType.INT8, (5, 4), dilation=(2, 2), padding=VALID, per_channel=False),
     "2x3_stride_2x1_relu_n1": lambda: conv(DType.INT8, (5, 8), (2, 3), (2, 1), act=Activation.RELU_N1_TO_1,
                                            channels=(8, 6)),
+    "int4_3_in_5_out_odd_pixels": lambda: conv(DType.INT8, (7, 7), (3, 2), padding=VALID, channels=(3, 5),
+                                               wtype=DType.INT4),
+    "int4_dilated_stride_2_relu6": lambda: conv(DType.INT8, (3, 2), stride=(2, 2), dilation=(2, 2), padding=VALID,
+                                                act=Activation.RELU6, channels=(12, 7), wtype=DType.INT4),
 }
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 
@@ -29,10 +33,10 @@ pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 def test_layer(case, kernels, tmp_path):
     graph = LAYERS[case]()
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=7), "cortex-m4", tmp_path, kernels)
-    assert load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"].startswith("edgeq_conv_s8")
+    assert load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"].startswith("edgeq_conv_s")
 
 
-@pytest.mark.parametrize("name", ["int8_resnet", "int8_pad", "int8_two_io", "int8_conv"])
+@pytest.mark.parametrize("name", ["int8_resnet", "int8_pad", "int8_two_io", "int8_conv", "int4_conv"])
 def test_builder_model_wide(name, tmp_path):
     graph = MODELS[name]()
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=8), "cortex-m7", tmp_path,

@@ -17,3 +17,14 @@ def test_layouts_hold_each_weight_once(wide):
     first = laid[:8].tolist()                  # channel 0 and 1, taps 0-3
     assert first == ([w[0].flat[0], w[0].flat[2], w[1].flat[0], w[1].flat[2], w[0].flat[1], w[0].flat[3],
                       w[1].flat[1], w[1].flat[3]] if wide else [*w[0].flat[:4], *w[1].flat[:4]])
+
+
+def test_int4_layout_pairs_channels_in_nibbles():
+    """Channel 2k's tap in the high nibble, channel 2k+1's in the low one, an odd last channel paired with 0."""
+    w = np.random.default_rng(0).integers(-8, 8, (3, 1, 2, 3)).astype(np.int8)       # 6 taps, padded to 8
+    laid = relayout.conv_s4_dsp(w).view(np.uint8)
+    assert laid.size == 2 * 8
+    high, low = (laid >> 4).astype(np.int8), (laid & 0x0F).astype(np.int8)
+    signed = lambda v: np.where(v > 7, v - 16, v)                                    # noqa: E731
+    assert signed(high[:6]).tolist() == w[0].ravel().tolist() and signed(low[:6]).tolist() == w[1].ravel().tolist()
+    assert signed(high[8:14]).tolist() == w[2].ravel().tolist() and not low[8:].any() and not laid[6:8].any()
