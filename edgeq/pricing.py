@@ -96,7 +96,7 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
     """quantize.cost.Kernels for `target`: the kernel the code generator binds for each weighted layer in the
     all-int8, the all-int4 and (given) the all-a16w8 graph, and the code sections each reaches in the target's
     CMSIS-NN library; at a16w8 a layer also reaches the s16 kernels of the unweighted ops that follow its type."""
-    from .codegen.bindings import bind_graph
+    from .codegen import plan_graph
     from .kernel_code import target_library
     from .quantize.cost import Kernels
     from .quantize.scheme import A16, type_sources
@@ -104,7 +104,7 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
 
     library, simd = target_library(target), get_target(target).simd
     graphs = {8: int8, 4: int4, **({A16: a16} if a16 is not None else {})}
-    bound = {p: {layer.op.name: layer for layer in bind_graph(g, simd)} for p, g in graphs.items()}
+    bound = {p: {layer.op.name: layer for layer in plan_graph(g, simd)[0]} for p, g in graphs.items()}
     reach = {p: {name: {f"{m}:{s}": n for (m, s), n in library.sections([layer.function]).items()}
                  for name, layer in layers.items()} for p, layers in bound.items()}
     sizes = {s: n for by_op in reach.values() for sections in by_op.values() for s, n in sections.items()}

@@ -64,64 +64,76 @@ static inline int32_t read_s32(const int8_t *p)
     return v;
 }
 
-/* Where tap (ky, kx) of output pixel `pixel` reads: its row of in_c values, or `pad` outside the input. */
-static inline const int8_t *tap(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *pad, int32_t pixel,
-                                int32_t ky, int32_t kx)
+/* Where tap (ky, kx) of output pixel `pixel` reads: its row of in_c values, or NULL outside the input. */
+static inline const int8_t *tap(const edgeq_conv_s8_params *p, const int8_t *input, int32_t pixel, int32_t ky,
+                                int32_t kx)
 {
     const int32_t y = pixel / p->out_w * p->stride_h - p->pad_h + ky * p->dilation_h;
     const int32_t x = pixel % p->out_w * p->stride_w - p->pad_w + kx * p->dilation_w;
-    return y < 0 || y >= p->in_h || x < 0 || x >= p->in_w ? pad : input + (y * p->in_w + x) * p->in_c;
+    return y < 0 || y >= p->in_h || x < 0 || x >= p->in_w ? NULL : input + (y * p->in_w + x) * p->in_c;
+}
+
+/* Four taps of two pixels (a word of four int8 each) widened, offset and stored in the inner loop's order. */
+static inline int32_t *widen4(int32_t offset, int32_t a, int32_t b, int32_t *wide)
+{
+    wide[0] = sxtab16(offset, a);
+    wide[1] = sxtab16(offset, b);
+    wide[2] = sxtab16_ror8(offset, a);
+    wide[3] = sxtab16_ror8(offset, b);
+    return wide + 4;
 }
 
 /* The receptive fields of two output pixels widened to int16 and offset, in the order the inner loop reads: per
- * four taps, pixel 0's (k0, k2), pixel 1's (k0, k2), pixel 0's (k1, k3), pixel 1's (k1, k3). `bytes` holds a row of
- * in_c pad values and, when in_c is not a multiple of 4, room for two int8 fields of `depth` taps. */
+ * four taps, pixel 0's (k0, k2), pixel 1's (k0, k2), pixel 0's (k1, k3), pixel 1's (k1, k3). Taps outside the input
+ * take the pad value, which widens to 0. When in_c is not a multiple of 4 the fields go through `bytes` (two int8
+ * fields of `depth` taps, their tails already pad) first. */
 static void widen(const edgeq_conv_s8_params *p, const int8_t *input, int32_t pixel0, int32_t pixel1,
                   int8_t *bytes, int32_t *wide)
 {
     const int32_t offset = (p->input_offset & 0xFFFF) | (int32_t)((uint32_t)p->input_offset << 16);
-    const int8_t *pad = bytes;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    const int32_t pad_word = (int32_t)((uint8_t)pad * 0x01010101u);
     if (p->in_c % 4 == 0)
     {
         for (int32_t ky = 0; ky < p->kernel_h; ky++)
         {
             for (int32_t kx = 0; kx < p->kernel_w; kx++)
             {
-                const int8_t *a = tap(p, input, pad, pixel0, ky, kx), *b = tap(p, input, pad, pixel1, ky, kx);
-                for (int32_t c = 0; c < p->in_c; c += 4)
+                const int8_t *a = tap(p, input, pixel0, ky, kx), *b = tap(p, input, pixel1, ky, kx);
+                if (a && b)
                 {
-                    const int32_t va = read_s32(a + c), vb = read_s32(b + c);
-                    wide[0] = sxtab16(offset, va);
-                    wide[1] = sxtab16(offset, vb);
-                    wide[2] = sxtab16_ror8(offset, va);
-                    wide[3] = sxtab16_ror8(offset, vb);
-                    wide += 4;
+                    for (int32_t c = 0; c < p->in_c; c += 4)
+                    {
+                        wide = widen4(offset, read_s32(a + c), read_s32(b + c), wide);
+                    }
+                }
+                else
+                {
+                    for (int32_t c = 0; c < p->in_c; c += 4)
+                    {
+                        wide = widen4(offset, a ? read_s32(a + c) : pad_word, b ? read_s32(b + c) : pad_word, wide);
+                    }
                 }
             }
         }
         return;
     }
-    int8_t *field0 = bytes + p->in_c, *field1 = field0 + p->depth;      /* fields first, then widened */
+    int8_t *field0 = bytes, *field1 = bytes + p->depth;
     for (int32_t ky = 0, k = 0; ky < p->kernel_h; ky++)
     {
         for (int32_t kx = 0; kx < p->kernel_w; kx++)
         {
-            const int8_t *a = tap(p, input, pad, pixel0, ky, kx), *b = tap(p, input, pad, pixel1, ky, kx);
+            const int8_t *a = tap(p, input, pixel0, ky, kx), *b = tap(p, input, pixel1, ky, kx);
             for (int32_t c = 0; c < p->in_c; c++, k++)
             {
-                field0[k] = a[c];
-                field1[k] = b[c];
+                field0[k] = a ? a[c] : pad;
+                field1[k] = b ? b[c] : pad;
             }
         }
     }
     for (int32_t k = 0; k < p->depth; k += 4)
     {
-        const int32_t va = read_s32(field0 + k), vb = read_s32(field1 + k);
-        wide[0] = sxtab16(offset, va);
-        wide[1] = sxtab16(offset, vb);
-        wide[2] = sxtab16_ror8(offset, va);
-        wide[3] = sxtab16_ror8(offset, vb);
-        wide += 4;
+        wide = widen4(offset, read_s32(field0 + k), read_s32(field1 + k), wide);
     }
 }
 
@@ -149,7 +161,7 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
     const int32_t high_nibbles = (int32_t)0xF0F0F0F0;
     int8_t *bytes = scratch;
     int32_t *wide_field = (int32_t *)(scratch + p->wide_offset);
-    memset(bytes, (int8_t)(-p->input_offset), (size_t)p->wide_offset);        /* widens to 0 */
+    memset(bytes, (int8_t)(-p->input_offset), (size_t)p->wide_offset);        /* the fields' tails: widen to 0 */
 
     for (int32_t pixel = 0; pixel < pixels; pixel += 2)
     {

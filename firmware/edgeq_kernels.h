@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "arm_nnsupportfunctions.h"
+
 /* One CONV_2D layer (int8 activations; int8 or int4 weights, per-channel requantization). */
 typedef struct {
     int32_t in_h, in_w, in_c;
@@ -15,9 +17,9 @@ typedef struct {
     int32_t out_h, out_w, out_c;
     int32_t input_offset, output_offset, act_min, act_max;
     int32_t depth;          /* kernel_h * kernel_w * in_c, rounded up to a multiple of 4 */
-    int32_t wide_offset;    /* scratch: a row of pad values and, unless in_c is a multiple of 4, two int8 receptive
-                               fields of `depth`; from wide_offset on, two receptive fields in int16
-                               (edgeq/codegen/relayout.py conv_scratch) */
+    int32_t wide_offset;    /* scratch: unless in_c is a multiple of 4, two int8 receptive fields of `depth`; from
+                               wide_offset on, two receptive fields in int16 (edgeq/codegen/relayout.py
+                               conv_scratch) */
 } edgeq_conv_s8_params;
 
 
@@ -37,5 +39,45 @@ void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, 
 void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch);
+
+/* One int8 ADD of two tensors of one shape (TFLM's rescaling: edgeq/prepare/add.py). */
+typedef struct {
+    int32_t size;
+    int32_t input1_offset, input1_multiplier, input1_shift;
+    int32_t input2_offset, input2_multiplier, input2_shift;
+    int32_t left_shift, output_offset, output_multiplier, output_shift, act_min, act_max;
+} edgeq_add_s8_params;
+
+/* ADD (int8) with each input's 256 rescaled values tabulated first (`tables`: 512 int32 of scratch), then per
+ * element two lookups and the output's requantization; the output may be either input (in place). CMSIS-NN's
+ * arm_elementwise_add_s8 requantizes both inputs of every element. Inline: called with a `static const` p, the
+ * compiler folds the layer's multipliers and shifts into the loop. */
+__attribute__((always_inline)) static inline int32_t edgeq_add_scaled(int32_t value, int32_t offset, int32_t left_shift,
+                                                                   int32_t multiplier, int32_t shift)
+{
+    return arm_nn_requantize((int32_t)((uint32_t)(value + offset) << left_shift), multiplier, shift);
+}
+
+__attribute__((always_inline)) static inline void edgeq_add_s8(const edgeq_add_s8_params *p, const int8_t *input1,
+                                                               const int8_t *input2, int8_t *output, int32_t *tables)
+{
+    int32_t *table1 = tables, *table2 = tables + 256;      /* indexed by the input's byte */
+    for (int32_t v = -128; v < 128; v++)
+    {
+        table1[(uint8_t)v] = edgeq_add_scaled(v, p->input1_offset, p->left_shift, p->input1_multiplier,
+                                              p->input1_shift);
+        table2[(uint8_t)v] = edgeq_add_scaled(v, p->input2_offset, p->left_shift, p->input2_multiplier,
+                                              p->input2_shift);
+    }
+    const uint8_t *a = (const uint8_t *)input1, *b = (const uint8_t *)input2;
+    const int32_t size = p->size, multiplier = p->output_multiplier, shift = p->output_shift;
+    const int32_t offset = p->output_offset, lo = p->act_min, hi = p->act_max;   /* locals: output may alias p */
+    for (int32_t i = 0; i < size; i++)
+    {
+        int32_t sum = arm_nn_requantize(table1[a[i]] + table2[b[i]], multiplier, shift) + offset;
+        sum = sum < lo ? lo : sum;
+        output[i] = (int8_t)(sum > hi ? hi : sum);
+    }
+}
 
 #endif

@@ -38,7 +38,8 @@ REQUANTIZE = "arm_nn_requantize"
 OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2, "edgeq_conv_s8_dsp": 2,
                  "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2}
 # Which kernels run the layers: "edgeq" (the default) edgeq's own where they take fewer instructions than the
-# CMSIS-NN kernel TFLite Micro calls at the same flash; "edgeq-wide" also those that take fewer still with their
+# CMSIS-NN kernel TFLite Micro calls at the same flash and arena (codegen.plan_graph reverts a layer whose scratch
+# would grow the arena); "edgeq-wide" also those that take fewer still with their
 # weights widened to int16 (twice those weights' flash); "cmsis-nn" the kernels TFLite Micro calls, only.
 # Measured on cortex-m4 (benchmarks/deploy.py, benchmarks/fit_cost_model.py): every arm_convolve_s8 layer of the
 # shared models runs faster as edgeq_conv_s8_dsp, faster still as edgeq_conv_s8_wide_dsp, every arm_convolve_s4
@@ -80,6 +81,8 @@ class Layer:
     overlap: int | None = None    # the output may start this many bytes after its input's start (see plan.py)
     bias_struct: bool = False     # the bias goes in a cmsis_nn_bias_data (16x8 convolution, CMSIS-NN V.19 API)
     upscale_dims: bool = False    # a NULL upscale_dims before the output's (arm_convolve_s8, CMSIS-NN V.19 API)
+    cmsis_nn: Layer | None = None  # on one of edgeq's kernels: the CMSIS-NN binding it replaces (the planner reverts
+                                   # to it where edgeq's scratch would grow the arena)
 
     @property
     def kernel(self) -> str:
@@ -113,11 +116,19 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer, api, simd)
-        own = EDGEQ_CONV.get((kernels, layers[i].function)) if simd == "dsp" else None
-        taps = int(np.prod(layers[i].dims["filter"][1:]))
-        if own and layers[i].dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
-            layers[i] = _edgeq_conv(graph, layers[i], own)
-    return layers
+    return [_own(graph, layer, kernels, simd) for layer in layers]
+
+
+def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
+    """The layer on edgeq's own kernel, where `kernels` allows one that beats the CMSIS-NN one bound."""
+    if layer.function == "arm_elementwise_add_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "dsp" \
+            and graph.tensors[layer.op.outputs[0]].size >= ADD_TABLE_ELEMENTS:
+        return replace(layer, call="edgeq_add", function="edgeq_add_s8", scratch=ADD_TABLE_BYTES, cmsis_nn=layer)
+    own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
+    taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
+    if own and layer.dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
+        return _edgeq_conv(graph, layer, own)
+    return layer
 
 
 def _kernel_sums(graph: Graph, layer: Layer, api: Api) -> np.ndarray:
@@ -184,6 +195,7 @@ def _edgeq_conv(graph: Graph, layer: Layer, function: str) -> Layer:
     laid = relayout.conv_s4_dsp(w) if function == "edgeq_conv_s4_dsp" else relayout.conv_s8_dsp(w, wide)
     filters = _const(layer.index, "filter", laid, DType.INT16 if wide else DType.INT8)
     layer = replace(layer, call="edgeq_conv", function=function, consts={**layer.consts, "filter": filters},
+                    cmsis_nn=layer,
                     scratch=relayout.conv_scratch(w.shape[3], relayout.conv_depth(w[0].size))[1])
     x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]
     return replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,
@@ -287,6 +299,12 @@ def _pool(graph: Graph, i: int, op: Op, p):
 def _add(graph: Graph, i: int, op: Op, p):
     s = _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
     return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
+
+
+# edgeq_add_s8 tabulates both inputs' 512 rescaled values first (about 7,200 instructions on cortex-m4) to save about
+# 55 of CMSIS-NN's 81 instructions per element: from this many elements on it is the faster.
+ADD_TABLE_ELEMENTS = 256
+ADD_TABLE_BYTES = 512 * 4
 
 
 def _mul(graph: Graph, i: int, op: Op, p):

@@ -114,13 +114,25 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
 
 def plan_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> tuple[list[Layer], MemoryPlan]:
     """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked;
-    for the graph lowered (passes.lower), as generate_project deploys it."""
+    for the graph lowered (passes.lower), as generate_project deploys it. With the default kernels a layer on one of
+    edgeq's kernels goes back to CMSIS-NN's where edgeq's larger scratch would grow the arena."""
     graph = lower(graph)
     layers = bind_graph(graph, simd, kernels)
-    plan = plan_memory(graph, {layer.index: layer.scratch for layer in layers},
-                       {layer.index: layer.overlap for layer in layers if layer.overlap is not None})
+    plan = _plan(graph, layers)
+    if kernels == "edgeq":
+        for i, layer in enumerate(layers):
+            if layer.cmsis_nn is not None and layer.scratch > layer.cmsis_nn.scratch:
+                trial = layers[:i] + [layer.cmsis_nn] + layers[i + 1:]
+                smaller = _plan(graph, trial)
+                if smaller.arena_bytes < plan.arena_bytes:
+                    layers, plan = trial, smaller
     check_no_overlap(plan)
     return layers, plan
+
+
+def _plan(graph: Graph, layers: list[Layer]) -> MemoryPlan:
+    return plan_memory(graph, {layer.index: layer.scratch for layer in layers},
+                       {layer.index: layer.overlap for layer in layers if layer.overlap is not None})
 
 
 def _layer_info(graph: Graph, layer: Layer, plan) -> LayerInfo:

@@ -10,9 +10,9 @@ def conv_depth(taps: int) -> int:
 
 
 def conv_scratch(in_channels: int, depth: int) -> tuple[int, int]:
-    """(where the int16 fields start, total bytes) of edgeq_conv_s8_dsp's scratch: a row of pad values and, when the
-    input channels are not a multiple of 4, two int8 receptive fields, to a whole word; then two int16 fields."""
-    wide_offset = -(-(in_channels + (2 * depth if in_channels % 4 else 0)) // 4) * 4
+    """(where the int16 fields start, total bytes) of edgeq_conv_s8_dsp's scratch: when the input channels are not a
+    multiple of 4, two int8 receptive fields; then two int16 fields (what arm_convolve_s8 takes on DSP)."""
+    wide_offset = 2 * depth if in_channels % 4 else 0
     return wide_offset, wide_offset + 4 * depth
 
 

@@ -314,23 +314,28 @@ def test_budgets_name_the_shortfall(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def resnet8_kernels(conv: str) -> list[str]:
-    """The MLPerf ResNet-8's kernels, its 3x3 convolutions run by `conv`."""
-    return [conv] * 3 + ["arm_elementwise_add_s8"] + [conv] * 2 + ["arm_convolve_1x1_s8", "arm_elementwise_add_s8"] \
-        + [conv] * 2 + ["arm_convolve_1x1_s8", "arm_elementwise_add_s8", "arm_avgpool_s8", "", "arm_fully_connected_s8",
-                        "arm_softmax_s8"]
+CMSIS_ADD, EDGEQ_ADD = "arm_elementwise_add_s8", "edgeq_add_s8"
 
 
-@pytest.mark.parametrize("target, kernels, conv", [("cortex-m4", "edgeq", "edgeq_conv_s8_dsp"),
-                                                   ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp"),
-                                                   ("cortex-m4", "cmsis-nn", "arm_convolve_s8"),
-                                                   ("cortex-m55", "edgeq", "arm_convolve_s8")])
-def test_resnet8_project(tmp_path, target, kernels, conv):
-    """edgeq's own convolution replaces arm_convolve_s8 on the DSP targets unless told not to (Helium has none)."""
+def resnet8_kernels(conv: str, adds: list[str]) -> list[str]:
+    """The MLPerf ResNet-8's kernels, its 3x3 convolutions run by `conv`, its three ADDs by `adds`."""
+    return [conv] * 3 + adds[:1] + [conv] * 2 + ["arm_convolve_1x1_s8"] + adds[1:2] + [conv] * 2 + \
+        ["arm_convolve_1x1_s8"] + adds[2:] + ["arm_avgpool_s8", "", "arm_fully_connected_s8", "arm_softmax_s8"]
+
+
+@pytest.mark.parametrize("target, kernels, conv, adds", [
+    ("cortex-m4", "edgeq", "edgeq_conv_s8_dsp", [CMSIS_ADD, EDGEQ_ADD, EDGEQ_ADD]),
+    ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp", [EDGEQ_ADD] * 3),
+    ("cortex-m4", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3),
+    ("cortex-m55", "edgeq", "arm_convolve_s8", [CMSIS_ADD] * 3)])
+def test_resnet8_project(tmp_path, target, kernels, conv, adds):
+    """edgeq's own convolution replaces arm_convolve_s8 on the DSP targets unless told not to (Helium has none);
+    its ADD runs where its tables' scratch leaves the arena as it is (the first ADD is at the peak), or everywhere
+    with edgeq-wide."""
     g = read_tflite(shared_model("mlperf_tiny/ic_resnet8_int8.tflite"))
     info = generate_project(g, target, tmp_path / "r8", kernels=kernels)
-    assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv)
-    assert info.arena_bytes < 34 * 1024 and info.arena_bytes_linear > 90 * 1024
+    assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv, adds)
+    assert info.arena_bytes < (36 if kernels == "edgeq-wide" else 34) * 1024 and info.arena_bytes_linear > 90 * 1024
     assert 80_000 < info.weight_bytes < 82_000 or kernels == "edgeq-wide" and 150_000 < info.weight_bytes < 160_000
     print(f"{target}: arena {info.arena_bytes} B (linear {info.arena_bytes_linear} B), weights {info.weight_bytes} B, "
           f"{info.macs} MACs")
@@ -344,6 +349,6 @@ def test_shared_models_generate(tmp_path, rel):
 
 def test_a_smaller_board_budget(tmp_path):
     g = MODELS["int8_resnet"]()
-    with pytest.raises(BudgetError, match=r"needs 1\.5 KiB of RAM .* has 1\.0 KiB: 0\.5 KiB \(496 B\) short"):
+    with pytest.raises(BudgetError, match=r"needs 1\.5 KiB of RAM .* has 1\.0 KiB: 0\.5 KiB \(480 B\) short"):
         generate_project(g, "cortex-m4", tmp_path / "p", ram_bytes=1024)
-    assert generate_project(g, "cortex-m4", tmp_path / "p", ram_bytes=2048, flash_bytes=64 * 1024).arena_bytes == 1520
+    assert generate_project(g, "cortex-m4", tmp_path / "p", ram_bytes=2048, flash_bytes=64 * 1024).arena_bytes == 1504
