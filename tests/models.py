@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs,
-                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
+from edgeq.ir import (Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs,
+                      NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -196,6 +196,15 @@ class _Net:
         return self._op(OpKind.STRIDED_SLICE, [x, *consts], out,
                         StridedSliceAttrs(begin_mask, end_mask, shrink_axis_mask))
 
+    def concatenation(self, xs: list[str], axis: int) -> str:
+        """The inputs must be quantized alike (TFLite's converter makes them so); the output is quantized as they
+        are."""
+        x = self.t(xs[0])
+        shape = tuple(sum(self.t(t).shape[axis] for t in xs) if d == axis else n for d, n in enumerate(x.shape))
+        out = self._add("concat", shape, self.act, x.qparams)
+        self.rms[out] = self.rms[xs[0]]
+        return self._op(OpKind.CONCATENATION, list(xs), out, ConcatAttrs(axis=axis))
+
     def softmax(self, x: str) -> str:
         out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
         return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
@@ -280,6 +289,17 @@ def _strided_slice(n: _Net) -> Graph:
     y = n.strided_slice(y, [5, -1, 0, 1], [0, 0, 0, 4], [1, 1, 3, 2], begin_mask=0b0001, end_mask=0b0101,
                         shrink_axis_mask=0b0010)                                             # [1, 2, 2]
     return n.graph(n.strided_slice(n.reshape(y, (1, 4)), [0, 1], [1, 4], [1, 1]))           # [1, 3]
+
+
+def _concatenation(n: _Net) -> Graph:
+    """A feature map beside its max and average pools (quantized as it is) along the channels, then beside its own
+    max pool along the rows, then a rank-2 tensor twice end to end."""
+    a = n.conv(n.input((1, 6, 5, 4)), 4, kernel=3)
+    pools = [n.pool(kind, a, size=3, stride=1, padding=SAME) for kind in (OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D)]
+    y = n.conv(n.concatenation([a, *pools], axis=3), 3, kernel=1)                  # 6x5x12 -> 6x5x3
+    y = n.concatenation([y, n.pool(OpKind.MAX_POOL_2D, y, size=2, stride=1, padding=SAME)], axis=1)   # 12x5x3
+    r = n.reshape(y, (1, 12 * 5 * 3))
+    return n.graph(n.concatenation([r, r], axis=1))
 
 
 def _two_io(n: _Net) -> Graph:
@@ -390,6 +410,7 @@ _TOPOLOGIES = {
     "pad": (_pad, ("int8", "int16")),
     "strided_slice": (_strided_slice, ("int8", "int16")),
     "two_io": (_two_io, ("int8", "int16")),
+    "concatenation": (_concatenation, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

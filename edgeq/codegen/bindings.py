@@ -92,7 +92,8 @@ class Layer:
                 "leaky_relu": f"inline loop: {self.function} x2",
                 "sub": f"inline loop: {self.function} x3",
                 "relu": f"inline loop: {self.function}",
-                "pad": "inline loop: fill + row copies"}.get(self.call, self.function)
+                "pad": "inline loop: fill + row copies", "strided_slice": "inline loop: gather",
+                "concatenation": "inline loop: row copies"}.get(self.call, self.function)
 
     @property
     def weight_bytes(self) -> int:
@@ -361,6 +362,8 @@ _BIND = {
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
     OpKind.STRIDED_SLICE: _inline_loop("strided_slice", ""),    # CMSIS-NN has no slice: a gather, rows copied
+    OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
+                                                                # arm_concatenation_* take one input at a time)
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

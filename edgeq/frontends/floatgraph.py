@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConvAttrs, DType, FullyConnectedAttrs,
+from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
                   Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, StridedSliceAttrs,
                   Tensor, verify)
 from ..prepare.qmath import out_size
@@ -110,6 +110,17 @@ class FloatGraphBuilder:
         p = self._tensor(f"{name}/paddings", pads.shape, pads, DType.INT32)
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
+
+    def concatenation(self, xs: list[str], axis: int, name: str) -> str:
+        """The tensors side by side along `axis` (NHWC for 4-D)."""
+        first = self.shape(xs[0])
+        for x in xs[1:]:
+            other = self.shape(x)
+            if len(other) != len(first) or any(a != b for d, (a, b) in enumerate(zip(other, first)) if d != axis):
+                raise UnsupportedModelError(f"{self.source}: {name}: concatenating {list(first)} and {list(other)} "
+                                            f"along axis {axis}")
+        shape = tuple(sum(self.shape(x)[axis] for x in xs) if d == axis else n for d, n in enumerate(first))
+        return self._op(OpKind.CONCATENATION, list(xs), shape, ConcatAttrs(axis=axis), name)
 
     def strided_slice(self, x: str, begin, end, strides, name: str) -> str:
         """Every strides[i]-th value of axis i from begin[i] to end[i] (NHWC for 4-D), as int32 constants."""

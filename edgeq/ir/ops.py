@@ -20,6 +20,7 @@ class OpKind(enum.Enum):
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
+    CONCATENATION = "CONCATENATION"            # in0, in1, ... (shapes alike but along `axis`) -> out: side by side
     STRIDED_SLICE = "STRIDED_SLICE"            # in, begin, end, strides (constant int32 [rank]) -> out: a copy of
                                                # every stride-th value from begin to end, per axis
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
@@ -110,6 +111,11 @@ class StridedSliceAttrs:
 
 
 @dataclass(frozen=True)
+class ConcatAttrs:
+    axis: int                                  # >= 0 (a file's negative axis is taken from the end when read)
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -132,6 +138,7 @@ ATTRS_OF = {
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
     OpKind.PAD: NoAttrs,
+    OpKind.CONCATENATION: ConcatAttrs,
     OpKind.STRIDED_SLICE: StridedSliceAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Op, OpKind
 from .add import AddParams, prepare_add
+from .concatenation import ConcatParams, prepare_concatenation
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
@@ -25,9 +26,9 @@ from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import StridedSliceParams, prepare_strided_slice
 
-__all__ = ["AddParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams", "PadParams",
-           "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams", "prepare_graph",
-           "prepare_op"]
+__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams",
+           "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams",
+           "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -51,6 +52,7 @@ _PREPARE = {
     OpKind.PAD: prepare_pad,
     OpKind.RELU: prepare_relu,
     OpKind.STRIDED_SLICE: prepare_strided_slice,
+    OpKind.CONCATENATION: prepare_concatenation,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

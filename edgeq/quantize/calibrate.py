@@ -1,6 +1,7 @@
-"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape and pad outputs keep
-their input's scale and zero point, softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every
-tensor gets int8 and int16 qparams from its one range, so a policy can put any layer at a16w8."""
+"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad and slice outputs
+keep their input's scale and zero point, a concatenation's inputs and output share theirs (over the union of their
+ranges), softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every tensor gets int8 and int16 qparams
+from its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
 
 from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
@@ -20,13 +21,34 @@ def make_spec(graph: Graph, ranges: dict[str, tuple[float, float]], bits: dict[s
 
 
 def _qparams(graph: Graph, ranges, dtype: DType) -> dict:
-    act = {graph.inputs[0]: activation_qparams(*ranges[graph.inputs[0]], dtype)}
+    tie = _ties(graph)
+    span: dict[str, tuple[float, float]] = {}                  # each tie's range: the union of its own tensors'
+    for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops if op.kind not in SAME_AS_INPUT]:
+        lo, hi = ranges[name]
+        old = span.get(tie[name], (lo, hi))
+        span[tie[name]] = (min(lo, old[0]), max(hi, old[1]))
+    act = {}
+    for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]:
+        act[name] = activation_qparams(*span[tie[name]], dtype)
     for op in graph.ops:
-        out = op.outputs[0]
-        if op.kind in SAME_AS_INPUT:
-            act[out] = act[op.inputs[0]]
-        elif op.kind is OpKind.SOFTMAX:
-            act[out] = SOFTMAX_OUT[dtype, dtype]
-        else:
-            act[out] = activation_qparams(*ranges[out], dtype)
+        if op.kind is OpKind.SOFTMAX:
+            act[op.outputs[0]] = SOFTMAX_OUT[dtype, dtype]
     return act
+
+
+def _ties(graph: Graph) -> dict[str, str]:
+    """Each activation tensor's representative: the tensors one quantization must serve (a pass-through op's output
+    and input, a concatenation's inputs and output) share one."""
+    parent = {name: name for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for op in graph.ops:
+        if op.kind in SAME_AS_INPUT or op.kind is OpKind.CONCATENATION:
+            for name in op.inputs[:len(op.inputs) if op.kind is OpKind.CONCATENATION else 1]:
+                parent[root(name)] = root(op.outputs[0])
+    return {name: root(name) for name in parent}

@@ -17,6 +17,7 @@ from ..ir import Graph, OpKind, Tensor, verify
 from ..passes import lower
 from ..prepare import prepare_graph
 from .add import add, sub
+from .concatenation import concatenation
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
@@ -41,6 +42,7 @@ KERNELS = {
     OpKind.PAD: pad,
     OpKind.RELU: relu,
     OpKind.STRIDED_SLICE: strided_slice,
+    OpKind.CONCATENATION: concatenation,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

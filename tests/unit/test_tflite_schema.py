@@ -30,7 +30,8 @@ def test_enums_match_schema():
     names = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions", "POOL_2D": "Pool2DOptions",
              "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
              "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
-             "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "NONE": "NONE"}
+             "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
+             "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
 
@@ -61,6 +62,8 @@ _OPTIONS = {
     schema.Options.MUL: ({"fused_activation_function": 3}, ["fusedActivationFunction"]),
     schema.Options.SUB: ({"fused_activation_function": 1, "pot_scale_int16": False},
                          ["fusedActivationFunction", "potScaleInt16"]),
+    schema.Options.CONCATENATION: ({"axis": -2, "fused_activation_function": 1},
+                                   ["axis", "fusedActivationFunction"]),
     schema.Options.STRIDED_SLICE: ({"begin_mask": 1, "end_mask": 2, "ellipsis_mask": 3, "new_axis_mask": 4,
                                     "shrink_axis_mask": 5, "offset": True},
                                    ["beginMask", "endMask", "ellipsisMask", "newAxisMask", "shrinkAxisMask",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
-                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs)
+                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -16,8 +16,9 @@ class OpDef:
     options: Options
     min_inputs: int                            # TFLite inputs, the optional ones included in max_inputs
     max_inputs: int
-    ir_inputs: int                             # the IR op's inputs: absent optional ones become None, RESHAPE's
-                                               # shape input is dropped (the output tensor's shape says it all)
+    ir_inputs: int | None                      # the IR op's inputs: absent optional ones become None, RESHAPE's
+                                               # shape input is dropped (the output tensor's shape says it all);
+                                               # None: as many as the file gives (CONCATENATION)
 
     @property
     def builtin(self) -> int:
@@ -37,6 +38,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),
     OpDef(OpKind.STRIDED_SLICE, Options.STRIDED_SLICE, 4, 4, 4),
+    OpDef(OpKind.CONCATENATION, Options.CONCATENATION, 1, 1024, None),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -49,8 +51,9 @@ _ACTIVATION_NAMES = {4: "TANH", 5: "SIGN_BIT"}
 _PADDING = {0: Padding.SAME, 1: Padding.VALID}
 
 
-def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
-    """The IR attrs of an op from its options fields (schema defaults where the file has none)."""
+def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank: int = 4):
+    """The IR attrs of an op from its options fields (schema defaults where the file has none); `rank` is its
+    first input's."""
     if kind is OpKind.CONV_2D or kind is OpKind.DEPTHWISE_CONV_2D:
         return ConvAttrs(stride=_positive(o, "stride_h", "stride_w", where),
                          dilation=_positive(o, "dilation_h_factor", "dilation_w_factor", where),
@@ -74,6 +77,13 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1):
         if not math.isfinite(o["alpha"]):
             raise ModelFormatError(f"{where}: leaky relu alpha is {o['alpha']}, not a finite number")
         return LeakyReluAttrs(alpha=float(o["alpha"]))
+    if kind is OpKind.CONCATENATION:
+        if _activation(o, where) is not Activation.NONE:
+            raise UnsupportedModelError(f"{where}: concatenation with a fused activation is not supported "
+                                        "(TFLite Micro's int8 and int16 kernels take none)")
+        if not -rank <= o["axis"] < rank:
+            raise ModelFormatError(f"{where}: concatenation axis {o['axis']} for rank {rank}")
+        return ConcatAttrs(axis=o["axis"] % rank)
     if kind is OpKind.STRIDED_SLICE:
         # TFLite Micro reads these as 0 and slices something else than TFLite would: refused, not approximated
         for name in ("ellipsis_mask", "new_axis_mask", "offset"):
@@ -113,6 +123,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"alpha": attrs.alpha}
     if kind is OpKind.RESHAPE:
         return {"new_shape": tuple(out_shape)}
+    if kind is OpKind.CONCATENATION:
+        return {"axis": attrs.axis, "fused_activation_function": 0}
     if kind is OpKind.STRIDED_SLICE:
         return {"begin_mask": attrs.begin_mask, "end_mask": attrs.end_mask, "shrink_axis_mask": attrs.shrink_axis_mask}
     return {}

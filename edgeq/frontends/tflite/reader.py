@@ -69,14 +69,15 @@ class _Reader:
 
     def _op(self, i: int, op: schema.Operator, graph_inputs: set[str], graph_outputs: set[str]) -> Op:
         opdef, where, at = self._opdef(i, op)
-        padded = list(op.inputs[:opdef.ir_inputs]) + [-1] * (opdef.ir_inputs - len(op.inputs))
+        count = len(op.inputs) if opdef.ir_inputs is None else opdef.ir_inputs
+        padded = list(op.inputs[:count]) + [-1] * (count - len(op.inputs))
         names = [None if k == -1 else self._tensor(k, where) for k in padded]
         out = self.tensors[self._tensor(op.outputs[0], where)]
         ins = [self.tensors.get(n) for n in names]
         support.check(opdef.kind, ins, out, where, graph_inputs, graph_outputs)
         options = _options(op, opdef.options)
         multiplier = _depth_multiplier(ins[0], out, options, at) if opdef.kind is OpKind.DEPTHWISE_CONV_2D else 1
-        attrs = to_attrs(opdef.kind, options, at, multiplier)
+        attrs = to_attrs(opdef.kind, options, at, multiplier, len(ins[0].shape))
         support.check_geometry(opdef.kind, ins, out, attrs, where)
         return Op(kind=opdef.kind, inputs=names, outputs=[out.name], attrs=attrs)
 

@@ -78,6 +78,7 @@ class Options(enum.IntEnum):
     POOL_2D = 5
     FULLY_CONNECTED = 8
     SOFTMAX = 9
+    CONCATENATION = 10
     ADD = 11
     RESHAPE = 17
     MUL = 21
@@ -107,6 +108,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
                               ("keep_num_dims", 2, "bool", False),
                               ("asymmetric_quantize_inputs", 3, "bool", False)),
     Options.SOFTMAX: (("beta", 0, "f32", 0.0),),
+    Options.CONCATENATION: (("axis", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0)),
     Options.ADD: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),

@@ -133,10 +133,23 @@ def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
         fail(out, f"should have shape {list(shape)}: the slice of input {list(x.shape)}")
 
 
+def _concatenation(ins: list[Tensor], out: Tensor, axis: int, fail):
+    x = ins[0]
+    for t in ins[1:]:
+        if len(t.shape) != len(x.shape) or any(a != b for d, (a, b) in enumerate(zip(t.shape, x.shape)) if d != axis):
+            fail(t, f"differs from {x.name!r} {list(x.shape)} in a dimension other than the concatenation's "
+                    f"axis {axis}")
+    expected = (*x.shape[:axis], sum(t.shape[axis] for t in ins), *x.shape[axis + 1:])
+    if tuple(out.shape) != expected:
+        fail(out, f"should have shape {list(expected)}: its inputs side by side along axis {axis}")
+
+
 def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, where: str):
     """The output's size is what the filter, stride, dilation and padding make of the input's, or the slice."""
     if kind is OpKind.STRIDED_SLICE:
         _slice(ins, out, attrs, _failing(where))
+    if kind is OpKind.CONCATENATION:
+        _concatenation(ins, out, attrs.axis, _failing(where))
     if kind not in SPATIAL:
         return
     x = ins[0]

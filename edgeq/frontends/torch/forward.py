@@ -18,8 +18,11 @@ from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
 from ...prepare.qmath import same_padding
 from ...prepare.strided_slice import slice_ranges
 
+# A 4-D activation in torch is NCHW, in the IR NHWC: x.permute(NHWC) is NHWC, IR axis a is torch dimension NHWC[a];
+# x.permute(NCHW) goes back.
+NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 # IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
-TORCH_AXES = {OpKind.CONV_2D: (0, 3, 1, 2), OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
+TORCH_AXES = {OpKind.CONV_2D: NCHW, OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
 
 
 def to_torch_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
@@ -48,12 +51,12 @@ class GraphModule(nn.Module):
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         """The graph's (only) output; with `record`, every activation tensor goes in it, keyed by name."""
         if x.ndim == 4 and self.input_layout == "nhwc":
-            x = x.permute(0, 3, 1, 2)
+            x = x.permute(NCHW)
         values = self._values(x)
         if record is not None:
             record.update(values)
         y = values[self.graph.outputs[0]]
-        return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
+        return y.permute(NHWC) if y.ndim == 4 else y
 
     def logits(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX); with
@@ -101,13 +104,15 @@ class GraphModule(nn.Module):
             return self._zero_pad(op, x)
         elif kind is OpKind.STRIDED_SLICE:
             return self._slice(op, x)
+        elif kind is OpKind.CONCATENATION:                # the IR's NHWC axis in torch's NCHW
+            return torch.cat(args, dim=NHWC[attrs.axis] if x.ndim == 4 else attrs.axis)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
             return x
         elif kind is OpKind.RESHAPE:
             shape = self.graph.tensors[op.outputs[0]].shape
-            nhwc = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+            nhwc = x.permute(NHWC) if x.ndim == 4 else x
             y = nhwc.reshape(x.shape[0], *shape[1:])
-            return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
+            return y.permute(NCHW) if y.ndim == 4 else y
         else:
             raise NotImplementedError(f"twin: {op.kind.value} ({op.name}) is not an op of a float graph")
         lo, hi = attrs.activation.bounds
@@ -150,11 +155,11 @@ class GraphModule(nn.Module):
         a, g = op.attrs, self.graph
         ranges = slice_ranges(g.tensors[op.inputs[0]].shape, *(g.tensors[n].data for n in op.inputs[1:]),
                               a.begin_mask, a.end_mask, a.shrink_axis_mask)
-        y = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+        y = x.permute(NHWC) if x.ndim == 4 else x
         for axis, r in enumerate(ranges[1:], 1):
             y = y.index_select(axis, torch.as_tensor(list(r), dtype=torch.long, device=x.device))
         y = y.reshape(x.shape[0], *g.tensors[op.outputs[0]].shape[1:])
-        return y.permute(0, 3, 1, 2) if y.ndim == 4 else y
+        return y.permute(NCHW) if y.ndim == 4 else y
 
     @staticmethod
     def _pad(x, padding: Padding, window, stride, value: float):

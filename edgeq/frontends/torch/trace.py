@@ -3,8 +3,8 @@ producer, NCHW flattening turned into the IR's NHWC order (the next Linear's col
 
 Supported: Conv2d (groups 1, or depthwise: groups == in_channels), Linear, BatchNorm2d after a conv,
 ReLU/ReLU6, MaxPool2d/AvgPool2d (no padding), AdaptiveAvgPool2d(1), residual add, flatten/view/reshape,
-softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), Dropout/Identity (inference: no-ops). Padding
-must be one TFLite can express: 0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises
+softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), torch.cat, Dropout/Identity (inference: no-ops).
+Padding must be one TFLite can express: 0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises
 UnsupportedModelError naming the module path (or the function) that uses it.
 """
 from __future__ import annotations
@@ -20,12 +20,14 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ...errors import UnsupportedModelError
 from ...ir import Activation, Graph, OpKind, Padding
 from ..floatgraph import FloatGraphBuilder
+from .forward import NHWC
 
 RELU_FUNCS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, F.relu6: Activation.RELU6}
 ADD_FUNCS = {operator.add, operator.iadd, torch.add}
 SUB_FUNCS = {operator.sub, operator.isub, torch.sub}
 MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
 FLATTEN = {torch.flatten, "flatten", "view", "reshape"}
+CONCAT_FUNCS = {torch.cat, torch.concat, torch.concatenate}
 PASS_THROUGH = (nn.Dropout, nn.Identity)
 
 
@@ -107,7 +109,7 @@ class _Converter:
         for k in range(len(torch_pads) // 2):
             by_dim[rank - 1 - k] = (torch_pads[2 * k], torch_pads[2 * k + 1])
         if rank == 4:
-            by_dim = [by_dim[0], by_dim[2], by_dim[3], by_dim[1]]          # NCHW -> NHWC
+            by_dim = [by_dim[d] for d in NHWC]
         return self.b.pad(x, by_dim, name)
 
     def _module(self, node: fx.Node, m: nn.Module) -> str:
@@ -166,6 +168,8 @@ class _Converter:
                 return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
+        if t in CONCAT_FUNCS:
+            return self._concatenation(node)
         if t is operator.getitem:
             return self._slice(node, self._in(node), node.args[1], node.name)
         if t in (F.softmax, torch.softmax, "softmax"):
@@ -184,7 +188,7 @@ class _Converter:
         if depthwise and (m.groups != m.in_channels or m.out_channels % m.in_channels):
             self.fail(node, f"grouped convolution (groups={m.groups}) is neither plain nor depthwise")
         w = _np(m.weight)                                  # [O, I/g, kh, kw]
-        w = np.transpose(w, (0, 2, 3, 1))                  # [O, kh, kw, I/g]
+        w = np.transpose(w, NHWC)                          # [O, kh, kw, I/g]
         return self.b.conv(x, w, None if m.bias is None else _np(m.bias), stride, self._padding(node, m, k, stride),
                            name, depthwise=depthwise)
 
@@ -202,7 +206,7 @@ class _Converter:
         w = _np(weight)
         if x in self.nchw:                                  # columns in NCHW flatten order -> NHWC order
             c, h, ww = self.nchw[x]
-            w = w.reshape(len(w), c, h, ww).transpose(0, 2, 3, 1).reshape(len(w), -1)
+            w = w.reshape(len(w), c, h, ww).transpose(NHWC).reshape(len(w), -1)
         return self.b.dense(x, w, None if bias is None else _np(bias), name)
 
     def _reshape(self, node, x: str, name: str) -> str:
@@ -214,6 +218,22 @@ class _Converter:
         if len(src) == 4 and src[1] * src[2] > 1:
             self.nchw[out] = (src[3], src[1], src[2])
         return out
+
+    def _concatenation(self, node) -> str:
+        """torch.cat along any axis but the batch, of tensors of one rank (4-D: NCHW)."""
+        tensors = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+        if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, fx.Node) and t.name in self.value
+                                                            for t in tensors):
+            self.fail(node, "concatenates something other than tensors edgeq follows")
+        xs = [self.value[t.name] for t in tensors]
+        if any(x in self.nchw for x in xs):
+            self.fail(node, "concatenating flattened feature maps is not supported: concatenate, then flatten")
+        rank = len(self.b.shape(xs[0]))
+        dim = dim % rank if isinstance(dim, int) else None
+        if not dim:
+            self.fail(node, "concatenating along the batch axis (or a computed one) is not supported")
+        return self.b.concatenation(xs, NHWC.index(dim) if rank == 4 else dim, node.name)
 
     def _slice(self, node, x: str, index, name: str) -> str:
         """x[...] with slices (torch's steps are positive) over every axis but the batch: STRIDED_SLICE, its axes
@@ -234,7 +254,7 @@ class _Converter:
         if index[0] != slice(None):
             self.fail(node, "slicing the batch axis is not supported")
         begin, end, strides = zip(*(i.indices(d) for i, d in zip(index, shape)))
-        nhwc = [0, 2, 3, 1] if len(shape) == 4 else list(range(len(shape)))
+        nhwc = NHWC if len(shape) == 4 else range(len(shape))
         return self.b.strided_slice(x, *([v[a] for a in nhwc] for v in (begin, end, strides)), name)
 
     def _softmax(self, node, x: str, dim, name: str) -> str:
