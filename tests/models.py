@@ -166,6 +166,12 @@ class _Net:
         out = self._activation("mul", self.t(a).shape, self.rms[a] * self.rms[b], activation)
         return self._op(OpKind.MUL, [a, b], out, AddAttrs(activation=activation))
 
+    def extreme(self, kind: OpKind, a: str, b: str) -> str:
+        """MAXIMUM or MINIMUM: both inputs quantized alike (TFLite's converter makes them so), the output too."""
+        out = self._add(kind.value.lower(), self.t(a).shape, self.act, self.t(a).qparams)
+        self.rms[out] = self.rms[a]
+        return self._op(kind, [a, b], out, NoAttrs())
+
     def relu(self, x: str) -> str:
         out = self._activation("relu", self.t(x).shape, self.rms[x], RELU)
         return self._op(OpKind.RELU, [x], out, NoAttrs())
@@ -302,6 +308,16 @@ def _concatenation(n: _Net) -> Graph:
     return n.graph(n.concatenation([r, r], axis=1))
 
 
+def _maximum_minimum(n: _Net) -> Graph:
+    """A feature map against its average pool (quantized as it is): the larger, then the smaller of that and the
+    feature map's max pool; equal values included (a pool of one)."""
+    a = n.conv(n.input((1, 6, 5, 4)), 4, kernel=3)
+    avg = n.pool(OpKind.AVERAGE_POOL_2D, a, size=3, stride=1, padding=SAME)
+    y = n.extreme(OpKind.MAXIMUM, a, avg)
+    y = n.extreme(OpKind.MINIMUM, y, n.pool(OpKind.MAX_POOL_2D, a, size=2, stride=1, padding=SAME))
+    return n.graph(n.extreme(OpKind.MAXIMUM, y, n.pool(OpKind.MAX_POOL_2D, y, size=1, stride=1)))
+
+
 def _two_io(n: _Net) -> Graph:
     """Two inputs (one added as it is) and two outputs, the second read again by later ops: each input copied in
     and each output out of the arena, every output kept alive to the end."""
@@ -411,6 +427,7 @@ _TOPOLOGIES = {
     "strided_slice": (_strided_slice, ("int8", "int16")),
     "two_io": (_two_io, ("int8", "int16")),
     "concatenation": (_concatenation, ("int8", "int16")),
+    "maximum_minimum": (_maximum_minimum, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

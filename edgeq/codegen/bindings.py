@@ -93,7 +93,8 @@ class Layer:
                 "sub": f"inline loop: {self.function} x3",
                 "relu": f"inline loop: {self.function}",
                 "pad": "inline loop: fill + row copies", "strided_slice": "inline loop: gather",
-                "concatenation": "inline loop: row copies"}.get(self.call, self.function)
+                "concatenation": "inline loop: row copies", "maximum": "inline loop: max",
+                "minimum": "inline loop: min"}.get(self.call, self.function)
 
     @property
     def weight_bytes(self) -> int:
@@ -358,6 +359,8 @@ _BIND = {
     OpKind.ADD: _add,
     OpKind.SUB: _inline_loop("sub"),        # ADD's rescaling (negating ADD's 2nd multiplier rounds ties the other way)
     OpKind.MUL: _mul,
+    OpKind.MAXIMUM: _inline_loop("maximum", ""),     # compares the integers (TFLM's reference; this CMSIS-NN has none)
+    OpKind.MINIMUM: _inline_loop("minimum", ""),
     OpKind.LEAKY_RELU: _inline_loop("leaky_relu"),    # each side of the zero point its own multiplier
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)

@@ -12,9 +12,10 @@ import dataclasses
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
+from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
                   Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, StridedSliceAttrs,
                   Tensor, verify)
+from ..ir.ops import ATTRS_OF
 from ..prepare.qmath import out_size
 from ..prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -95,11 +96,11 @@ class FloatGraphBuilder:
 
 
     def elementwise(self, kind: OpKind, a: str, b: str, name: str) -> str:
-        """ADD, SUB or MUL of two tensors of one shape."""
+        """ADD, SUB, MUL, MAXIMUM or MINIMUM of two tensors of one shape."""
         if self.shape(a) != self.shape(b):
             raise UnsupportedModelError(f"{self.source}: {name}: {kind.value} of {list(self.shape(a))} and "
                                         f"{list(self.shape(b))} (broadcasting is not supported)")
-        return self._op(kind, [a, b], self.shape(a), AddAttrs(), name)
+        return self._op(kind, [a, b], self.shape(a), ATTRS_OF[kind](), name)
 
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)

@@ -16,6 +16,8 @@ class OpKind(enum.Enum):
     ADD = "ADD"                                # a, b (same shape) -> out, each with its own scale
     SUB = "SUB"                                # a, b (same shape) -> a - b, each with its own scale
     MUL = "MUL"                                # a, b (same shape) -> a * b
+    MAXIMUM = "MAXIMUM"                        # a, b (same shape, both quantized as the output) -> the larger
+    MINIMUM = "MINIMUM"                        # a, b (same shape, both quantized as the output) -> the smaller
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
@@ -122,8 +124,8 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, QUANTIZE,
-    DEQUANTIZE."""
+    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, MAXIMUM, MINIMUM,
+    QUANTIZE, DEQUANTIZE."""
 
 
 ATTRS_OF = {
@@ -135,6 +137,8 @@ ATTRS_OF = {
     OpKind.ADD: AddAttrs,
     OpKind.SUB: AddAttrs,
     OpKind.MUL: AddAttrs,
+    OpKind.MAXIMUM: NoAttrs,
+    OpKind.MINIMUM: NoAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
     OpKind.PAD: NoAttrs,

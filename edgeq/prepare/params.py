@@ -17,6 +17,7 @@ from .concatenation import ConcatParams, prepare_concatenation
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
+from .maximum_minimum import prepare_maximum_minimum
 from .mul import MulParams, prepare_mul
 from .pad import PadParams, prepare_pad
 from .relu import ReluParams, prepare_relu
@@ -48,6 +49,8 @@ _PREPARE = {
     OpKind.ADD: prepare_add,
     OpKind.SUB: prepare_add,                  # sub_common.cc's CalculateOpDataSub: the same rescaling
     OpKind.MUL: prepare_mul,
+    OpKind.MAXIMUM: prepare_maximum_minimum,
+    OpKind.MINIMUM: prepare_maximum_minimum,
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.RELU: prepare_relu,

@@ -1,6 +1,6 @@
 """Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad and slice outputs
-keep their input's scale and zero point, a concatenation's inputs and output share theirs (over the union of their
-ranges), softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every tensor gets int8 and int16 qparams
+keep their input's scale and zero point, the inputs and output of a concatenation, a maximum or a minimum share theirs
+(over the union of their ranges), softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every tensor gets int8 and int16 qparams
 from its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
 SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE)
+TIED = (OpKind.CONCATENATION, OpKind.MAXIMUM, OpKind.MINIMUM)     # all inputs quantized as the output
 
 
 def make_spec(graph: Graph, ranges: dict[str, tuple[float, float]], bits: dict[str, int] | None = None,
@@ -48,7 +49,7 @@ def _ties(graph: Graph) -> dict[str, str]:
         return name
 
     for op in graph.ops:
-        if op.kind in SAME_AS_INPUT or op.kind is OpKind.CONCATENATION:
-            for name in op.inputs[:len(op.inputs) if op.kind is OpKind.CONCATENATION else 1]:
+        if op.kind in SAME_AS_INPUT or op.kind in TIED:
+            for name in op.inputs[:len(op.inputs) if op.kind in TIED else 1]:
                 parent[root(name)] = root(op.outputs[0])
     return {name: root(name) for name in parent}

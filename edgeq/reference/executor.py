@@ -38,6 +38,8 @@ KERNELS = {
     OpKind.ADD: add,
     OpKind.SUB: sub,
     OpKind.MUL: mul,
+    OpKind.MAXIMUM: lambda args, p, out: np.maximum(args[0], args[1]),     # the integers as they are
+    OpKind.MINIMUM: lambda args, p, out: np.minimum(args[0], args[1]),
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.RELU: relu,

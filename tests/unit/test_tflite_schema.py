@@ -31,6 +31,7 @@ def test_enums_match_schema():
              "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
              "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
+             "MAXIMUM_MINIMUM": "MaximumMinimumOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 

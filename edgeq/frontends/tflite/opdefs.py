@@ -34,6 +34,8 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.ADD, Options.ADD, 2, 2, 2),
     OpDef(OpKind.SUB, Options.SUB, 2, 2, 2),
     OpDef(OpKind.MUL, Options.MUL, 2, 2, 2),
+    OpDef(OpKind.MAXIMUM, Options.MAXIMUM_MINIMUM, 2, 2, 2),
+    OpDef(OpKind.MINIMUM, Options.MAXIMUM_MINIMUM, 2, 2, 2),
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),

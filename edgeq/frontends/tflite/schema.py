@@ -84,6 +84,7 @@ class Options(enum.IntEnum):
     MUL = 21
     PAD = 22
     SUB = 28
+    MAXIMUM_MINIMUM = 39
     STRIDED_SLICE = 32
     LEAKY_RELU = 75
 
@@ -113,6 +114,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
     Options.PAD: (),
+    Options.MAXIMUM_MINIMUM: (),
     Options.MUL: (("fused_activation_function", 0, "i8", 0),),
     Options.SUB: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.STRIDED_SLICE: (("begin_mask", 0, "i32", 0), ("end_mask", 1, "i32", 0), ("ellipsis_mask", 2, "i32", 0),

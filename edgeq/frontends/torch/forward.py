@@ -94,6 +94,10 @@ class GraphModule(nn.Module):
             y = x - args[1]
         elif kind is OpKind.MUL:
             y = x * args[1]
+        elif kind is OpKind.MAXIMUM:
+            return torch.maximum(x, args[1])
+        elif kind is OpKind.MINIMUM:
+            return torch.minimum(x, args[1])
         elif kind is OpKind.SOFTMAX:
             return torch.softmax(x, dim=-1)
         elif kind is OpKind.RELU:

@@ -26,6 +26,7 @@ RELU_FUNCS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, F.relu6: Act
 ADD_FUNCS = {operator.add, operator.iadd, torch.add}
 SUB_FUNCS = {operator.sub, operator.isub, torch.sub}
 MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
+MAX_FUNCS, MIN_FUNCS = {torch.maximum, torch.max}, {torch.minimum, torch.min}
 FLATTEN = {torch.flatten, "flatten", "view", "reshape"}
 CONCAT_FUNCS = {torch.cat, torch.concat, torch.concatenate}
 PASS_THROUGH = (nn.Dropout, nn.Identity)
@@ -163,7 +164,8 @@ class _Converter:
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
             return self._leaky_relu(self._in(node), slope, node.name)
         for kind, funcs, method in ((OpKind.ADD, ADD_FUNCS, "add"), (OpKind.SUB, SUB_FUNCS, "sub"),
-                                    (OpKind.MUL, MUL_FUNCS, "mul")):
+                                    (OpKind.MUL, MUL_FUNCS, "mul"), (OpKind.MAXIMUM, MAX_FUNCS, "maximum"),
+                                    (OpKind.MINIMUM, MIN_FUNCS, "minimum")):
             if t in funcs or t == method:
                 return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
