@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from edgeq.ir import (Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs,
-                      NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
+                      MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs,
+                      Tensor, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -202,6 +203,19 @@ class _Net:
         return self._op(OpKind.STRIDED_SLICE, [x, *consts], out,
                         StridedSliceAttrs(begin_mask, end_mask, shrink_axis_mask))
 
+    def mean(self, x: str, keep_dims: bool, like_input: bool = False) -> str:
+        """MEAN over rows and columns: the output over its own range (the input's spread shrinks by the average),
+        or quantized as the input."""
+        axes = self._add("axes", (2,), DType.INT32, None, np.array([1, 2], np.int32))
+        n, _, _, c = self.t(x).shape
+        shape = (n, 1, 1, c) if keep_dims else (n, c)
+        if like_input:
+            out = self._add("mean", shape, self.act, self.t(x).qparams)
+            self.rms[out] = self.rms[x]
+        else:
+            out = self._activation("mean", shape, self.rms[x] / 2, NONE)
+        return self._op(OpKind.MEAN, [x, axes], out, MeanAttrs(keep_dims=keep_dims))
+
     def concatenation(self, xs: list[str], axis: int) -> str:
         """The inputs must be quantized alike (TFLite's converter makes them so); the output is quantized as they
         are."""
@@ -318,6 +332,13 @@ def _maximum_minimum(n: _Net) -> Graph:
     return n.graph(n.extreme(OpKind.MAXIMUM, y, n.pool(OpKind.MAX_POOL_2D, y, size=1, stride=1)))
 
 
+def _mean(n: _Net) -> Graph:
+    """Global average pooling as Keras exports it (MEAN over rows and columns, dims dropped) on an odd 5x7 map,
+    rescaled to its own output; and with kept dims, quantized as the input, a second output."""
+    y = n.conv(n.input((1, 5, 7, 4)), 8, kernel=3)
+    return n.graph(n.fc(n.mean(y, keep_dims=False), 4), n.mean(y, keep_dims=True, like_input=True))
+
+
 def _two_io(n: _Net) -> Graph:
     """Two inputs (one added as it is) and two outputs, the second read again by later ops: each input copied in
     and each output out of the arena, every output kept alive to the end."""
@@ -428,6 +449,7 @@ _TOPOLOGIES = {
     "two_io": (_two_io, ("int8", "int16")),
     "concatenation": (_concatenation, ("int8", "int16")),
     "maximum_minimum": (_maximum_minimum, ("int8", "int16")),
+    "mean": (_mean, ("int8", "int16")),
     "softmax": (_softmax, ("int8", "int16")),
     "reshape": (_reshape, ("int8", "int16")),
     "float_edges": (_float_edges, ("int8",)),

@@ -93,7 +93,7 @@ class Layer:
                 "sub": f"inline loop: {self.function} x3",
                 "relu": f"inline loop: {self.function}",
                 "pad": "inline loop: fill + row copies", "strided_slice": "inline loop: gather",
-                "concatenation": "inline loop: row copies", "maximum": "inline loop: max",
+                "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
     @property
@@ -365,6 +365,8 @@ _BIND = {
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
     OpKind.STRIDED_SLICE: _inline_loop("strided_slice", ""),    # CMSIS-NN has no slice: a gather, rows copied
+    OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then a division or
+                                           # arm_nn_requantize
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)
     OpKind.SOFTMAX: _softmax,

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
-                  Graph, LeakyReluAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs, StridedSliceAttrs,
-                  Tensor, verify)
+                  Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs,
+                  StridedSliceAttrs, Tensor, verify)
 from ..ir.ops import ATTRS_OF
 from ..prepare.qmath import out_size
 from ..prepare.strided_slice import slice_ranges, sliced_shape
@@ -111,6 +111,12 @@ class FloatGraphBuilder:
         p = self._tensor(f"{name}/paddings", pads.shape, pads, DType.INT32)
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
+
+    def mean(self, x: str, keep_dims: bool, name: str) -> str:
+        """The mean over the rows and columns of an NHWC tensor, the axes an int32 constant."""
+        n, _, _, c = self.shape(x)
+        axes = self._tensor(f"{name}/axes", (2,), np.array([1, 2], np.int32), DType.INT32)
+        return self._op(OpKind.MEAN, [x, axes], (n, 1, 1, c) if keep_dims else (n, c), MeanAttrs(keep_dims), name)
 
     def concatenation(self, xs: list[str], axis: int, name: str) -> str:
         """The tensors side by side along `axis` (NHWC for 4-D)."""

@@ -22,6 +22,7 @@ class OpKind(enum.Enum):
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
+    MEAN = "MEAN"                              # in [N,H,W,C], axis (constant int32: H and W) -> the mean over them
     CONCATENATION = "CONCATENATION"            # in0, in1, ... (shapes alike but along `axis`) -> out: side by side
     STRIDED_SLICE = "STRIDED_SLICE"            # in, begin, end, strides (constant int32 [rank]) -> out: a copy of
                                                # every stride-th value from begin to end, per axis
@@ -38,9 +39,10 @@ SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows 
 # layout, which is TFLite's: where per-channel scales run, and what a BatchNorm folds into.
 CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
 WEIGHTED = tuple(CHANNEL_AXIS)
-# The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides):
+# The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides,
+# MEAN's axes):
 # neither activations nor weights, they pass through quantization as they are.
-INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE)
+INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN)
 
 
 class Padding(enum.Enum):
@@ -113,6 +115,11 @@ class StridedSliceAttrs:
 
 
 @dataclass(frozen=True)
+class MeanAttrs:
+    keep_dims: bool = False                    # the reduced axes stay, of size 1
+
+
+@dataclass(frozen=True)
 class ConcatAttrs:
     axis: int                                  # >= 0 (a file's negative axis is taken from the end when read)
 
@@ -142,6 +149,7 @@ ATTRS_OF = {
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
     OpKind.PAD: NoAttrs,
+    OpKind.MEAN: MeanAttrs,
     OpKind.CONCATENATION: ConcatAttrs,
     OpKind.STRIDED_SLICE: StridedSliceAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,

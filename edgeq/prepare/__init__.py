@@ -5,10 +5,10 @@ activation clamps, padding, softmax tables) from the IR's scales exactly as TFLi
 so that both implementations compute with the same numbers. Imports only `edgeq.ir`, `edgeq.errors` and
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
-from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, MulParams,
-                     PadParams, PoolParams, QuantizeParams, ReluParams, SoftmaxParams, StridedSliceParams,
+from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, MeanParams,
+                     MulParams, PadParams, PoolParams, QuantizeParams, ReluParams, SoftmaxParams, StridedSliceParams,
                      prepare_graph, prepare_op)
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams",
-           "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams",
-           "prepare_graph", "prepare_op"]
+__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MeanParams",
+           "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams",
+           "StridedSliceParams", "prepare_graph", "prepare_op"]

@@ -18,6 +18,7 @@ from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
 from .maximum_minimum import prepare_maximum_minimum
+from .mean import MeanParams, prepare_mean
 from .mul import MulParams, prepare_mul
 from .pad import PadParams, prepare_pad
 from .relu import ReluParams, prepare_relu
@@ -27,9 +28,9 @@ from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import StridedSliceParams, prepare_strided_slice
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MulParams",
-           "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams", "StridedSliceParams",
-           "prepare_graph", "prepare_op"]
+__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MeanParams",
+           "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams",
+           "StridedSliceParams", "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -49,6 +50,7 @@ _PREPARE = {
     OpKind.ADD: prepare_add,
     OpKind.SUB: prepare_add,                  # sub_common.cc's CalculateOpDataSub: the same rescaling
     OpKind.MUL: prepare_mul,
+    OpKind.MEAN: prepare_mean,
     OpKind.MAXIMUM: prepare_maximum_minimum,
     OpKind.MINIMUM: prepare_maximum_minimum,
     OpKind.LEAKY_RELU: prepare_leaky_relu,

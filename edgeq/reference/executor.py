@@ -21,6 +21,7 @@ from .concatenation import concatenation
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
+from .mean import mean
 from .mul import mul
 from .pad import pad
 from .relu import relu
@@ -38,6 +39,7 @@ KERNELS = {
     OpKind.ADD: add,
     OpKind.SUB: sub,
     OpKind.MUL: mul,
+    OpKind.MEAN: mean,
     OpKind.MAXIMUM: lambda args, p, out: np.maximum(args[0], args[1]),     # the integers as they are
     OpKind.MINIMUM: lambda args, p, out: np.minimum(args[0], args[1]),
     OpKind.LEAKY_RELU: leaky_relu,

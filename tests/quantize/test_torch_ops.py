@@ -1,8 +1,8 @@
 """The ops beyond convolutions, from PyTorch to the device: a ReLU no op before can take becomes RELU,
-nn.LeakyReLU and F.leaky_relu trace to LEAKY_RELU,
-nn.ZeroPad2d and F.pad to PAD, `-` to SUB, `*` to MUL, slices to STRIDED_SLICE, torch.cat to CONCATENATION and
-torch.maximum to MAXIMUM (their inputs quantized alike); the quantizer calibrates them, the quantized twin's values are the executor's, and
-the int8 and 16x8 firmware equal tflite-micro byte for byte on cortex-m4."""
+nn.LeakyReLU and F.leaky_relu trace to LEAKY_RELU, nn.ZeroPad2d and F.pad to PAD, `-` to SUB, `*` to MUL, slices to
+STRIDED_SLICE, torch.cat to CONCATENATION and torch.maximum to MAXIMUM (their inputs quantized alike),
+x.mean((2, 3)) to MEAN; the quantizer calibrates them, the quantized twin's values are the executor's, and the int8 and
+16x8 firmware equal tflite-micro byte for byte on cortex-m4."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +31,7 @@ class OpsNet(nn.Module):
         self.conv3 = nn.Conv2d(6, 4, 3)
         self.conv4 = nn.Conv2d(8, 4, 1)
         self.fc = nn.Linear(4 * 4 * 3, 10)
+        self.head = nn.Linear(4, 10)
 
     def forward(self, x):
         padded = self.pad(self.act(self.conv(x)))
@@ -38,7 +39,8 @@ class OpsNet(nn.Module):
         y = self.conv4(torch.cat([a - b, b], dim=1)) * torch.maximum(a, b)   # a channel concatenation (4 + 4)
         y = F.pad(y, (0, 1))                             # one more column on the right: 7x6
         y = y[:, :, ::2, 1::2]                           # rows 0, 2, 4, 6, columns 1, 3, 5: 4x3
-        return self.fc(F.leaky_relu(torch.relu(torch.flatten(y, 1)), negative_slope=0.3))[..., 2:-1]
+        logits = self.fc(F.leaky_relu(torch.relu(torch.flatten(y, 1)), negative_slope=0.3)) + self.head(y.mean((2, 3)))
+        return logits[..., 2:-1]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,9 @@ def test_leaky_relu_net_on_the_device_equals_tflite_micro(net_and_data, policy, 
     api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
     kinds = [op.kind for op in read_tflite(tflite).ops]
     counts = {kind: kinds.count(kind) for kind in (OpKind.LEAKY_RELU, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.SUB,
-                                                   OpKind.MUL, OpKind.RELU, OpKind.CONCATENATION, OpKind.MAXIMUM)}
-    assert list(counts.values()) == [2, 2, 2, 1, 1, 1, 1, 1]
+                                                   OpKind.MUL, OpKind.RELU, OpKind.CONCATENATION, OpKind.MAXIMUM,
+                                                   OpKind.MEAN)}
+    assert list(counts.values()) == [2, 2, 2, 1, 1, 1, 1, 1, 1]
     report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
     assert [row["kernel"] for row in report["layers"] if row["op"] == "LEAKY_RELU"] == \
         ["inline loop: arm_nn_requantize x2"] * 2

@@ -31,7 +31,7 @@ def test_enums_match_schema():
              "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
              "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
-             "MAXIMUM_MINIMUM": "MaximumMinimumOptions",
+             "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -63,6 +63,7 @@ _OPTIONS = {
     schema.Options.MUL: ({"fused_activation_function": 3}, ["fusedActivationFunction"]),
     schema.Options.SUB: ({"fused_activation_function": 1, "pot_scale_int16": False},
                          ["fusedActivationFunction", "potScaleInt16"]),
+    schema.Options.REDUCER: ({"keep_dims": True}, ["keepDims"]),
     schema.Options.CONCATENATION: ({"axis": -2, "fused_activation_function": 1},
                                    ["axis", "fusedActivationFunction"]),
     schema.Options.STRIDED_SLICE: ({"begin_mask": 1, "end_mask": 2, "ellipsis_mask": 3, "new_axis_mask": 4,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
-                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs)
+                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs, MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -41,6 +41,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),
     OpDef(OpKind.STRIDED_SLICE, Options.STRIDED_SLICE, 4, 4, 4),
     OpDef(OpKind.CONCATENATION, Options.CONCATENATION, 1, 1024, None),
+    OpDef(OpKind.MEAN, Options.REDUCER, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -79,6 +80,8 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
         if not math.isfinite(o["alpha"]):
             raise ModelFormatError(f"{where}: leaky relu alpha is {o['alpha']}, not a finite number")
         return LeakyReluAttrs(alpha=float(o["alpha"]))
+    if kind is OpKind.MEAN:
+        return MeanAttrs(keep_dims=bool(o["keep_dims"]))
     if kind is OpKind.CONCATENATION:
         if _activation(o, where) is not Activation.NONE:
             raise UnsupportedModelError(f"{where}: concatenation with a fused activation is not supported "
@@ -127,6 +130,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"new_shape": tuple(out_shape)}
     if kind is OpKind.CONCATENATION:
         return {"axis": attrs.axis, "fused_activation_function": 0}
+    if kind is OpKind.MEAN:
+        return {"keep_dims": attrs.keep_dims}
     if kind is OpKind.STRIDED_SLICE:
         return {"begin_mask": attrs.begin_mask, "end_mask": attrs.end_mask, "shrink_axis_mask": attrs.shrink_axis_mask}
     return {}

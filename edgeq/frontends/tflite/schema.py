@@ -83,6 +83,7 @@ class Options(enum.IntEnum):
     RESHAPE = 17
     MUL = 21
     PAD = 22
+    REDUCER = 27
     SUB = 28
     MAXIMUM_MINIMUM = 39
     STRIDED_SLICE = 32
@@ -114,6 +115,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
     Options.PAD: (),
+    Options.REDUCER: (("keep_dims", 0, "bool", False),),
     Options.MAXIMUM_MINIMUM: (),
     Options.MUL: (("fused_activation_function", 0, "i8", 0),),
     Options.SUB: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),

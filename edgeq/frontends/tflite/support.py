@@ -134,6 +134,19 @@ def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
         fail(out, f"should have shape {list(shape)}: the slice of input {list(x.shape)}")
 
 
+def _mean(ins: list[Tensor], out: Tensor, keep_dims: bool, fail):
+    x, axes = ins
+    if not axes.is_const or axes.dtype is not DType.INT32 or len(x.shape) != 4 \
+            or sorted({int(a) % 4 for a in axes.data.ravel()}) != [1, 2]:
+        fail(axes, f"must be constant int32 axes 1 and 2 of a rank-4 input (edgeq averages over rows and columns: "
+                   f"global average pooling); input {list(x.shape)}")
+    n, _, _, c = x.shape
+    expected = (n, 1, 1, c) if keep_dims else (n, c)
+    if tuple(out.shape) != expected:
+        fail(out, f"should have shape {list(expected)}: the mean over rows and columns"
+                  + (" (keep_dims)" if keep_dims else ""))
+
+
 def _concatenation(ins: list[Tensor], out: Tensor, axis: int, fail):
     x = ins[0]
     for t in ins[1:]:
@@ -151,6 +164,8 @@ def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, w
         _slice(ins, out, attrs, _failing(where))
     if kind is OpKind.CONCATENATION:
         _concatenation(ins, out, attrs.axis, _failing(where))
+    if kind is OpKind.MEAN:
+        _mean(ins, out, attrs.keep_dims, _failing(where))
     if kind not in SPATIAL:
         return
     x = ins[0]

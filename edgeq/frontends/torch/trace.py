@@ -170,6 +170,8 @@ class _Converter:
                 return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
+        if t in (torch.mean, "mean"):
+            return self._mean(node, self._in(node))
         if t in CONCAT_FUNCS:
             return self._concatenation(node)
         if t is operator.getitem:
@@ -220,6 +222,16 @@ class _Converter:
         if len(src) == 4 and src[1] * src[2] > 1:
             self.nchw[out] = (src[3], src[1], src[2])
         return out
+
+    def _mean(self, node, x: str) -> str:
+        """x.mean((2, 3)) of an NCHW feature map (global average pooling, keepdim or not): MEAN."""
+        dims = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+        keep = bool(node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False))
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+        if len(self.b.shape(x)) != 4 or sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3] or len(dims) != 2:
+            self.fail(node, f"mean over dims {dims}: only over rows and columns of a 4-D feature map "
+                            "(x.mean((2, 3)), global average pooling) is supported")
+        return self.b.mean(x, keep, node.name)
 
     def _concatenation(self, node) -> str:
         """torch.cat along any axis but the batch, of tensors of one rank (4-D: NCHW)."""
