@@ -32,6 +32,7 @@ def test_enums_match_schema():
              "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
              "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
+             "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -64,6 +65,7 @@ _OPTIONS = {
     schema.Options.SUB: ({"fused_activation_function": 1, "pot_scale_int16": False},
                          ["fusedActivationFunction", "potScaleInt16"]),
     schema.Options.REDUCER: ({"keep_dims": True}, ["keepDims"]),
+    schema.Options.SQUEEZE: ({"squeeze_dims": (1, 2)}, ["squeezeDims"]),
     schema.Options.CONCATENATION: ({"axis": -2, "fused_activation_function": 1},
                                    ["axis", "fusedActivationFunction"]),
     schema.Options.STRIDED_SLICE: ({"begin_mask": 1, "end_mask": 2, "ellipsis_mask": 3, "new_axis_mask": 4,

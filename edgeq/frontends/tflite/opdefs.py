@@ -19,10 +19,11 @@ class OpDef:
     ir_inputs: int | None                      # the IR op's inputs: absent optional ones become None, RESHAPE's
                                                # shape input is dropped (the output tensor's shape says it all);
                                                # None: as many as the file gives (CONCATENATION)
+    name: str | None = None                    # the TFLite op, when another than the IR kind of the same name
 
     @property
     def builtin(self) -> int:
-        return BUILTIN_CODE[self.kind.value]
+        return BUILTIN_CODE[self.name or self.kind.value]
 
 
 OPDEFS = {d.kind: d for d in (
@@ -47,7 +48,11 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
     OpDef(OpKind.DEQUANTIZE, Options.NONE, 1, 1, 1),
 )}
-BY_BUILTIN = {d.builtin: d for d in OPDEFS.values()}
+# TFLite ops the IR reads as one of its own: SQUEEZE and EXPAND_DIMS only change the shape, which the output tensor
+# states (a RESHAPE; the writer writes them so)
+ALIASES = (OpDef(OpKind.RESHAPE, Options.SQUEEZE, 1, 1, 1, "SQUEEZE"),
+           OpDef(OpKind.RESHAPE, Options.EXPAND_DIMS, 2, 2, 1, "EXPAND_DIMS"))
+BY_BUILTIN = {d.builtin: d for d in (*OPDEFS.values(), *ALIASES)}
 
 _ACTIVATION = {0: Activation.NONE, 1: Activation.RELU, 2: Activation.RELU_N1_TO_1, 3: Activation.RELU6}
 _ACTIVATION_NAMES = {4: "TANH", 5: "SIGN_BIT"}

@@ -16,7 +16,7 @@ from ...ir import Graph, Op, QParams, Tensor, verify
 from ...ir.ops import OpKind
 from . import schema, support
 from .fb_read import parse
-from .opdefs import BY_BUILTIN, OPDEFS, OpDef, to_attrs
+from .opdefs import BY_BUILTIN, OpDef, to_attrs
 from .schema import CUSTOM, type_name
 from .tensors import DTYPE_OF, decode
 
@@ -99,7 +99,7 @@ class _Reader:
             raise UnsupportedModelError(f"{at} calls another subgraph; edgeq reads subgraph 0 only")
         if opdef is None or op.options2_type:
             raise UnsupportedModelError(f"{at} is not supported; edgeq reads "
-                                        f"{', '.join(kind.value for kind in OPDEFS)}")
+                                        f"{', '.join(d.name or d.kind.value for d in BY_BUILTIN.values())}")
         if not opdef.min_inputs <= len(op.inputs) <= opdef.max_inputs:
             raise ModelFormatError(f"{at} has {len(op.inputs)} inputs, expected {opdef.min_inputs}"
                                    + (f" to {opdef.max_inputs}" if opdef.max_inputs > opdef.min_inputs else ""))

@@ -85,7 +85,9 @@ class Options(enum.IntEnum):
     PAD = 22
     REDUCER = 27
     SUB = 28
+    SQUEEZE = 30
     MAXIMUM_MINIMUM = 39
+    EXPAND_DIMS = 52
     STRIDED_SLICE = 32
     LEAKY_RELU = 75
 
@@ -117,6 +119,8 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.PAD: (),
     Options.REDUCER: (("keep_dims", 0, "bool", False),),
     Options.MAXIMUM_MINIMUM: (),
+    Options.SQUEEZE: (("squeeze_dims", 0, "[i32", None),),
+    Options.EXPAND_DIMS: (),
     Options.MUL: (("fused_activation_function", 0, "i8", 0),),
     Options.SUB: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.STRIDED_SLICE: (("begin_mask", 0, "i32", 0), ("end_mask", 1, "i32", 0), ("ellipsis_mask", 2, "i32", 0),
