@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ToolchainError
 from .resources import cache_dir
 
@@ -87,3 +89,23 @@ def find_cmsis_nn() -> CmsisNN:
     api = read_api(path)
     version = version_file.read_text().strip() if version_file.is_file() else f"{api.revision} ({path})"
     return CmsisNN(path, _tree_hash(path), version, api)
+
+
+def sigmoid_table() -> np.ndarray:
+    """CMSIS-NN's sigmoid_table_uint16 (sigmoid(i / 24) in 0.16 fixed point, uint16 [256]), in which TFLite Micro's
+    int16 LOGISTIC and TANH interpolate too. It is no formula (44 entries lie one below the rounded sigmoid), so the
+    reference reads it from the sources the firmware links."""
+    return _sigmoid_table(find_cmsis_nn().path)
+
+
+@lru_cache(maxsize=None)
+def _sigmoid_table(root: Path) -> np.ndarray:
+    text = (root / "Source" / "NNSupportFunctions" / "arm_nntables.c").read_text()
+    match = re.search(r"sigmoid_table_uint16\s*\[\s*256\s*\]\s*=\s*\{([^}]*)\}", text)
+    values = [int(v) for v in match.group(1).split(",") if v.strip()] if match else []
+    if len(values) != 256:
+        raise ToolchainError(f"{root}: Source/NNSupportFunctions/arm_nntables.c has no 256-entry "
+                             "sigmoid_table_uint16; point CMSIS_NN_PATH at a complete CMSIS-NN checkout")
+    table = np.array(values, dtype=np.uint16)
+    table.flags.writeable = False
+    return table

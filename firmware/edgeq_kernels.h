@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "arm_nn_tables.h"
 #include "arm_nnsupportfunctions.h"
 
 /* One CONV_2D layer (int8 activations; int8 or int4 weights, per-channel requantization). */
@@ -77,6 +78,49 @@ __attribute__((always_inline)) static inline void edgeq_add_s8(const edgeq_add_s
         int32_t sum = arm_nn_requantize(table1[a[i]] + table2[b[i]], multiplier, shift) + offset;
         sum = sum < lo ? lo : sum;
         output[i] = (int8_t)(sum > hi ? hi : sum);
+    }
+}
+
+/* int16 LOGISTIC and TANH as TFLite Micro's reference_integer_ops computes them (CMSIS-NN's arm_nn_activation_s16
+ * takes power-of-two input scales only): the input times `multiplier`, shifted right by `shift` with rounding, in steps
+ * of 1/(3 * 4096); its magnitude indexes CMSIS-NN's sigmoid_table_uint16, the low bits interpolating to the next
+ * entry (9 for the sigmoid; tanh(x) = 2 sigmoid(2x) - 1 reads the table at twice the step, 8), mirrored below zero. The
+ * output may be the input (in place). */
+static inline int32_t edgeq_sigmoid_rescaled(int16_t value, int32_t multiplier, int32_t shift)
+{
+    return (value * multiplier + (shift > 0 ? 1 << (shift - 1) : 0)) >> shift;
+}
+
+static inline uint32_t edgeq_sigmoid_interpolated(uint32_t magnitude, int32_t bits, uint32_t saturated)
+{
+    const uint32_t high = magnitude >> bits;
+    if (high >= 255)
+    {
+        return saturated;
+    }
+    const uint32_t lo = sigmoid_table_uint16[high], hi = sigmoid_table_uint16[high + 1];
+    return (lo << bits) + (magnitude & ((1u << bits) - 1)) * (hi - lo);
+}
+
+static inline void edgeq_logistic_s16(const int16_t *input, int16_t *output, int32_t size, int32_t multiplier,
+                                      int32_t shift)
+{
+    for (int32_t i = 0; i < size; i++)
+    {
+        const int32_t x = edgeq_sigmoid_rescaled(input[i], multiplier, shift);
+        const uint32_t s = edgeq_sigmoid_interpolated((uint32_t)(x < 0 ? -x : x), 9, 0x7FFFu << 10);
+        output[i] = (int16_t)((x >= 0 ? s + (1u << 9) : (1u << 25) - s + (1u << 9) - 1) >> 10);
+    }
+}
+
+static inline void edgeq_tanh_s16(const int16_t *input, int16_t *output, int32_t size, int32_t multiplier,
+                                  int32_t shift)
+{
+    for (int32_t i = 0; i < size; i++)
+    {
+        const int32_t x = edgeq_sigmoid_rescaled(input[i], multiplier, shift);
+        const int32_t s = (int32_t)edgeq_sigmoid_interpolated((uint32_t)(x < 0 ? -x : x), 8, 0xFFFFu << 8);
+        output[i] = (int16_t)((x >= 0 ? s - (1 << 23) + (1 << 7) : -s + (1 << 23) + (1 << 7) - 1) >> 8);
     }
 }
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs,
-                      MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, StridedSliceAttrs,
-                      Tensor, verify)
+from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
+                      LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs,
+                      StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -182,6 +182,16 @@ class _Net:
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
         return self._op(OpKind.LEAKY_RELU, [x], out, LeakyReluAttrs(alpha=alpha))
 
+    def unary(self, kind: OpKind, x: str) -> str:
+        """LOGISTIC or TANH (output quantized as their kernels fix it, ir.FIXED_OUT), or HARD_SWISH (over its own
+        calibrated range)."""
+        if kind in FIXED_OUT:
+            out = self._add(kind.value.lower(), self.t(x).shape, self.act, FIXED_OUT[kind][self.act])
+            self.rms[out] = 0.5
+        else:
+            out = self._activation(kind.value.lower(), self.t(x).shape, self.rms[x], NONE)
+        return self._op(kind, [x], out, NoAttrs())
+
     def pad(self, x: str, paddings) -> str:
         """Output quantized like the input (TFLite's PAD keeps it), the paddings an int32 constant."""
         pads = np.asarray(paddings, np.int32)
@@ -288,6 +298,21 @@ def _leaky_relu(n: _Net) -> Graph:
     x = n.input((1, 6, 6, 4))
     y = n.leaky_relu(n.conv(x, 8, kernel=3), alpha=0.1)
     return n.graph(n.leaky_relu(y, alpha=1.7))
+
+
+def _logistic_tanh(n: _Net) -> Graph:
+    """A gate as recurrent and attention blocks have: the sigmoid of one conv times the tanh of another (their fixed
+    output quantization into MUL), and the sigmoid of the model input, which runs past both ends of the tables."""
+    x = n.input((1, 6, 6, 4), rms=4.0)
+    gate = n.mul(n.unary(OpKind.LOGISTIC, n.conv(x, 8, kernel=3)), n.unary(OpKind.TANH, n.conv(x, 8, kernel=3)))
+    return n.graph(n.add(gate, n.conv(n.unary(OpKind.LOGISTIC, x), 8, kernel=3)))
+
+
+def _hard_swish(n: _Net) -> Graph:
+    """MobileNetV3's activation after a conv and after a depthwise conv."""
+    x = n.input((1, 6, 6, 4))
+    y = n.unary(OpKind.HARD_SWISH, n.conv(x, 8, kernel=3))
+    return n.graph(n.unary(OpKind.HARD_SWISH, n.depthwise(y)))
 
 
 def _pad(n: _Net) -> Graph:
@@ -442,6 +467,8 @@ _TOPOLOGIES = {
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
+    "logistic_tanh": (_logistic_tanh, ("int8", "int16")),
+    "hard_swish": (_hard_swish, ("int8",)),
     "sub": (_sub, ("int8", "int16")),
     "mul": (_mul, ("int8", "int16")),
     "pad": (_pad, ("int8", "int16")),

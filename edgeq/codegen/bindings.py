@@ -20,7 +20,7 @@ import numpy as np
 from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError, UsageError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
-from ..prepare import ConvParams, prepare_op
+from ..prepare import ConvParams, LookupParams, prepare_op
 from . import relayout
 from .probe import Query, probe
 
@@ -69,7 +69,7 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add sub mul relu leaky_relu pad softmax quantize
+    call: str                     # conv dw_conv fc pool add sub mul relu leaky_relu lookup sigmoid_s16 pad softmax quantize
                                   # dequantize requantize alias
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
@@ -92,7 +92,7 @@ class Layer:
                 "leaky_relu": f"inline loop: {self.function} x2",
                 "sub": f"inline loop: {self.function} x3",
                 "relu": f"inline loop: {self.function}",
-                "pad": "inline loop: fill + row copies", "strided_slice": "inline loop: gather",
+                "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table", "strided_slice": "inline loop: gather",
                 "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
@@ -323,6 +323,17 @@ def _inline_loop(call: str, function: str = REQUANTIZE):
     return bind
 
 
+def _lookup(function_s16: str = ""):
+    """LOGISTIC, TANH, HARD_SWISH: at int8 a lookup in prepare's table of TFLM's outputs (CMSIS-NN has no int8
+    kernel for them), stored in the order of the input's byte (0..127, then -128..-1); at int16 `function_s16`."""
+    def bind(graph: Graph, i: int, op: Op, p):
+        if isinstance(p, LookupParams):
+            table = _const(i, "table", np.roll(p.table, 128), DType.INT8)
+            return Layer(i, op, "lookup", "", _precision(graph, op), p, consts={"table": table}), None
+        return Layer(i, op, "sigmoid_s16", function_s16, _precision(graph, op), p), None
+    return bind
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -363,6 +374,9 @@ _BIND = {
     OpKind.MINIMUM: _inline_loop("minimum", ""),
     OpKind.LEAKY_RELU: _inline_loop("leaky_relu"),    # each side of the zero point its own multiplier
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
+    OpKind.LOGISTIC: _lookup("edgeq_logistic_s16"),     # TFLM's int16 interpolation (CMSIS-NN's takes only
+    OpKind.TANH: _lookup("edgeq_tanh_s16"),             # power-of-two input scales)
+    OpKind.HARD_SWISH: _lookup(),
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
     OpKind.STRIDED_SLICE: _inline_loop("strided_slice", ""),    # CMSIS-NN has no slice: a gather, rows copied
     OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then arm_nn_requantize

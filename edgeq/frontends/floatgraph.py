@@ -139,6 +139,10 @@ class FloatGraphBuilder:
     def leaky_relu(self, x: str, alpha: float, name: str) -> str:
         return self._op(OpKind.LEAKY_RELU, [x], self.shape(x), LeakyReluAttrs(alpha=float(alpha)), name)
 
+    def unary(self, kind: OpKind, x: str, name: str) -> str:
+        """An op of one input and no attributes that keeps its shape: LOGISTIC, TANH, HARD_SWISH."""
+        return self._op(kind, [x], self.shape(x), NoAttrs(), name)
+
     def softmax(self, x: str, name: str) -> str:
         return self._op(OpKind.SOFTMAX, [x], self.shape(x), SoftmaxAttrs(beta=1.0), name)
 

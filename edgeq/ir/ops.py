@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .types import DType, QParams
+
 
 class OpKind(enum.Enum):
     CONV_2D = "CONV_2D"                        # in, filter [O,H,W,I], bias? -> out (NHWC)
@@ -20,6 +22,9 @@ class OpKind(enum.Enum):
     MINIMUM = "MINIMUM"                        # a, b (same shape, both quantized as the output) -> the smaller
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
+    LOGISTIC = "LOGISTIC"                      # in -> out (same shape): 1 / (1 + exp(-x)), output quantization fixed
+    TANH = "TANH"                              # in -> out (same shape): tanh(x), output quantization fixed
+    HARD_SWISH = "HARD_SWISH"                  # in -> out (same shape): x * relu6(x + 3) / 6
     PAD = "PAD"                                # in, paddings (constant int32 [rank, 2]: before, after) -> out,
                                                # padded with the zero point (real 0)
     MEAN = "MEAN"                              # in [N,H,W,C], axis (constant int32: H and W) -> the mean over them
@@ -43,6 +48,10 @@ WEIGHTED = tuple(CHANNEL_AXIS)
 # MEAN's axes):
 # neither activations nor weights, they pass through quantization as they are.
 INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN)
+# The ops whose output quantization their kernels fix, by type: [0, 1) or [-1, 1) over the type's range (SOFTMAX's is
+# types.SOFTMAX_OUT, by input and output type)
+FIXED_OUT = {OpKind.LOGISTIC: {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)},
+             OpKind.TANH: {DType.INT8: QParams(1 / 128, 0), DType.INT16: QParams(1 / 32768, 0)}}
 
 
 class Padding(enum.Enum):
@@ -131,8 +140,8 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, MAXIMUM, MINIMUM,
-    QUANTIZE, DEQUANTIZE."""
+    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, LOGISTIC, TANH,
+    HARD_SWISH, MAXIMUM, MINIMUM, QUANTIZE, DEQUANTIZE."""
 
 
 ATTRS_OF = {
@@ -148,6 +157,9 @@ ATTRS_OF = {
     OpKind.MINIMUM: NoAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
+    OpKind.LOGISTIC: NoAttrs,
+    OpKind.TANH: NoAttrs,
+    OpKind.HARD_SWISH: NoAttrs,
     OpKind.PAD: NoAttrs,
     OpKind.MEAN: MeanAttrs,
     OpKind.CONCATENATION: ConcatAttrs,

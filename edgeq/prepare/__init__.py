@@ -1,14 +1,14 @@
 """The one prepare step shared by the reference executor and the code generator (as in TFLite Micro).
 
 For each op it derives the integer kernel parameters (offsets, requantization multipliers and shifts,
-activation clamps, padding, softmax tables) from the IR's scales exactly as TFLite Micro's Prepare does,
+activation clamps, padding, softmax tables, the int8 tables of one-input ops such as LOGISTIC) from the IR's scales exactly as TFLite Micro's Prepare does,
 so that both implementations compute with the same numbers. Imports only `edgeq.ir`, `edgeq.errors` and
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
-from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, MeanParams,
-                     MulParams, PadParams, PoolParams, QuantizeParams, ReluParams, SoftmaxParams, StridedSliceParams,
-                     prepare_graph, prepare_op)
+from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, LookupParams,
+                     MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, ReluParams, SigmoidS16Params,
+                     SoftmaxParams, StridedSliceParams, prepare_graph, prepare_op)
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MeanParams",
-           "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams",
-           "StridedSliceParams", "prepare_graph", "prepare_op"]
+__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
+           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SigmoidS16Params",
+           "SoftmaxParams", "StridedSliceParams", "prepare_graph", "prepare_op"]

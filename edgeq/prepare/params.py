@@ -16,7 +16,9 @@ from .add import AddParams, prepare_add
 from .concatenation import ConcatParams, prepare_concatenation
 from .conv import ConvParams, prepare_conv
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
+from .hard_swish import prepare_hard_swish
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
+from .logistic_tanh import LookupParams, SigmoidS16Params, prepare_logistic_tanh
 from .maximum_minimum import prepare_maximum_minimum
 from .mean import MeanParams, prepare_mean
 from .mul import MulParams, prepare_mul
@@ -28,8 +30,9 @@ from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import StridedSliceParams, prepare_strided_slice
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "MeanParams",
-           "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SoftmaxParams",
+__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
+           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SigmoidS16Params",
+           "SoftmaxParams",
            "StridedSliceParams", "prepare_graph", "prepare_op"]
 
 
@@ -56,6 +59,9 @@ _PREPARE = {
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.RELU: prepare_relu,
+    OpKind.LOGISTIC: prepare_logistic_tanh,
+    OpKind.TANH: prepare_logistic_tanh,
+    OpKind.HARD_SWISH: prepare_hard_swish,
     OpKind.STRIDED_SLICE: prepare_strided_slice,
     OpKind.CONCATENATION: prepare_concatenation,
     OpKind.SOFTMAX: prepare_softmax,

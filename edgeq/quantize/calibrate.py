@@ -1,10 +1,12 @@
 """Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad and slice outputs
 keep their input's scale and zero point, the inputs and output of a concatenation, a maximum or a minimum share theirs
-(over the union of their ranges), softmax outputs sit at the fixed 1/256 (int8) or 1/32768 (int16). Every tensor gets int8 and int16 qparams
-from its one range, so a policy can put any layer at a16w8."""
+(over the union of their ranges), softmax and logistic outputs sit at the fixed 1/256 (int8) or 1/32768 (int16),
+tanh's at 1/128 or 1/32768. Every tensor gets int8 and int16 qparams from its one range, so a policy can put any
+layer at a16w8."""
 from __future__ import annotations
 
-from ..ir import POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
+from ..errors import UnsupportedModelError
+from ..ir import FIXED_OUT, POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
 SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE)
@@ -28,13 +30,26 @@ def _qparams(graph: Graph, ranges, dtype: DType) -> dict:
         lo, hi = ranges[name]
         old = span.get(tie[name], (lo, hi))
         span[tie[name]] = (min(lo, old[0]), max(hi, old[1]))
-    act = {}
-    for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]:
-        act[name] = activation_qparams(*span[tie[name]], dtype)
+    fixed = {}                  # a softmax's, logistic's or tanh's output fixes its tie's quantization
     for op in graph.ops:
-        if op.kind is OpKind.SOFTMAX:
-            act[op.outputs[0]] = SOFTMAX_OUT[dtype, dtype]
-    return act
+        required = SOFTMAX_OUT[dtype, dtype] if op.kind is OpKind.SOFTMAX else FIXED_OUT.get(op.kind, {}).get(dtype)
+        if required is not None:
+            first, q = fixed.setdefault(tie[op.outputs[0]], (op, required))
+            if (q.s, q.zp) != (required.s, required.zp):
+                raise UnsupportedModelError(f"{graph.source}: {op.name} ({op.kind.value}) and {first.name} "
+                                            f"({first.kind.value}) must share one quantization, and each fixes "
+                                            "another: requantize one of them before they meet")
+    for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops if op.kind not in SAME_AS_INPUT]:
+        if tie[name] in fixed:                  # what shares it must fit in its range (one step of slack)
+            first, q = fixed[tie[name]]
+            lo, hi = ((v - q.zp) * q.s for v in (dtype.qmin - 1, dtype.qmax + 1))
+            if not (lo <= ranges[name][0] and ranges[name][1] <= hi):
+                raise UnsupportedModelError(
+                    f"{graph.source}: {name} spans [{ranges[name][0]:.4g}, {ranges[name][1]:.4g}] but must share the "
+                    f"output quantization {first.name} ({first.kind.value}) fixes, [{lo:.4g}, {hi:.4g}]: requantize "
+                    "one of them before they meet")
+    return {name: fixed[tie[name]][1] if tie[name] in fixed else activation_qparams(*span[tie[name]], dtype)
+            for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]}
 
 
 def _ties(graph: Graph) -> dict[str, str]:

@@ -10,6 +10,8 @@ import torch
 
 from ..errors import BudgetError, EdgeqError
 from ..ir import DType, Graph
+from ..passes import lower
+from ..prepare import prepare_graph
 from .calibrate import make_spec
 from .cost import Kernels, LayerCost, layer_costs
 from .ptq import quantize_graph
@@ -100,8 +102,9 @@ def quantize(graph: Graph, x: np.ndarray, y: np.ndarray | None = None, *, policy
         graph = fine_tuned(graph, spec, *(qat_data or (x, y)), qat_epochs, lr=lr, kure=kure, augment=augment,
                            input_layout=input_layout, seed=seed, log=log)
         timings["qat_s"] = time.perf_counter() - started
-    return Quantized(quantize_graph(graph, spec), spec, bits, sensitivity, layer_costs(graph, kernels), timings,
-                     gain16)
+    quantized = quantize_graph(graph, spec)
+    prepare_graph(lower(quantized))        # a layer no kernel runs at its types is refused here, by name, not later
+    return Quantized(quantized, spec, bits, sensitivity, layer_costs(graph, kernels), timings, gain16)
 
 
 def fine_tuned(graph: Graph, spec: QuantSpec, x, y, epochs: int, *, lr: float = 5e-5, kure: float = 0.0,

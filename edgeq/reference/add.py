@@ -6,7 +6,7 @@ import numpy as np
 
 from ..ir import Tensor
 from ..prepare import AddParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def add(args, p: AddParams, out: Tensor, sign: int = 1) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..ir import DType, Tensor
 from ..prepare import ConvParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 from .spatial import pad_hw, windows
 
 

@@ -21,6 +21,7 @@ from .concatenation import concatenation
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
 from .leaky_relu import leaky_relu
+from .logistic_tanh import logistic, lookup, tanh
 from .mean import mean
 from .mul import mul
 from .pad import pad
@@ -45,6 +46,9 @@ KERNELS = {
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.RELU: relu,
+    OpKind.LOGISTIC: logistic,
+    OpKind.TANH: tanh,
+    OpKind.HARD_SWISH: lookup,
     OpKind.STRIDED_SLICE: strided_slice,
     OpKind.CONCATENATION: concatenation,
     OpKind.SOFTMAX: softmax,

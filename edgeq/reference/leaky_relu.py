@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Tensor
 from ..prepare import LeakyReluParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def leaky_relu(args, p: LeakyReluParams, out: Tensor) -> np.ndarray:

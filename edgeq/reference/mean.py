@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Tensor
 from ..prepare import MeanParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def mean(args, p: MeanParams, out: Tensor) -> np.ndarray:

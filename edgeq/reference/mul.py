@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Tensor
 from ..prepare import MulParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def mul(args, p: MulParams, out: Tensor) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 from ..ir import Tensor
 from ..prepare import QuantizeParams
 from ..prepare.qmath import round_half_away
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def quantize(args, p: QuantizeParams, out: Tensor) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir import Tensor
 from ..prepare import ReluParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 
 def relu(args, p: ReluParams, out: Tensor) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import DType, Tensor
 from ..prepare import SoftmaxParams
-from . import fixedpoint as fp
+from ..prepare import fixedpoint as fp
 
 ACCUMULATION_INTEGER_BITS = 12
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from edgeq.ir import (Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs, Op, OpKind,
-                      Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor)
+from edgeq.ir import (FIXED_OUT, Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs,
+                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor)
 from edgeq.reference import Executor
 from tests.models import MODELS, cifar, cifar_inputs, random_inputs, shared_model
 
@@ -227,6 +227,41 @@ CASES = {
 def test_edge_case(case):
     graph = CASES[case]()
     assert_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=11), graph)
+
+
+def unary(kind: OpKind, dtype: DType, in_scale: float, zp: int = 0, out: tuple[float, int] | None = None):
+    """LOGISTIC, TANH or HARD_SWISH over every value of the type at once (one sample of 256 or 65,536)."""
+    b = Builder(dtype)
+    shape = (1, 1 << dtype.bits)
+    x = b.act("x", shape, in_scale, zp=zp)
+    fixed = FIXED_OUT.get(kind, {}).get(dtype)
+    y = b.act("y", shape, *(out or (float(fixed.scale[0]), fixed.zp)))
+    return b.graph(kind, [x], y, NoAttrs())
+
+
+LOGISTIC, TANH, HARD_SWISH = OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH
+UNARY_CASES = {
+    # int8: gemmlowp's fixed point, tabulated; scales whose input radius clips many values, few, or none
+    **{f"{k.value.lower()}_int8_scale_{s}_zp_{z}": (lambda k=k, s=s, z=z: unary(k, DType.INT8, s, z))
+       for k in (LOGISTIC, TANH) for s, z in ((0.05, -20), (0.5, 3), (0.002, 100))},
+    # the reluish multiplier shifted left (coarse input), not at all, right (fine input); the output shift at its ends
+    **{f"hard_swish_int8_{s_in}_to_{s_out}": (lambda s_in=s_in, s_out=s_out, z=z: unary(
+        HARD_SWISH, DType.INT8, s_in, z, (s_out, -90)))
+       for s_in, s_out, z in ((0.05, 0.03, -20), (0.3, 0.02, 10), (0.002, 0.5, 0), (0.01, 0.01 * 512 * 0.99, -128),
+                              (0.25, 0.25 / 127.9, 127))},
+    # int16: power-of-two input scales TFLM uses as they are (LOGISTIC 2^-12; TANH 2^-12, 2^-11), and others rescaled
+    **{f"{k.value.lower()}_int16_scale_{s:g}": (lambda k=k, s=s: unary(k, DType.INT16, s))
+       for k, scales in ((LOGISTIC, (2 ** -12, 3e-4, 1e-5, 2 ** -13)), (TANH, (2 ** -12, 2 ** -11, 1e-4, 3e-4)))
+       for s in scales},
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNARY_CASES))
+def test_unary_every_input(case):
+    graph = UNARY_CASES[case]()
+    x = graph.tensors[graph.inputs[0]]
+    values = np.arange(x.dtype.qmin, x.dtype.qmax + 1, dtype=x.dtype.numpy).reshape(1, *x.shape)
+    assert_matches_tflm(write_tflite(graph), [values], graph)
 
 
 # --- the builder models of tests/models.py --------------------------------------------------------------------

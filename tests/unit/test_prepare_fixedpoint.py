@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from edgeq.reference import fixedpoint as fp
+from edgeq.prepare import fixedpoint as fp
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 

@@ -102,7 +102,7 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
     if kind in WEIGHTED and rest[1] is not None and rest[1].size != out.shape[-1]:
         fail(rest[1], f"has {rest[1].size} values for {out.shape[-1]} output channels")
     if kind in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.LEAKY_RELU, OpKind.RELU,
-                OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+                OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         for t in rest + [out]:
             if t.shape != x.shape:
                 fail(t, f"has a different shape from {x.name!r} {list(x.shape)} (broadcasting is not supported)")

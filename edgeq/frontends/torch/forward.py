@@ -104,6 +104,12 @@ class GraphModule(nn.Module):
             return torch.relu(x)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
+        elif kind is OpKind.LOGISTIC:
+            return torch.sigmoid(x)
+        elif kind is OpKind.TANH:
+            return torch.tanh(x)
+        elif kind is OpKind.HARD_SWISH:
+            return F.hardswish(x)
         elif kind is OpKind.PAD:
             return self._zero_pad(op, x)
         elif kind is OpKind.STRIDED_SLICE:

@@ -29,6 +29,9 @@ MUL_FUNCS = {operator.mul, operator.imul, torch.mul}
 MAX_FUNCS, MIN_FUNCS = {torch.maximum, torch.max}, {torch.minimum, torch.min}
 FLATTEN = {torch.flatten, "flatten", "view", "reshape"}
 CONCAT_FUNCS = {torch.cat, torch.concat, torch.concatenate}
+UNARY_MODULES = {nn.Sigmoid: OpKind.LOGISTIC, nn.Tanh: OpKind.TANH, nn.Hardswish: OpKind.HARD_SWISH}
+UNARY_FUNCS = {torch.sigmoid: OpKind.LOGISTIC, F.sigmoid: OpKind.LOGISTIC, "sigmoid": OpKind.LOGISTIC,
+               torch.tanh: OpKind.TANH, F.tanh: OpKind.TANH, "tanh": OpKind.TANH, F.hardswish: OpKind.HARD_SWISH}
 PASS_THROUGH = (nn.Dropout, nn.Identity)
 
 
@@ -142,6 +145,8 @@ class _Converter:
             return self._softmax(node, x, m.dim, name)
         if isinstance(m, nn.LeakyReLU):
             return self._leaky_relu(x, m.negative_slope, name)
+        if type(m) in UNARY_MODULES:
+            return self._elementwise(x, self.b.unary(UNARY_MODULES[type(m)], x, name))
         if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
             return self._pad(node, x, m.padding, getattr(m, "value", 0.0), name)
         if isinstance(m, PASS_THROUGH):
@@ -160,6 +165,9 @@ class _Converter:
             if mode != "constant":
                 self.fail(node, f"{mode} padding is not supported (constant zeros are)")
             return self._pad(node, self._in(node), node.args[1], value, node.name)
+        if t in UNARY_FUNCS:
+            x = self._in(node)
+            return self._elementwise(x, self.b.unary(UNARY_FUNCS[t], x, node.name))
         if t in (F.leaky_relu, "leaky_relu"):
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
             return self._leaky_relu(self._in(node), slope, node.name)

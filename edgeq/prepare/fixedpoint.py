@@ -74,28 +74,60 @@ def count_leading_zeros(x: np.ndarray) -> np.ndarray:
     return 32 - np.frexp(np.asarray(x, np.float64))[1].astype(np.int64)
 
 
-def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
-    """gemmlowp exp_on_negative_values for Q5.26 input a <= 0, returning Q0.31 (arm_nn_exp_on_negative_values)."""
-    quarter = 1 << 24
+def exp_on_negative_values(a: np.ndarray, integer_bits: int = 5) -> np.ndarray:
+    """gemmlowp exp_on_negative_values for a <= 0 with `integer_bits` (softmax: Q5.26), returning Q0.31
+    (arm_nn_exp_on_negative_values for Q5.26)."""
+    fractional = 31 - integer_bits
+    quarter = 1 << (fractional - 2)
     a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter
     remainder = a_mod_quarter_minus_quarter - a
-    x = (a_mod_quarter_minus_quarter << 5) + (1 << 28)                # Rescale<0>, then + 1/8
+    x = (a_mod_quarter_minus_quarter << integer_bits) + (1 << 28)     # Rescale<0>, then + 1/8
     x2 = srdhm(x, x)
     poly = rounding_divide_by_pot(srdhm(rounding_divide_by_pot(srdhm(x2, x2), 2) + srdhm(x2, x), 715827883) + x2, 1)
     result = wrap32(1895147668 + srdhm(1895147668, x + poly))
-    for bit, multiplier in enumerate((1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242), 24):
-        result = np.where(remainder & (1 << bit), srdhm(result, multiplier), result)
+    for exponent, multiplier in zip(range(-2, 5), (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401,
+                                                   242)):
+        if integer_bits > exponent:                                    # exp(-2^exponent) for each bit set
+            result = np.where(remainder & (1 << (fractional + exponent)), srdhm(result, multiplier), result)
     return np.where(a == 0, INT32_MAX, result)
 
 
-def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
-    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out): Newton-Raphson on 1/(1+a)."""
+def _half_denominator(a: np.ndarray) -> np.ndarray:
+    """RoundingHalfSum(a, 1): (1 + a) / 2 in Q0.31, rounded half away from zero."""
     total = a + INT32_MAX
-    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))    # RoundingHalfSum
+    return np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))
+
+
+def _reciprocal_q2(half_denominator: np.ndarray) -> np.ndarray:
+    """1 / (2 * half_denominator) in Q2.29: gemmlowp's Newton-Raphson division, 48/17 - 32/17 d and three steps."""
     x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))
     for _ in range(3):
         x = wrap32(x + saturating_shift_left(srdhm(x, (1 << 29) - srdhm(half_denominator, x)), 2))
-    return saturating_shift_left(x, 1)
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out)."""
+    return saturating_shift_left(_reciprocal_q2(_half_denominator(a)), 1)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out): 1 / (1 + a) times 2, less one."""
+    return saturating_shift_left(_reciprocal_q2(_half_denominator(a)) - (1 << 29), 2)
+
+
+def logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp logistic: Q(integer_bits) in, Q0.31 out; 1/(1 + exp(-|a|)), mirrored below zero, 1/2 at zero."""
+    positive = a > 0
+    result = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-np.abs(a), integer_bits))
+    return np.where(a == 0, 1 << 30, np.where(positive, result, INT32_MAX - result))
+
+
+def tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp tanh: Q(integer_bits) in, Q0.31 out; (1 - exp(-2|a|)) / (1 + exp(-2|a|)) with a's sign. The
+    doubling is ExactMulByPot<1>: the same raw value read with one more integer bit."""
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-np.abs(a), integer_bits + 1))
+    return np.where(a == 0, 0, np.where(a < 0, -t, t))
 
 
 def saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""Sigmoid, tanh and hard-swish from PyTorch to the device: nn.Sigmoid, torch.sigmoid and F.sigmoid trace to LOGISTIC,
+nn.Tanh and torch.tanh to TANH, nn.Hardswish and F.hardswish to HARD_SWISH; the quantizer fixes LOGISTIC's and
+TANH's output quantization as their kernels do, the quantized twin's values are the executor's, and the firmware
+equals tflite-micro byte for byte on cortex-m4 (int8; 16x8 without HARD_SWISH, which TFLite has at int8 only)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgeq import api
+from edgeq.errors import EdgeqError
+from edgeq.frontends.tflite import read_tflite
+from edgeq.ir import FIXED_OUT, OpKind
+from edgeq.quantize.calibrate import make_spec
+from edgeq.quantize.ptq import quantize_graph
+from edgeq.quantize.twin import Twin
+from tests.models import oracle
+from tests.twin_checks import assert_twin_is_executor
+
+
+class GateNet(nn.Module):
+    """A gated block (sigmoid times tanh, as recurrent and attention cells have) and MobileNetV3's hard-swish."""
+
+    def __init__(self, hard_swish: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 6, 3)
+        self.act = nn.Hardswish() if hard_swish else nn.Tanh()
+        self.gate, self.value = nn.Conv2d(6, 4, 3), nn.Conv2d(6, 4, 3)
+        self.sigmoid = nn.Sigmoid()
+        self.hard_swish = hard_swish
+        self.fc = nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x):
+        y = self.act(self.conv(x))
+        y = self.sigmoid(self.gate(y)) * torch.tanh(self.value(y)) + torch.sigmoid(self.value(y))
+        y = F.hardswish(y) if self.hard_swish else F.sigmoid(y)
+        return self.fc(torch.flatten(y, 1))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return np.random.default_rng(0).uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
+
+
+def _net(hard_swish: bool) -> nn.Module:
+    torch.manual_seed(1)
+    return GateNet(hard_swish).eval()
+
+
+@pytest.mark.parametrize("hard_swish", [True, False])
+def test_traces_to_the_ops_and_the_twin_is_the_executor(data, hard_swish):
+    from edgeq.frontends.torch import from_module
+    net = _net(hard_swish)
+    graph = from_module(net, (1, 1, 8, 8), "gate")
+    kinds = [op.kind for op in graph.ops]
+    assert [kinds.count(k) for k in (OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH)] == \
+        ([2, 1, 2] if hard_swish else [3, 2, 0])
+    with torch.no_grad():
+        np.testing.assert_allclose(Twin(graph, input_layout="nchw")(torch.from_numpy(data)).numpy(),
+                                   net(torch.from_numpy(data)).numpy(), rtol=1e-5, atol=1e-5)
+    nhwc = data.transpose(0, 2, 3, 1)
+    twin = Twin(graph)
+    spec = make_spec(graph, twin.observe([nhwc]))
+    for op in graph.ops:
+        if op.kind in FIXED_OUT:
+            assert spec.act[op.outputs[0]] == FIXED_OUT[op.kind][spec.act_dtype], op.name
+    q = quantize_graph(graph, spec)
+    twin.spec = spec
+    assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(nhwc, q.tensors[q.inputs[0]].dtype))
+
+
+@pytest.mark.toolchain
+@pytest.mark.emulator
+@pytest.mark.parametrize("policy, hard_swish", [("int8", True), ("int16", False)])
+def test_gate_net_on_the_device_equals_tflite_micro(data, policy, hard_swish, tmp_path):
+    tflite = tmp_path / f"gate_{policy}.tflite"
+    api.quantize(_net(hard_swish), data, policy=policy, out=tflite, log=lambda s: None)
+    assert OpKind.LOGISTIC in [op.kind for op in read_tflite(tflite).ops]
+    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
+    kernels = {row["op"]: row["kernel"] for row in report["layers"]}
+    assert kernels["LOGISTIC"] == ("inline loop: 256-entry table" if policy == "int8" else "edgeq_logistic_s16")
+    xq = api.quantize_inputs(data[:8].transpose(0, 2, 3, 1), report["input"])
+    y_dev, _ = api.run_project(tmp_path / "m4", xq)
+    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))
+
+
+def test_hard_swish_at_16x8_is_refused_by_name(data, tmp_path):
+    with pytest.raises(EdgeqError, match="HARD_SWISH"):
+        api.quantize(_net(True), data, policy="int16", out=tmp_path / "hs.tflite", log=lambda s: None)
+    assert not (tmp_path / "hs.tflite").exists()
