@@ -36,7 +36,7 @@ from .ir import Graph, OpKind
 ALIGN = 16          # every offset and the arena size: MVE loads prefer 16-byte alignment
 # elementwise: element i of each input is read before element i of the output is written
 INPLACE = {OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.LEAKY_RELU, OpKind.RELU,
-           OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH,
+           OpKind.RELU6, OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH,
            OpKind.QUANTIZE}
 
 

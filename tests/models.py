@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
-                      LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs,
-                      StridedSliceAttrs, Tensor, verify)
+                      LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, ResizeAttrs,
+                      SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -177,6 +177,21 @@ class _Net:
         out = self._activation("relu", self.t(x).shape, self.rms[x], RELU)
         return self._op(OpKind.RELU, [x], out, NoAttrs())
 
+    def resize(self, x: str, size, align_corners: bool = False, half_pixel_centers: bool = False) -> str:
+        """RESIZE_NEAREST_NEIGHBOR to `size` (rows, columns), output quantized like the input, the size an int32
+        constant."""
+        n, _, _, c = self.t(x).shape
+        s = self._add("size", (2,), DType.INT32, None, np.asarray(size, np.int32))
+        out = self._add("resize", (n, *size, c), self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.RESIZE_NEAREST_NEIGHBOR, [x, s], out, ResizeAttrs(align_corners, half_pixel_centers))
+
+    def relu6(self, x: str) -> str:
+        """Output quantized like the input (TFLM's RELU6 clamps in the input's quantization)."""
+        out = self._add("relu6", self.t(x).shape, self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.RELU6, [x], out, NoAttrs())
+
     def leaky_relu(self, x: str, alpha: float) -> str:
         """Output over its own calibrated range (the negative side shrunk by alpha)."""
         out = self._activation("leaky_relu", self.t(x).shape, self.rms[x], NONE)
@@ -291,6 +306,22 @@ def _relu(n: _Net) -> Graph:
     x = n.input((1, 6, 6, 4))
     y = n.relu(n.pool(OpKind.MAX_POOL_2D, n.conv(x, 4, kernel=3)))
     return n.graph(n.relu(n.reshape(y, (1, 3 * 3 * 4))))
+
+
+def _resize(n: _Net) -> Graph:
+    """Upsampling as decoders and detection necks do (2x, then a conv), and the other ways TFLite picks the nearest
+    pixel: an odd, shrinking size with corners aligned, and half-pixel centres."""
+    x = n.input((1, 5, 6, 3))
+    y = n.conv(n.resize(x, (10, 12)), 4, kernel=3)
+    return n.graph(n.resize(y, (7, 5), align_corners=True), n.resize(y, (13, 9), half_pixel_centers=True))
+
+
+def _relu6(n: _Net) -> Graph:
+    """A RELU6 no op before can fuse (after an ADD whose output another op reads too), on an input whose range
+    reaches past 6 (the clamp bites) and after a reshape."""
+    x = n.input((1, 6, 6, 4), rms=4.0)
+    y = n.add(n.conv(x, 4, kernel=3, gain=3.0), x)
+    return n.graph(n.add(n.relu6(y), y), n.relu6(n.reshape(y, (1, 6 * 6 * 4))))
 
 
 def _leaky_relu(n: _Net) -> Graph:
@@ -467,6 +498,8 @@ _TOPOLOGIES = {
     "add": (_add, ("int8", "int16")),
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
+    "relu6": (_relu6, ("int8", "int16")),
+    "resize": (_resize, ("int8", "int16")),
     "logistic_tanh": (_logistic_tanh, ("int8", "int16")),
     "hard_swish": (_hard_swish, ("int8",)),
     "sub": (_sub, ("int8", "int16")),

@@ -91,8 +91,8 @@ class Layer:
                 "requantize": f"inline loop: {self.function}",
                 "leaky_relu": f"inline loop: {self.function} x2",
                 "sub": f"inline loop: {self.function} x3",
-                "relu": f"inline loop: {self.function}",
-                "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table", "strided_slice": "inline loop: gather",
+                "relu": f"inline loop: {self.function}", "relu6": "inline loop: clamp",
+                "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table", "resize": "inline loop: pixel copies", "strided_slice": "inline loop: gather",
                 "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
@@ -334,6 +334,13 @@ def _lookup(function_s16: str = ""):
     return bind
 
 
+def _resize(graph: Graph, i: int, op: Op, p):
+    """RESIZE_NEAREST_NEIGHBOR: each output pixel's channels copied from the input pixel prepare's tables name
+    (TFLM's reference; CMSIS-NN has no resize)."""
+    consts = {role: _const(i, role, np.asarray(v), DType.INT32) for role, v in (("rows", p.rows), ("cols", p.cols))}
+    return Layer(i, op, "resize", "", _precision(graph, op), p, consts=consts), None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -374,6 +381,7 @@ _BIND = {
     OpKind.MINIMUM: _inline_loop("minimum", ""),
     OpKind.LEAKY_RELU: _inline_loop("leaky_relu"),    # each side of the zero point its own multiplier
     OpKind.RELU: _inline_loop("relu"),      # arm_relu_q7 neither rescales nor knows zero points
+    OpKind.RELU6: _inline_loop("relu6", ""),    # TFLM's clamp (arm_relu6_s8 would take int8 only)
     OpKind.LOGISTIC: _lookup("edgeq_logistic_s16"),     # TFLM's int16 interpolation (CMSIS-NN's takes only
     OpKind.TANH: _lookup("edgeq_tanh_s16"),             # power-of-two input scales)
     OpKind.HARD_SWISH: _lookup(),
@@ -382,6 +390,7 @@ _BIND = {
     OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then arm_nn_requantize
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)
+    OpKind.RESIZE_NEAREST_NEIGHBOR: _resize,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
-                  Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, SoftmaxAttrs,
-                  StridedSliceAttrs, Tensor, verify)
+                  Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, ResizeAttrs,
+                  SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from ..ir.ops import ATTRS_OF
 from ..prepare.qmath import out_size
 from ..prepare.strided_slice import slice_ranges, sliced_shape
@@ -112,6 +112,13 @@ class FloatGraphBuilder:
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
 
+    def resize_nearest(self, x: str, size, half_pixel_centers: bool, name: str) -> str:
+        """Nearest-neighbour resize of an NHWC tensor to `size` (rows, columns), the size an int32 constant."""
+        s = self._tensor(f"{name}/size", (2,), np.asarray(size, np.int32), DType.INT32)
+        n, _, _, c = self.shape(x)
+        return self._op(OpKind.RESIZE_NEAREST_NEIGHBOR, [x, s], (n, *size, c),
+                        ResizeAttrs(half_pixel_centers=half_pixel_centers), name)
+
     def mean(self, x: str, keep_dims: bool, name: str) -> str:
         """The mean over the rows and columns of an NHWC tensor, the axes an int32 constant."""
         n, _, _, c = self.shape(x)
@@ -148,12 +155,13 @@ class FloatGraphBuilder:
 
     def fuse(self, x: str, activation: Activation, name: str) -> str:
         """Fold a ReLU/ReLU6 into the op producing `x` (fusable, `x` read by nobody else); a ReLU that cannot be
-        folded becomes a RELU op of its own."""
+        folded becomes a RELU op of its own, a ReLU6 a RELU6 op."""
         op = next((o for o in self.ops if o.outputs[0] == x), None)
         foldable = op is not None and op.kind in FUSABLE and op.attrs.activation is Activation.NONE \
             and not any(x in o.inputs for o in self.ops)
-        if not foldable and activation is Activation.RELU:
-            return self._op(OpKind.RELU, [x], self.shape(x), NoAttrs(), name)
+        if not foldable and activation in (Activation.RELU, Activation.RELU6):
+            kind = OpKind.RELU if activation is Activation.RELU else OpKind.RELU6
+            return self._op(kind, [x], self.shape(x), NoAttrs(), name)
         if not foldable:
             raise UnsupportedModelError(f"{self.source}: {name}: {activation.value} must directly follow a conv, "
                                         "dense or add whose output nothing else reads (TFLite fuses it there)")

@@ -2,13 +2,13 @@
 from .graph import Graph, Op, Tensor
 from .ops import (CHANNEL_AXIS, CONVOLUTIONS, FIXED_OUT, INDEXED, POOLS, SPATIAL, WEIGHTED, Activation, AddAttrs, ConcatAttrs,
                   ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, MeanAttrs, NoAttrs, OpKind, Padding, PoolAttrs,
-                  SoftmaxAttrs, StridedSliceAttrs)
+                  ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs)
 from .types import (ACTIVATION_TYPES, BIAS_TYPE, SOFTMAX_OUT, WEIGHT_TYPES, DType, Precision, QParams, label,
                     pack_int4, unpack_int4)
 from .verify import verify
 
 __all__ = ["Graph", "Op", "Tensor", "CHANNEL_AXIS", "CONVOLUTIONS", "FIXED_OUT", "INDEXED", "POOLS", "SPATIAL", "WEIGHTED",
            "Activation", "AddAttrs", "ConcatAttrs", "ConvAttrs", "FullyConnectedAttrs", "LeakyReluAttrs", "MeanAttrs",
-           "NoAttrs", "OpKind", "Padding", "PoolAttrs", "SoftmaxAttrs", "StridedSliceAttrs", "ACTIVATION_TYPES",
+           "NoAttrs", "OpKind", "Padding", "PoolAttrs", "ResizeAttrs", "SoftmaxAttrs", "StridedSliceAttrs", "ACTIVATION_TYPES",
            "BIAS_TYPE", "SOFTMAX_OUT", "WEIGHT_TYPES", "DType", "Precision", "QParams", "label", "pack_int4",
            "unpack_int4", "verify"]

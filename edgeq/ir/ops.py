@@ -22,6 +22,7 @@ class OpKind(enum.Enum):
     MINIMUM = "MINIMUM"                        # a, b (same shape, both quantized as the output) -> the smaller
     LEAKY_RELU = "LEAKY_RELU"                  # in -> out (same shape): x where x >= 0, else alpha * x
     RELU = "RELU"                              # in -> out (same shape): max(x, 0), where no op before can fuse it
+    RELU6 = "RELU6"                            # in -> out (same shape and quantization): min(max(x, 0), 6)
     LOGISTIC = "LOGISTIC"                      # in -> out (same shape): 1 / (1 + exp(-x)), output quantization fixed
     TANH = "TANH"                              # in -> out (same shape): tanh(x), output quantization fixed
     HARD_SWISH = "HARD_SWISH"                  # in -> out (same shape): x * relu6(x + 3) / 6
@@ -31,6 +32,8 @@ class OpKind(enum.Enum):
     CONCATENATION = "CONCATENATION"            # in0, in1, ... (shapes alike but along `axis`) -> out: side by side
     STRIDED_SLICE = "STRIDED_SLICE"            # in, begin, end, strides (constant int32 [rank]) -> out: a copy of
                                                # every stride-th value from begin to end, per axis
+    RESIZE_NEAREST_NEIGHBOR = "RESIZE_NEAREST_NEIGHBOR"   # in [N,H,W,C], size (constant int32 [2]) -> out
+                                               # [N, size[0], size[1], C]: each pixel a copy of the nearest input one
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -45,9 +48,9 @@ SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows 
 CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
 WEIGHTED = tuple(CHANNEL_AXIS)
 # The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides,
-# MEAN's axes):
+# MEAN's axes, a resize's size):
 # neither activations nor weights, they pass through quantization as they are.
-INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN)
+INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN, OpKind.RESIZE_NEAREST_NEIGHBOR)
 # The ops whose output quantization their kernels fix, by type: [0, 1) or [-1, 1) over the type's range (SOFTMAX's is
 # types.SOFTMAX_OUT, by input and output type)
 FIXED_OUT = {OpKind.LOGISTIC: {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)},
@@ -134,13 +137,21 @@ class ConcatAttrs:
 
 
 @dataclass(frozen=True)
+class ResizeAttrs:
+    """Which input pixel is nearest (TFLite's ResizeNearestNeighborOptions): by index scaled from corner to corner,
+    or from pixel centres."""
+    align_corners: bool = False
+    half_pixel_centers: bool = False
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, LOGISTIC, TANH,
+    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, RELU6, LOGISTIC, TANH,
     HARD_SWISH, MAXIMUM, MINIMUM, QUANTIZE, DEQUANTIZE."""
 
 
@@ -157,6 +168,7 @@ ATTRS_OF = {
     OpKind.MINIMUM: NoAttrs,
     OpKind.LEAKY_RELU: LeakyReluAttrs,
     OpKind.RELU: NoAttrs,
+    OpKind.RELU6: NoAttrs,
     OpKind.LOGISTIC: NoAttrs,
     OpKind.TANH: NoAttrs,
     OpKind.HARD_SWISH: NoAttrs,
@@ -164,6 +176,7 @@ ATTRS_OF = {
     OpKind.MEAN: MeanAttrs,
     OpKind.CONCATENATION: ConcatAttrs,
     OpKind.STRIDED_SLICE: StridedSliceAttrs,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

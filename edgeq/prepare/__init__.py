@@ -6,9 +6,9 @@ so that both implementations compute with the same numbers. Imports only `edgeq.
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
 from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, LookupParams,
-                     MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, ReluParams, SigmoidS16Params,
+                     MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, Relu6Params, ReluParams, ResizeParams, SigmoidS16Params,
                      SoftmaxParams, StridedSliceParams, prepare_graph, prepare_op)
 
 __all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
-           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SigmoidS16Params",
+           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
            "SoftmaxParams", "StridedSliceParams", "prepare_graph", "prepare_op"]

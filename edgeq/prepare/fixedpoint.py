@@ -2,6 +2,8 @@
 
 Each function reproduces the C semantics bit for bit, including int32 wrap-around where C would wrap, so
 the kernels built on them match TFLite Micro's reference kernels (and CMSIS-NN, which matches those).
+The requantizations every kernel's output takes are compiled scalar functions (requantize.py), which these
+apply elementwise and the reference's output stages call in their loops.
 """
 from __future__ import annotations
 
@@ -53,20 +55,16 @@ def _rounding_divide_by_pot_in_place(x: np.ndarray, exponent) -> np.ndarray:
 
 
 def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(int32 x): double rounding, CMSIS-NN's arm_nn_requantize."""
-    shift = np.asarray(shift, np.int64)
-    if (shift > 0).any():
-        x = wrap32(np.asarray(x, np.int64) << np.maximum(shift, 0))
-    return _rounding_divide_by_pot_in_place(srdhm(x, multiplier), np.maximum(-shift, 0))
+    """MultiplyByQuantizedMultiplier (int32 x, wrapped as C wraps it; CMSIS-NN's arm_nn_requantize) elementwise,
+    broadcasting: requantize.requantize compiled (imported here, so that only code that runs kernels loads numba)."""
+    from .requantize import requantize_ufunc
+    return np.asarray(requantize_ufunc(np.asarray(x, np.int64), multiplier, shift))
 
 
 def multiply_by_quantized_multiplier_64(x, multiplier, shift) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(int64 x): the multiplier rounded to 16 bits, one rounding shift
-    (CMSIS-NN's REDUCE_MULTIPLIER + arm_nn_requantize_s64); used by the 16x8 kernels."""
-    multiplier, shift = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
-    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
-    total_shift = 15 - shift
-    return wrap32((np.asarray(x, np.int64) * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift)
+    """MultiplyByQuantizedMultiplier (int64 x; the 16x8 kernels) elementwise, broadcasting."""
+    from .requantize import requantize_64_ufunc
+    return np.asarray(requantize_64_ufunc(np.asarray(x, np.int64), multiplier, shift))
 
 
 def count_leading_zeros(x: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ from .maximum_minimum import prepare_maximum_minimum
 from .mean import MeanParams, prepare_mean
 from .mul import MulParams, prepare_mul
 from .pad import PadParams, prepare_pad
-from .relu import ReluParams, prepare_relu
+from .resize import ResizeParams, prepare_resize_nearest
+from .relu import Relu6Params, ReluParams, prepare_relu, prepare_relu6
 from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
@@ -31,7 +32,7 @@ from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import StridedSliceParams, prepare_strided_slice
 
 __all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
-           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "ReluParams", "SigmoidS16Params",
+           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
            "SoftmaxParams",
            "StridedSliceParams", "prepare_graph", "prepare_op"]
 
@@ -59,11 +60,13 @@ _PREPARE = {
     OpKind.LEAKY_RELU: prepare_leaky_relu,
     OpKind.PAD: prepare_pad,
     OpKind.RELU: prepare_relu,
+    OpKind.RELU6: prepare_relu6,
     OpKind.LOGISTIC: prepare_logistic_tanh,
     OpKind.TANH: prepare_logistic_tanh,
     OpKind.HARD_SWISH: prepare_hard_swish,
     OpKind.STRIDED_SLICE: prepare_strided_slice,
     OpKind.CONCATENATION: prepare_concatenation,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: prepare_resize_nearest,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

@@ -1,5 +1,5 @@
 """Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad and slice outputs
-keep their input's scale and zero point, the inputs and output of a concatenation, a maximum or a minimum share theirs
+keep their input's scale and zero point (RELU6's and a resize's too), the inputs and output of a concatenation, a maximum or a minimum share theirs
 (over the union of their ranges), softmax and logistic outputs sit at the fixed 1/256 (int8) or 1/32768 (int16),
 tanh's at 1/128 or 1/32768. Every tensor gets int8 and int16 qparams from its one range, so a policy can put any
 layer at a16w8."""
@@ -9,7 +9,8 @@ from ..errors import UnsupportedModelError
 from ..ir import FIXED_OUT, POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
-SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE)
+SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.RELU6,
+                 OpKind.RESIZE_NEAREST_NEIGHBOR)
 TIED = (OpKind.CONCATENATION, OpKind.MAXIMUM, OpKind.MINIMUM)     # all inputs quantized as the output
 
 

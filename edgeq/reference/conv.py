@@ -16,20 +16,27 @@ import numpy as np
 
 from ..ir import DType, Tensor
 from ..prepare import ConvParams
-from ..prepare import fixedpoint as fp
 from .spatial import pad_hw, windows
 
 
-def output_stage(acc: np.ndarray, p, multipliers, shifts, out: Tensor) -> np.ndarray:
-    """Requantize int64 accumulators (output channel last), add the output offset, clamp, cast.
-    16x8 kernels accumulate in int64 and use the 16-bit-multiplier requantization; int8 ones wrap to int32."""
+def output_stage(acc: np.ndarray, bias: np.ndarray | None, p, multipliers, shifts, out: Tensor,
+                 low: np.ndarray | None = None) -> np.ndarray:
+    """The sums (exact integers of any numeric type, output channel last; with `low`, those of the high part of
+    the input, `low` those of its SPLIT low bits) plus bias, requantized, plus the output offset, clamped, cast, in
+    one compiled pass. 16x8 kernels accumulate in int64 and requantize with the 16-bit multiplier; int8 ones wrap
+    to int32 (fixedpoint.requantize)."""
+    from .stages import stage, stage_64           # numba: loaded by code that runs kernels only
+    channels = acc.shape[-1]
+    rows = acc.reshape(-1, channels)
+    y = np.empty(rows.shape, out.dtype.numpy)
+    per_channel = lambda v: np.broadcast_to(np.asarray(v, np.int64), (channels,)).copy()     # noqa: E731
+    b = np.zeros(channels, np.int64) if bias is None else bias.astype(np.int64)
+    parts = (rows, rows if low is None else low.reshape(-1, channels), low is not None)
     if out.dtype is DType.INT16:
-        y = fp.multiply_by_quantized_multiplier_64(acc, multipliers, shifts)
+        stage_64(*parts, b, per_channel(multipliers), per_channel(shifts), p.act_min, p.act_max, y)
     else:
-        in_int32 = acc.size == 0 or (acc.min() >= fp.INT32_MIN and acc.max() <= fp.INT32_MAX)
-        y = fp.multiply_by_quantized_multiplier(acc if in_int32 else fp.wrap32(acc), multipliers, shifts)
-        y += p.output_offset
-    return np.clip(y, p.act_min, p.act_max, out=y).astype(out.dtype.numpy)
+        stage(*parts, b, per_channel(multipliers), per_channel(shifts), p.output_offset, p.act_min, p.act_max, y)
+    return y.reshape(acc.shape)
 
 
 def _bounds(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> tuple[int, int, int]:
@@ -49,28 +56,22 @@ SPLIT = 8        # bits of the low part when the offset input is summed in two f
 
 
 def _exact_sums(x: np.ndarray, weights_by_output: np.ndarray, p: ConvParams, out: Tensor, k_hw,
-                take: Callable) -> np.ndarray:
-    """int64 sums of (x + input_offset) * w for each output, `take(xp, dtype)` summing over the offset, zero-padded
-    input xp [B, H, W, C] in float type dtype: float32 when it holds every partial sum; else float32 twice, over
-    the high part and the low SPLIT bits of the offset input (x = high * 2^8 + low, each part's sums exact; int16
-    inputs: faster than float64 by the width of the vectors); else float64."""
+                take: Callable) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sums of (x + input_offset) * w for each output, exact integers in a float type, `take(xp, dtype)`
+    summing over the offset, zero-padded input xp [B, H, W, C] in float type dtype: float32 when it holds every
+    partial sum, else float32 twice, over the high part and the low SPLIT bits of the offset input (x = high * 2^8
+    + low, each part's sums exact; int16 inputs: faster than float64 by the width of the vectors), else float64.
+    Returns (sums, None), or the high part's and the low part's sums."""
     dtype = exact_float(x.dtype, p.input_offset, weights_by_output)
     pad = lambda v: pad_hw(v, p.padding, tuple(out.shape[1:3]), k_hw, p.stride, p.dilation)    # noqa: E731
     x = x.reshape(-1, *x.shape[-3:])
     lo, hi, w_bound = _bounds(x.dtype, p.input_offset, weights_by_output)
     if dtype is np.float32 or w_bound * max(-(lo >> SPLIT), hi >> SPLIT, (1 << SPLIT) - 1) >= 1 << 24:
-        return take(pad(x.astype(dtype) + dtype(p.input_offset)), dtype).astype(np.int64)
-    v = pad(x.astype(np.int32) + p.input_offset)
-    acc = take((v >> SPLIT).astype(np.float32), np.float32).astype(np.int64)
-    acc <<= SPLIT
-    acc += take((v & ((1 << SPLIT) - 1)).astype(np.float32), np.float32).astype(np.int64)
-    return acc
-
-
-def _with_bias(acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    return acc
+        return take(pad(x.astype(dtype) + dtype(p.input_offset)), dtype), None
+    from .stages import split
+    high, low = np.empty(x.shape, np.float32), np.empty(x.shape, np.float32)
+    split(np.ascontiguousarray(x).reshape(-1), p.input_offset, high.reshape(-1), low.reshape(-1))
+    return take(pad(high), np.float32), take(pad(low), np.float32)
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,17 @@ NUMPY_SUMS = Sums(_im2col_conv, _tap_depthwise)
 
 def conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) -> np.ndarray:
     x, w, bias = (list(args) + [None])[:3]
-    acc = _exact_sums(x, w.reshape(w.shape[0], -1), p, out, w.shape[1:3],
-                      lambda xp, dtype: sums.conv(xp, w.astype(dtype), p.stride, p.dilation, tuple(out.shape[1:3])))
-    return output_stage(_with_bias(acc, bias), p, p.multipliers, p.shifts, out)
+    acc, low = _exact_sums(x, w.reshape(w.shape[0], -1), p, out, w.shape[1:3],
+                           lambda xp, dtype: sums.conv(xp, w.astype(dtype), p.stride, p.dilation,
+                                                       tuple(out.shape[1:3])))
+    return output_stage(acc, bias, p, p.multipliers, p.shifts, out, low)
 
 
 def depthwise_conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) -> np.ndarray:
     x, w, bias = (list(args) + [None])[:3]
     k_hw = w.shape[1:3]
     taps = w.reshape(*k_hw, x.shape[-1], p.depth_multiplier)
-    acc = _exact_sums(x, w.reshape(-1, w.shape[-1]).T, p, out, k_hw,
-                      lambda xp, dtype: sums.depthwise(xp, taps.astype(dtype), p.stride, p.dilation,
-                                                       tuple(out.shape[1:3])))
-    return output_stage(_with_bias(acc, bias), p, p.multipliers, p.shifts, out)
+    acc, low = _exact_sums(x, w.reshape(-1, w.shape[-1]).T, p, out, k_hw,
+                           lambda xp, dtype: sums.depthwise(xp, taps.astype(dtype), p.stride, p.dilation,
+                                                            tuple(out.shape[1:3])))
+    return output_stage(acc, bias, p, p.multipliers, p.shifts, out, low)

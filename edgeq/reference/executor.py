@@ -46,11 +46,13 @@ KERNELS = {
     OpKind.LEAKY_RELU: leaky_relu,
     OpKind.PAD: pad,
     OpKind.RELU: relu,
+    OpKind.RELU6: lambda args, p, out: np.clip(args[0], p.lower, p.upper),     # in the input's quantization
     OpKind.LOGISTIC: logistic,
     OpKind.TANH: tanh,
     OpKind.HARD_SWISH: lookup,
     OpKind.STRIDED_SLICE: strided_slice,
     OpKind.CONCATENATION: concatenation,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

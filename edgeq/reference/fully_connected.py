@@ -14,7 +14,4 @@ def fully_connected(args, p: FullyConnectedParams, out: Tensor) -> np.ndarray:
     weights = w.astype(np.int64) + p.filter_offset
     dtype = exact_float(x.dtype, p.input_offset, weights)
     rows = x.reshape(-1, w.shape[1]).astype(dtype) + dtype(p.input_offset)
-    acc = (rows @ weights.T.astype(dtype)).astype(np.int64)
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    return output_stage(acc, p, p.multiplier, p.shift, out)
+    return output_stage(rows @ weights.T.astype(dtype), bias, p, p.multiplier, p.shift, out)

@@ -133,7 +133,7 @@ def _zero_stride(m, sg, t):
 
 
 UNSUPPORTED = {  # case: (model, edit, fragments the message must hold)
-    "TANH op": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.TANH), ["op 0 (TANH)", "'softmax1' (INT8)"]),
+    "ELU op": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.ELU), ["op 0 (ELU)", "'softmax1' (INT8)"]),
     "custom op": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.CUSTOM, b"MyOp"), ["op 0 (CUSTOM(MyOp))"]),
     "control flow": ("int8_softmax", _set_opcode(tfl.BuiltinOperator.WHILE), ["op 0 (WHILE)", "subgraph"]),
     "float weights": ("int8_conv", _float_weights, ["op 0 (CONV_2D)", "'conv_w1' (FLOAT32", "int8 or int4"]),

@@ -10,7 +10,7 @@ import pytest
 
 from edgeq.frontends.tflite import read_tflite, write_tflite
 from edgeq.ir import (FIXED_OUT, Activation, ConvAttrs, DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, NoAttrs,
-                      Op, OpKind, Padding, PoolAttrs, QParams, SoftmaxAttrs, Tensor)
+                      Op, OpKind, Padding, PoolAttrs, QParams, ResizeAttrs, SoftmaxAttrs, Tensor)
 from edgeq.reference import Executor
 from tests.models import MODELS, cifar, cifar_inputs, random_inputs, shared_model
 
@@ -230,7 +230,7 @@ def test_edge_case(case):
 
 
 def unary(kind: OpKind, dtype: DType, in_scale: float, zp: int = 0, out: tuple[float, int] | None = None):
-    """LOGISTIC, TANH or HARD_SWISH over every value of the type at once (one sample of 256 or 65,536)."""
+    """LOGISTIC, TANH, HARD_SWISH or RELU6 over every value of the type at once (one sample of 256 or 65,536)."""
     b = Builder(dtype)
     shape = (1, 1 << dtype.bits)
     x = b.act("x", shape, in_scale, zp=zp)
@@ -249,6 +249,9 @@ UNARY_CASES = {
         HARD_SWISH, DType.INT8, s_in, z, (s_out, -90)))
        for s_in, s_out, z in ((0.05, 0.03, -20), (0.3, 0.02, 10), (0.002, 0.5, 0), (0.01, 0.01 * 512 * 0.99, -128),
                               (0.25, 0.25 / 127.9, 127))},
+    # RELU6: 6 inside the type's range and past it
+    **{f"relu6_{d.value}_scale_{sc}": (lambda d=d, sc=sc, z=z: unary(OpKind.RELU6, d, sc, z, (sc, z)))
+       for d, sc, z in ((DType.INT8, 0.05, -20), (DType.INT8, 0.01, 5), (DType.INT16, 3e-4, 0), (DType.INT16, 1e-4, 0))},
     # int16: power-of-two input scales TFLM uses as they are (LOGISTIC 2^-12; TANH 2^-12, 2^-11), and others rescaled
     **{f"{k.value.lower()}_int16_scale_{s:g}": (lambda k=k, s=s: unary(k, DType.INT16, s))
        for k, scales in ((LOGISTIC, (2 ** -12, 3e-4, 1e-5, 2 ** -13)), (TANH, (2 ** -12, 2 ** -11, 1e-4, 3e-4)))
@@ -262,6 +265,22 @@ def test_unary_every_input(case):
     x = graph.tensors[graph.inputs[0]]
     values = np.arange(x.dtype.qmin, x.dtype.qmax + 1, dtype=x.dtype.numpy).reshape(1, *x.shape)
     assert_matches_tflm(write_tflite(graph), [values], graph)
+
+
+def resize(size, align_corners=False, half_pixel_centers=False):
+    """RESIZE_NEAREST_NEIGHBOR of a 7x5 input: which input row and column each output pixel copies."""
+    b = Builder(DType.INT8)
+    x = b.act("x", (1, 7, 5, 2), 0.1, zp=3)
+    b.tensors["size"] = Tensor("size", (2,), DType.INT32, None, np.asarray(size, np.int32))
+    y = b.act("y", (1, *size, 2), 0.1, zp=3)
+    return b.graph(OpKind.RESIZE_NEAREST_NEIGHBOR, [x, "size"], y, ResizeAttrs(align_corners, half_pixel_centers))
+
+
+@pytest.mark.parametrize("options", [(False, False), (True, False), (False, True)], ids=["floor", "corners", "centres"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (7, 5), (14, 10), (9, 13), (20, 3)])
+def test_resize_nearest_picks_tflite_micro_pixels(size, options):
+    graph = resize(size, *options)
+    assert_matches_tflm(write_tflite(graph), random_inputs(graph, 2, seed=5), graph)
 
 
 # --- the builder models of tests/models.py --------------------------------------------------------------------

@@ -133,3 +133,12 @@ def test_only_the_wiring_imports_attacks():
         if path.name in {"api.py", "cli.py", "squeezing.py", "audit_variants.py"}:
             continue
         assert "attacks" not in _imports(path), f"{path} imports attacks"
+
+
+def test_the_cli_starts_without_numba():
+    """numba takes most of a second to load: only the modules that run kernels import it (prepare/requantize.py,
+    reference/stages.py, both imported where kernels run), so every edgeq command starts without it."""
+    import subprocess
+    import sys
+    code = "import sys, edgeq.api, edgeq.cli; assert 'numba' not in sys.modules, 'numba was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PKG.parent)

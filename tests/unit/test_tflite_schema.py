@@ -33,6 +33,7 @@ def test_enums_match_schema():
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
              "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
              "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
+             "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -61,6 +62,8 @@ _OPTIONS = {
                          ["fusedActivationFunction", "potScaleInt16"]),
     schema.Options.RESHAPE: ({"new_shape": (1, -1, 7)}, ["newShape"]),
     schema.Options.LEAKY_RELU: ({"alpha": 0.25}, ["alpha"]),
+    schema.Options.RESIZE_NEAREST_NEIGHBOR: ({"align_corners": True, "half_pixel_centers": True},
+                                             ["alignCorners", "halfPixelCenters"]),
     schema.Options.MUL: ({"fused_activation_function": 3}, ["fusedActivationFunction"]),
     schema.Options.SUB: ({"fused_activation_function": 1, "pot_scale_int16": False},
                          ["fusedActivationFunction", "potScaleInt16"]),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
-                   PoolAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs, MeanAttrs)
+                   PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs, MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -40,12 +40,14 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.LEAKY_RELU, Options.LEAKY_RELU, 1, 1, 1),
     OpDef(OpKind.PAD, Options.PAD, 2, 2, 2),
     OpDef(OpKind.RELU, Options.NONE, 1, 1, 1),
+    OpDef(OpKind.RELU6, Options.NONE, 1, 1, 1),
     OpDef(OpKind.LOGISTIC, Options.NONE, 1, 1, 1),
     OpDef(OpKind.TANH, Options.NONE, 1, 1, 1),
     OpDef(OpKind.HARD_SWISH, Options.NONE, 1, 1, 1),
     OpDef(OpKind.STRIDED_SLICE, Options.STRIDED_SLICE, 4, 4, 4),
     OpDef(OpKind.CONCATENATION, Options.CONCATENATION, 1, 1024, None),
     OpDef(OpKind.MEAN, Options.REDUCER, 2, 2, 2),
+    OpDef(OpKind.RESIZE_NEAREST_NEIGHBOR, Options.RESIZE_NEAREST_NEIGHBOR, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -90,6 +92,8 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
         return LeakyReluAttrs(alpha=float(o["alpha"]))
     if kind is OpKind.MEAN:
         return MeanAttrs(keep_dims=bool(o["keep_dims"]))
+    if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
+        return ResizeAttrs(align_corners=bool(o["align_corners"]), half_pixel_centers=bool(o["half_pixel_centers"]))
     if kind is OpKind.CONCATENATION:
         if _activation(o, where) is not Activation.NONE:
             raise UnsupportedModelError(f"{where}: concatenation with a fused activation is not supported "
@@ -140,6 +144,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"axis": attrs.axis, "fused_activation_function": 0}
     if kind is OpKind.MEAN:
         return {"keep_dims": attrs.keep_dims}
+    if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
+        return {"align_corners": attrs.align_corners, "half_pixel_centers": attrs.half_pixel_centers}
     if kind is OpKind.STRIDED_SLICE:
         return {"begin_mask": attrs.begin_mask, "end_mask": attrs.end_mask, "shrink_axis_mask": attrs.shrink_axis_mask}
     return {}

@@ -89,6 +89,7 @@ class Options(enum.IntEnum):
     MAXIMUM_MINIMUM = 39
     EXPAND_DIMS = 52
     STRIDED_SLICE = 32
+    RESIZE_NEAREST_NEIGHBOR = 74
     LEAKY_RELU = 75
 
 
@@ -116,6 +117,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.ADD: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
+    Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
     Options.REDUCER: (("keep_dims", 0, "bool", False),),
     Options.MAXIMUM_MINIMUM: (),

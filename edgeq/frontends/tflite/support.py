@@ -102,12 +102,18 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
     if kind in WEIGHTED and rest[1] is not None and rest[1].size != out.shape[-1]:
         fail(rest[1], f"has {rest[1].size} values for {out.shape[-1]} output channels")
     if kind in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.LEAKY_RELU, OpKind.RELU,
-                OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+                OpKind.RELU6, OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         for t in rest + [out]:
             if t.shape != x.shape:
                 fail(t, f"has a different shape from {x.name!r} {list(x.shape)} (broadcasting is not supported)")
     if kind is OpKind.RESHAPE and out.size != x.size:
         fail(out, f"has {out.size} elements, its input {x.name!r} {x.size}")
+    if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
+        size = rest[0]
+        if not size.is_const or size.dtype is not DType.INT32 or size.shape != (2,):
+            fail(size, "must be a constant int32 size [2] (output rows, columns)")
+        if len(x.shape) != 4 or out.shape != (x.shape[0], *(int(v) for v in size.data), x.shape[3]):
+            fail(out, f"is not input {list(x.shape)} resized to {size.data.tolist()}")
     if kind is OpKind.PAD:
         pads = rest[0]
         if not pads.is_const or pads.dtype is not DType.INT32 or pads.shape != (len(x.shape), 2):

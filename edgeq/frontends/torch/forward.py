@@ -16,6 +16,7 @@ from torch import nn
 
 from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
 from ...prepare.qmath import same_padding
+from ...prepare.resize import nearest
 from ...prepare.strided_slice import slice_ranges
 
 # A 4-D activation in torch is NCHW, in the IR NHWC: x.permute(NHWC) is NHWC, IR axis a is torch dimension NHWC[a];
@@ -104,6 +105,12 @@ class GraphModule(nn.Module):
             return torch.relu(x)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
+        elif kind is OpKind.RESIZE_NEAREST_NEIGHBOR:         # TFLite's choice of pixel, on NCHW
+            rows, cols = (nearest(n, m, attrs.align_corners, attrs.half_pixel_centers)
+                          for n, m in zip(x.shape[2:], self.graph.tensors[op.outputs[0]].shape[1:3]))
+            return x[:, :, torch.from_numpy(rows)][:, :, :, torch.from_numpy(cols)]
+        elif kind is OpKind.RELU6:
+            return F.relu6(x)
         elif kind is OpKind.LOGISTIC:
             return torch.sigmoid(x)
         elif kind is OpKind.TANH:

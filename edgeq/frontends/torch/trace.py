@@ -100,6 +100,23 @@ class _Converter:
             self.nchw[out] = self.nchw[x]
         return out
 
+    def _upsample(self, node: fx.Node, x: str, size, scale_factor, mode: str, align_corners, name: str) -> str:
+        """Nearest-neighbour resizing of rows and columns to a size, or by whole factors: torch's "nearest" picks the
+        input pixel as TFLite does without half-pixel centres, "nearest-exact" as it does with them."""
+        if mode not in ("nearest", "nearest-exact") or align_corners:
+            self.fail(node, f"{mode!r} resizing is not supported (nearest and nearest-exact are)")
+        if x in self.nchw or len(self.b.shape(x)) != 4:
+            self.fail(node, "only 4-D feature maps are resized")
+        hw = self.b.shape(x)[1:3]
+        if size is not None:
+            out = tuple(int(s) for s in (size if isinstance(size, (tuple, list)) else (size, size)))
+        else:
+            factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+            if any(f is None or float(f) != int(f) or f < 1 for f in factors):
+                self.fail(node, f"scale factor {scale_factor} is not supported (whole factors or a size are)")
+            out = tuple(n * int(f) for n, f in zip(hw, factors))
+        return self.b.resize_nearest(x, out, mode == "nearest-exact", name)
+
     def _pad(self, node: fx.Node, x: str, torch_pads, value: float, name: str) -> str:
         """torch's pads run from the last dimension back, (left, right, top, bottom, ...), over NCHW; the IR is
         NHWC. Only zeros: PAD pads with the zero point."""
@@ -147,6 +164,8 @@ class _Converter:
             return self._leaky_relu(x, m.negative_slope, name)
         if type(m) in UNARY_MODULES:
             return self._elementwise(x, self.b.unary(UNARY_MODULES[type(m)], x, name))
+        if isinstance(m, nn.Upsample):
+            return self._upsample(node, x, m.size, m.scale_factor, m.mode, m.align_corners, name)
         if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
             return self._pad(node, x, m.padding, getattr(m, "value", 0.0), name)
         if isinstance(m, PASS_THROUGH):
@@ -168,6 +187,11 @@ class _Converter:
         if t in UNARY_FUNCS:
             x = self._in(node)
             return self._elementwise(x, self.b.unary(UNARY_FUNCS[t], x, node.name))
+        if t is F.interpolate:
+            def arg(key, i, default=None):
+                return node.kwargs.get(key, node.args[i] if len(node.args) > i else default)
+            return self._upsample(node, self._in(node), arg("size", 1), arg("scale_factor", 2),
+                                  arg("mode", 3, "nearest"), arg("align_corners", 4), node.name)
         if t in (F.leaky_relu, "leaky_relu"):
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
             return self._leaky_relu(self._in(node), slope, node.name)
