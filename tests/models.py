@@ -186,6 +186,13 @@ class _Net:
         self.rms[out] = self.rms[x]
         return self._op(OpKind.RESIZE_NEAREST_NEIGHBOR, [x, s], out, ResizeAttrs(align_corners, half_pixel_centers))
 
+    def transpose(self, x: str, perm) -> str:
+        """TRANSPOSE by `perm` (an int32 constant), output quantized like the input."""
+        p = self._add("perm", (len(perm),), DType.INT32, None, np.asarray(perm, np.int32))
+        out = self._add("transpose", tuple(self.t(x).shape[i] for i in perm), self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(OpKind.TRANSPOSE, [x, p], out, NoAttrs())
+
     def relu6(self, x: str) -> str:
         """Output quantized like the input (TFLM's RELU6 clamps in the input's quantization)."""
         out = self._add("relu6", self.t(x).shape, self.act, self.t(x).qparams)
@@ -314,6 +321,14 @@ def _resize(n: _Net) -> Graph:
     x = n.input((1, 5, 6, 3))
     y = n.conv(n.resize(x, (10, 12)), 4, kernel=3)
     return n.graph(n.resize(y, (7, 5), align_corners=True), n.resize(y, (13, 9), half_pixel_centers=True))
+
+
+def _transpose(n: _Net) -> Graph:
+    """Rows and columns swapped before a conv (an image fed transposed), channels moved first (NCHW out), and the
+    features of a rank-3 sequence transposed after a reshape."""
+    x = n.input((1, 5, 7, 3))
+    y = n.conv(n.transpose(x, (0, 2, 1, 3)), 4, kernel=3)                                   # 7x5x4
+    return n.graph(n.transpose(y, (0, 3, 1, 2)), n.transpose(n.reshape(y, (1, 35, 4)), (0, 2, 1)))
 
 
 def _relu6(n: _Net) -> Graph:
@@ -500,6 +515,7 @@ _TOPOLOGIES = {
     "relu": (_relu, ("int8", "int16")),
     "relu6": (_relu6, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),
+    "transpose": (_transpose, ("int8", "int16")),
     "logistic_tanh": (_logistic_tanh, ("int8", "int16")),
     "hard_swish": (_hard_swish, ("int8",)),
     "sub": (_sub, ("int8", "int16")),

@@ -92,7 +92,8 @@ class Layer:
                 "leaky_relu": f"inline loop: {self.function} x2",
                 "sub": f"inline loop: {self.function} x3",
                 "relu": f"inline loop: {self.function}", "relu6": "inline loop: clamp",
-                "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table", "resize": "inline loop: pixel copies", "strided_slice": "inline loop: gather",
+                "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table",
+                "resize": "inline loop: pixel copies", "gather": "inline loop: gather",
                 "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
@@ -386,7 +387,8 @@ _BIND = {
     OpKind.TANH: _lookup("edgeq_tanh_s16"),             # power-of-two input scales)
     OpKind.HARD_SWISH: _lookup(),
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
-    OpKind.STRIDED_SLICE: _inline_loop("strided_slice", ""),    # CMSIS-NN has no slice: a gather, rows copied
+    OpKind.STRIDED_SLICE: _inline_loop("gather", ""),   # CMSIS-NN has no slice: a strided gather, rows copied
+    OpKind.TRANSPOSE: _inline_loop("gather", ""),       # the same gather (V.19's arm_transpose_s8: int8 only)
     OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then arm_nn_requantize
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)

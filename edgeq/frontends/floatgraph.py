@@ -112,6 +112,11 @@ class FloatGraphBuilder:
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
 
+    def transpose(self, x: str, perm, name: str) -> str:
+        """Output axis i is input axis perm[i] (NHWC for 4-D), the permutation an int32 constant."""
+        p = self._tensor(f"{name}/perm", (len(perm),), np.asarray(perm, np.int32), DType.INT32)
+        return self._op(OpKind.TRANSPOSE, [x, p], tuple(self.shape(x)[i] for i in perm), NoAttrs(), name)
+
     def resize_nearest(self, x: str, size, half_pixel_centers: bool, name: str) -> str:
         """Nearest-neighbour resize of an NHWC tensor to `size` (rows, columns), the size an int32 constant."""
         s = self._tensor(f"{name}/size", (2,), np.asarray(size, np.int32), DType.INT32)

@@ -34,6 +34,8 @@ class OpKind(enum.Enum):
                                                # every stride-th value from begin to end, per axis
     RESIZE_NEAREST_NEIGHBOR = "RESIZE_NEAREST_NEIGHBOR"   # in [N,H,W,C], size (constant int32 [2]) -> out
                                                # [N, size[0], size[1], C]: each pixel a copy of the nearest input one
+    TRANSPOSE = "TRANSPOSE"                    # in, perm (constant int32 [rank]) -> out: output axis i is input axis
+                                               # perm[i]
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -48,9 +50,9 @@ SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows 
 CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
 WEIGHTED = tuple(CHANNEL_AXIS)
 # The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides,
-# MEAN's axes, a resize's size):
+# MEAN's axes, a resize's size, a transpose's permutation):
 # neither activations nor weights, they pass through quantization as they are.
-INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN, OpKind.RESIZE_NEAREST_NEIGHBOR)
+INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN, OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.TRANSPOSE)
 # The ops whose output quantization their kernels fix, by type: [0, 1) or [-1, 1) over the type's range (SOFTMAX's is
 # types.SOFTMAX_OUT, by input and output type)
 FIXED_OUT = {OpKind.LOGISTIC: {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)},
@@ -151,7 +153,7 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD (its paddings are an input), RELU, RELU6, LOGISTIC, TANH,
+    """RESHAPE (the output tensor's shape says it all), PAD and TRANSPOSE (their paddings, permutation are inputs), RELU, RELU6, LOGISTIC, TANH,
     HARD_SWISH, MAXIMUM, MINIMUM, QUANTIZE, DEQUANTIZE."""
 
 
@@ -177,6 +179,7 @@ ATTRS_OF = {
     OpKind.CONCATENATION: ConcatAttrs,
     OpKind.STRIDED_SLICE: StridedSliceAttrs,
     OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeAttrs,
+    OpKind.TRANSPOSE: NoAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

@@ -7,8 +7,8 @@ numpy; refusals are UnsupportedModelError naming the file, the op and the tensor
 """
 from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, LookupParams,
                      MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, Relu6Params, ReluParams, ResizeParams, SigmoidS16Params,
-                     SoftmaxParams, StridedSliceParams, prepare_graph, prepare_op)
+                     SoftmaxParams, StridedView, prepare_graph, prepare_op)
 
 __all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
            "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
-           "SoftmaxParams", "StridedSliceParams", "prepare_graph", "prepare_op"]
+           "SoftmaxParams", "StridedView", "prepare_graph", "prepare_op"]

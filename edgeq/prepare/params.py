@@ -29,12 +29,14 @@ from .operands import Operands
 from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
-from .strided_slice import StridedSliceParams, prepare_strided_slice
+from .strided_slice import prepare_strided_slice
+from .transpose import prepare_transpose
+from .view import StridedView
 
 __all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
            "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
            "SoftmaxParams",
-           "StridedSliceParams", "prepare_graph", "prepare_op"]
+           "StridedView", "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -65,6 +67,7 @@ _PREPARE = {
     OpKind.TANH: prepare_logistic_tanh,
     OpKind.HARD_SWISH: prepare_hard_swish,
     OpKind.STRIDED_SLICE: prepare_strided_slice,
+    OpKind.TRANSPOSE: prepare_transpose,
     OpKind.CONCATENATION: prepare_concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: prepare_resize_nearest,
     OpKind.SOFTMAX: prepare_softmax,

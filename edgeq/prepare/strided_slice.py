@@ -1,19 +1,12 @@
 """STRIDED_SLICE: strided_slice_common.cc's Prepare (int8 and int16, rank 1-4, constant begin / end / strides) and
-the slice geometry TFLite's StartForAxis / EndForAxis define. The op copies values, so the output keeps the input's
-quantization."""
+the slice geometry TFLite's StartForAxis / EndForAxis define, as a strided view of the input. The op copies values,
+so the output keeps the input's quantization."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .operands import Operands
+from .view import StridedView, row_major_steps
 
 
-@dataclass(frozen=True)
-class StridedSliceParams:
-    input_shape: tuple[int, int, int, int]    # the input seen as 4-D (leading dimensions of 1 added)
-    start: tuple[int, int, int, int]          # per dimension: the first index read, the step, how many are read
-    stride: tuple[int, int, int, int]
-    count: tuple[int, int, int, int]
 
 
 def slice_ranges(shape, begin, end, strides, begin_mask: int, end_mask: int, shrink_axis_mask: int) -> list[range]:
@@ -44,7 +37,7 @@ def sliced_shape(ranges: list[range], shrink_axis_mask: int) -> tuple[int, ...]:
     return tuple(len(r) for axis, r in enumerate(ranges) if not shrink_axis_mask >> axis & 1)
 
 
-def prepare_strided_slice(ops: Operands) -> StridedSliceParams:
+def prepare_strided_slice(ops: Operands) -> StridedView:
     x, y = ops.input(0), ops.output
     ops.activation_dtype()
     rank = len(x.shape)
@@ -64,7 +57,7 @@ def prepare_strided_slice(ops: Operands) -> StridedSliceParams:
     if sliced_shape(ranges, a.shrink_axis_mask) != tuple(y.shape):
         ops.fail(f"output shape {list(y.shape)} is not the slice's {list(sliced_shape(ranges, a.shrink_axis_mask))}",
                  y)
-    lead = [range(1)] * (4 - rank)
-    ranges = lead + ranges
-    return StridedSliceParams(input_shape=(1,) * (4 - rank) + tuple(x.shape), start=tuple(r.start for r in ranges),
-                              stride=tuple(r.step for r in ranges), count=tuple(len(r) for r in ranges))
+    ranges = [range(1)] * (4 - rank) + ranges
+    steps = row_major_steps((1,) * (4 - rank) + tuple(x.shape))
+    return StridedView(base=sum(r.start * step for r, step in zip(ranges, steps)), count=tuple(len(r) for r in ranges),
+                       step=tuple(r.step * step for r, step in zip(ranges, steps)))

@@ -9,7 +9,7 @@ from ..errors import UnsupportedModelError
 from ..ir import FIXED_OUT, POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
-SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.RELU6,
+SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.TRANSPOSE, OpKind.RELU6,
                  OpKind.RESIZE_NEAREST_NEIGHBOR)
 TIED = (OpKind.CONCATENATION, OpKind.MAXIMUM, OpKind.MINIMUM)     # all inputs quantized as the output
 

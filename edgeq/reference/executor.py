@@ -29,7 +29,7 @@ from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
-from .strided_slice import strided_slice
+from .view import strided_view
 
 KERNELS = {
     OpKind.CONV_2D: conv2d,
@@ -50,7 +50,8 @@ KERNELS = {
     OpKind.LOGISTIC: logistic,
     OpKind.TANH: tanh,
     OpKind.HARD_SWISH: lookup,
-    OpKind.STRIDED_SLICE: strided_slice,
+    OpKind.STRIDED_SLICE: strided_view,
+    OpKind.TRANSPOSE: strided_view,
     OpKind.CONCATENATION: concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
     OpKind.SOFTMAX: softmax,

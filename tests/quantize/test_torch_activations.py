@@ -1,6 +1,7 @@
 """Sigmoid, tanh, hard-swish, ReLU6 and upsampling from PyTorch to the device: nn.Sigmoid, torch.sigmoid and
 F.sigmoid trace to LOGISTIC, nn.Tanh and torch.tanh to TANH, nn.Hardswish and F.hardswish to HARD_SWISH, a ReLU6 no
-op before can take to RELU6, nn.Upsample and F.interpolate (nearest, nearest-exact) to RESIZE_NEAREST_NEIGHBOR; the quantizer fixes LOGISTIC's and
+op before can take to RELU6, nn.Upsample and F.interpolate (nearest, nearest-exact) to RESIZE_NEAREST_NEIGHBOR,
+x.permute and x.transpose to TRANSPOSE; the quantizer fixes LOGISTIC's and
 TANH's output quantization as their kernels do, the quantized twin's values are the executor's, and the firmware
 equals tflite-micro byte for byte on cortex-m4 (int8; 16x8 without HARD_SWISH, which TFLite has at int8 only)."""
 from __future__ import annotations
@@ -40,6 +41,7 @@ class GateNet(nn.Module):
         y = self.sigmoid(self.gate(y)) * torch.tanh(self.value(y)) + torch.sigmoid(self.value(y))
         y = F.hardswish(y) if self.hard_swish else F.sigmoid(y)
         y = self.pool(self.up(y)) + F.interpolate(y, size=(8, 8), mode="nearest-exact")[:, :, ::2, ::2]
+        y = y.permute(0, 1, 3, 2) + y.transpose(2, 3)                      # rows and columns swapped, twice
         return self.fc(torch.flatten(y, 1))
 
 
@@ -60,7 +62,10 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(data, hard_swish):
     graph = from_module(net, (1, 1, 8, 8), "gate")
     kinds = [op.kind for op in graph.ops]
     assert [kinds.count(k) for k in (OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.RELU6,
-                                     OpKind.RESIZE_NEAREST_NEIGHBOR)] == ([2, 1, 2, 1, 2] if hard_swish else [3, 2, 0, 1, 2])
+                                     OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.TRANSPOSE)] == \
+        ([2, 1, 2, 1, 2, 2] if hard_swish else [3, 2, 0, 1, 2, 2])
+    perms = [graph.tensors[op.inputs[1]].data.tolist() for op in graph.ops if op.kind is OpKind.TRANSPOSE]
+    assert perms == [[0, 2, 1, 3]] * 2                                     # NHWC
     with torch.no_grad():
         np.testing.assert_allclose(Twin(graph, input_layout="nchw")(torch.from_numpy(data)).numpy(),
                                    net(torch.from_numpy(data)).numpy(), rtol=1e-5, atol=1e-5)

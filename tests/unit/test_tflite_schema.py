@@ -33,7 +33,7 @@ def test_enums_match_schema():
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
              "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
              "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
-             "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+             "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "TRANSPOSE": "TransposeOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 

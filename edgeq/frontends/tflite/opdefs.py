@@ -48,6 +48,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.CONCATENATION, Options.CONCATENATION, 1, 1024, None),
     OpDef(OpKind.MEAN, Options.REDUCER, 2, 2, 2),
     OpDef(OpKind.RESIZE_NEAREST_NEIGHBOR, Options.RESIZE_NEAREST_NEIGHBOR, 2, 2, 2),
+    OpDef(OpKind.TRANSPOSE, Options.TRANSPOSE, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),

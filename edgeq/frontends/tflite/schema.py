@@ -82,6 +82,7 @@ class Options(enum.IntEnum):
     ADD = 11
     RESHAPE = 17
     MUL = 21
+    TRANSPOSE = 26
     PAD = 22
     REDUCER = 27
     SUB = 28
@@ -119,6 +120,7 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.LEAKY_RELU: (("alpha", 0, "f32", 0.0),),
     Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
+    Options.TRANSPOSE: (),
     Options.REDUCER: (("keep_dims", 0, "bool", False),),
     Options.MAXIMUM_MINIMUM: (),
     Options.SQUEEZE: (("squeeze_dims", 0, "[i32", None),),

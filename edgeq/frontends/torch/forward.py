@@ -105,6 +105,9 @@ class GraphModule(nn.Module):
             return torch.relu(x)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
+        elif kind is OpKind.TRANSPOSE:                    # the IR's permutation, of NHWC when 4-D
+            perm = [int(p) for p in self.graph.tensors[op.inputs[1]].data]
+            return x.permute(NHWC).permute(perm).permute(NCHW) if x.ndim == 4 else x.permute(perm)
         elif kind is OpKind.RESIZE_NEAREST_NEIGHBOR:         # TFLite's choice of pixel, on NCHW
             rows, cols = (nearest(n, m, attrs.align_corners, attrs.half_pixel_centers)
                           for n, m in zip(x.shape[2:], self.graph.tensors[op.outputs[0]].shape[1:3]))

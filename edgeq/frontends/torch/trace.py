@@ -20,7 +20,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ...errors import UnsupportedModelError
 from ...ir import Activation, Graph, OpKind, Padding
 from ..floatgraph import FloatGraphBuilder
-from .forward import NHWC
+from .forward import NCHW, NHWC
 
 RELU_FUNCS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, F.relu6: Activation.RELU6}
 ADD_FUNCS = {operator.add, operator.iadd, torch.add}
@@ -202,6 +202,8 @@ class _Converter:
                 return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
+        if t in (torch.permute, "permute", torch.transpose, "transpose"):
+            return self._permute(node, self._in(node))
         if t in (torch.mean, "mean"):
             return self._mean(node, self._in(node))
         if t in CONCAT_FUNCS:
@@ -254,6 +256,22 @@ class _Converter:
         if len(src) == 4 and src[1] * src[2] > 1:
             self.nchw[out] = (src[3], src[1], src[2])
         return out
+
+    def _permute(self, node, x: str) -> str:
+        """x.permute(dims) / x.transpose(a, b) keeping the batch axis first: TRANSPOSE. A 4-D result is NCHW to
+        what follows, like every 4-D tensor here, so the IR's permutation maps NHWC to NHWC through it."""
+        rank = len(self.b.shape(x))
+        args = list(node.args[1:]) or [node.kwargs.get(k) for k in ("dims", "dim0", "dim1") if k in node.kwargs]
+        if node.target in (torch.transpose, "transpose"):
+            a, b = (int(d) % rank for d in args)
+            dims = list(range(rank))
+            dims[a], dims[b] = b, a
+        else:
+            dims = [int(d) % rank for d in (args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)]
+        if x in self.nchw or sorted(dims) != list(range(rank)) or dims[0] != 0:
+            self.fail(node, f"permuting {rank}-D dims {dims}: the batch axis must stay first, of a tensor not flattened")
+        perm = [NCHW[dims[NHWC[e]]] for e in range(4)] if rank == 4 else dims
+        return self.b.transpose(x, perm, node.name)
 
     def _mean(self, node, x: str) -> str:
         """x.mean((2, 3)) of an NCHW feature map (global average pooling, keepdim or not): MEAN."""
