@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
+from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
                       LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, ResizeAttrs,
                       SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
@@ -193,6 +193,16 @@ class _Net:
         self.rms[out] = self.rms[x]
         return self._op(OpKind.TRANSPOSE, [x, p], out, NoAttrs())
 
+    def depth_space(self, kind: OpKind, x: str, block_size: int) -> str:
+        """DEPTH_TO_SPACE or SPACE_TO_DEPTH, output quantized like the input."""
+        n, h, w, c = self.t(x).shape
+        bs = block_size
+        shape = (n, h * bs, w * bs, c // bs // bs) if kind is OpKind.DEPTH_TO_SPACE else \
+            (n, h // bs, w // bs, c * bs * bs)
+        out = self._add(kind.value.lower(), shape, self.act, self.t(x).qparams)
+        self.rms[out] = self.rms[x]
+        return self._op(kind, [x], out, BlockAttrs(block_size))
+
     def relu6(self, x: str) -> str:
         """Output quantized like the input (TFLM's RELU6 clamps in the input's quantization)."""
         out = self._add("relu6", self.t(x).shape, self.act, self.t(x).qparams)
@@ -324,11 +334,19 @@ def _resize(n: _Net) -> Graph:
 
 
 def _transpose(n: _Net) -> Graph:
-    """Rows and columns swapped before a conv (an image fed transposed), channels moved first (NCHW out), and the
-    features of a rank-3 sequence transposed after a reshape."""
+    """Rows and columns swapped before a conv (an image fed transposed), channels moved first (NCHW out), the
+    features of a rank-3 sequence transposed after a reshape, and five axes shuffled (channel groups)."""
     x = n.input((1, 5, 7, 3))
     y = n.conv(n.transpose(x, (0, 2, 1, 3)), 4, kernel=3)                                   # 7x5x4
-    return n.graph(n.transpose(y, (0, 3, 1, 2)), n.transpose(n.reshape(y, (1, 35, 4)), (0, 2, 1)))
+    return n.graph(n.transpose(y, (0, 3, 1, 2)), n.transpose(n.reshape(y, (1, 35, 4)), (0, 2, 1)),
+                   n.transpose(n.reshape(y, (1, 7, 5, 2, 2)), (0, 3, 1, 4, 2)))
+
+
+def _depth_space(n: _Net) -> Graph:
+    """Sub-pixel upsampling (a conv's channels to 2x2 pixel blocks) and its inverse, blocks of 3 pixels to channels."""
+    x = n.input((1, 6, 3, 4))
+    y = n.depth_space(OpKind.DEPTH_TO_SPACE, n.conv(x, 8, kernel=3), 2)                  # 12x6x2
+    return n.graph(n.depth_space(OpKind.SPACE_TO_DEPTH, y, 3))                           # 4x2x18
 
 
 def _relu6(n: _Net) -> Graph:
@@ -516,6 +534,7 @@ _TOPOLOGIES = {
     "relu6": (_relu6, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),
     "transpose": (_transpose, ("int8", "int16")),
+    "depth_space": (_depth_space, ("int8",)),
     "logistic_tanh": (_logistic_tanh, ("int8", "int16")),
     "hard_swish": (_hard_swish, ("int8",)),
     "sub": (_sub, ("int8", "int16")),

@@ -389,6 +389,8 @@ _BIND = {
     OpKind.PAD: _inline_loop("pad", ""),    # a fill and row copies (upstream's arm_pad_s8 is the same, int8 only)
     OpKind.STRIDED_SLICE: _inline_loop("gather", ""),   # CMSIS-NN has no slice: a strided gather, rows copied
     OpKind.TRANSPOSE: _inline_loop("gather", ""),       # the same gather (V.19's arm_transpose_s8: int8 only)
+    OpKind.DEPTH_TO_SPACE: _inline_loop("gather", ""),
+    OpKind.SPACE_TO_DEPTH: _inline_loop("gather", ""),
     OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then arm_nn_requantize
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)

@@ -36,6 +36,8 @@ class OpKind(enum.Enum):
                                                # [N, size[0], size[1], C]: each pixel a copy of the nearest input one
     TRANSPOSE = "TRANSPOSE"                    # in, perm (constant int32 [rank]) -> out: output axis i is input axis
                                                # perm[i]
+    DEPTH_TO_SPACE = "DEPTH_TO_SPACE"          # in [N,H,W,C] -> out [N, H*bs, W*bs, C/bs^2]: channel blocks to pixels
+    SPACE_TO_DEPTH = "SPACE_TO_DEPTH"          # in [N,H,W,C] -> out [N, H/bs, W/bs, C*bs^2]: its inverse
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -147,6 +149,12 @@ class ResizeAttrs:
 
 
 @dataclass(frozen=True)
+class BlockAttrs:
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH: the side of the square block of pixels one pixel's channels hold."""
+    block_size: int
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -180,6 +188,8 @@ ATTRS_OF = {
     OpKind.STRIDED_SLICE: StridedSliceAttrs,
     OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeAttrs,
     OpKind.TRANSPOSE: NoAttrs,
+    OpKind.DEPTH_TO_SPACE: BlockAttrs,
+    OpKind.SPACE_TO_DEPTH: BlockAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

@@ -15,6 +15,7 @@ from ..ir import Graph, Op, OpKind
 from .add import AddParams, prepare_add
 from .concatenation import ConcatParams, prepare_concatenation
 from .conv import ConvParams, prepare_conv
+from .depth_space import prepare_depth_space
 from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .hard_swish import prepare_hard_swish
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
@@ -70,6 +71,8 @@ _PREPARE = {
     OpKind.TRANSPOSE: prepare_transpose,
     OpKind.CONCATENATION: prepare_concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: prepare_resize_nearest,
+    OpKind.DEPTH_TO_SPACE: prepare_depth_space,
+    OpKind.SPACE_TO_DEPTH: prepare_depth_space,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

@@ -57,7 +57,6 @@ def prepare_strided_slice(ops: Operands) -> StridedView:
     if sliced_shape(ranges, a.shrink_axis_mask) != tuple(y.shape):
         ops.fail(f"output shape {list(y.shape)} is not the slice's {list(sliced_shape(ranges, a.shrink_axis_mask))}",
                  y)
-    ranges = [range(1)] * (4 - rank) + ranges
-    steps = row_major_steps((1,) * (4 - rank) + tuple(x.shape))
+    steps = row_major_steps(x.shape)
     return StridedView(base=sum(r.start * step for r, step in zip(ranges, steps)), count=tuple(len(r) for r in ranges),
                        step=tuple(r.step * step for r, step in zip(ranges, steps)))

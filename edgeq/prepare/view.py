@@ -1,26 +1,29 @@
-"""An op that copies its input's values into a new order, as a strided view: STRIDED_SLICE and TRANSPOSE both
-prepare one, and the reference executor and the firmware's gather loop both read it (one home for where each output
-value comes from)."""
+"""An op that copies its input's values into a new order, as a strided view: STRIDED_SLICE, TRANSPOSE,
+DEPTH_TO_SPACE and SPACE_TO_DEPTH all prepare one, and the reference executor and the firmware's gather loop both
+read it (one home for where each output value comes from)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+MAX_AXES = 6                   # TFLite Micro's limit for TRANSPOSE; DEPTH_TO_SPACE and SPACE_TO_DEPTH need 6
+
 
 @dataclass(frozen=True)
 class StridedView:
-    """Output element (a, b, c, d), the output seen as 4-D (leading dimensions of 1 added), is the input's flat
-    element base + a * step[0] + b * step[1] + c * step[2] + d * step[3] (a step may be negative)."""
+    """The output as nested axes in row-major order (1 to MAX_AXES): element (i_0, i_1, ...) is the input's flat
+    element base + i_0 * step[0] + i_1 * step[1] + ... (a step may be negative)."""
     base: int
-    count: tuple[int, int, int, int]
-    step: tuple[int, int, int, int]
+    count: tuple[int, ...]
+    step: tuple[int, ...]
 
     def indices(self) -> np.ndarray:
         """The input's flat index of every output element, in the output's row-major order."""
-        axes = [np.arange(n) * s for n, s in zip(self.count, self.step)]
-        return (self.base + axes[0][:, None, None, None] + axes[1][None, :, None, None] + axes[2][None, None, :, None]
-                + axes[3][None, None, None, :]).reshape(-1)
+        index = np.array(self.base)
+        for n, s in zip(self.count, self.step):
+            index = index[..., None] + np.arange(n) * s
+        return index.reshape(-1)
 
 
 def row_major_steps(shape) -> tuple[int, ...]:

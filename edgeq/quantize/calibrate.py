@@ -10,7 +10,7 @@ from ..ir import FIXED_OUT, POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
 from .scheme import QuantSpec, activation_qparams
 
 SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.TRANSPOSE, OpKind.RELU6,
-                 OpKind.RESIZE_NEAREST_NEIGHBOR)
+                 OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH)
 TIED = (OpKind.CONCATENATION, OpKind.MAXIMUM, OpKind.MINIMUM)     # all inputs quantized as the output
 
 

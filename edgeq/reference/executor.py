@@ -52,6 +52,8 @@ KERNELS = {
     OpKind.HARD_SWISH: lookup,
     OpKind.STRIDED_SLICE: strided_view,
     OpKind.TRANSPOSE: strided_view,
+    OpKind.DEPTH_TO_SPACE: strided_view,
+    OpKind.SPACE_TO_DEPTH: strided_view,
     OpKind.CONCATENATION: concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
     OpKind.SOFTMAX: softmax,

@@ -34,6 +34,7 @@ def test_enums_match_schema():
              "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
              "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
              "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "TRANSPOSE": "TransposeOptions",
+             "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -62,6 +63,8 @@ _OPTIONS = {
                          ["fusedActivationFunction", "potScaleInt16"]),
     schema.Options.RESHAPE: ({"new_shape": (1, -1, 7)}, ["newShape"]),
     schema.Options.LEAKY_RELU: ({"alpha": 0.25}, ["alpha"]),
+    schema.Options.DEPTH_TO_SPACE: ({"block_size": 3}, ["blockSize"]),
+    schema.Options.SPACE_TO_DEPTH: ({"block_size": 2}, ["blockSize"]),
     schema.Options.RESIZE_NEAREST_NEIGHBOR: ({"align_corners": True, "half_pixel_centers": True},
                                              ["alignCorners", "halfPixelCenters"]),
     schema.Options.MUL: ({"fused_activation_function": 3}, ["fusedActivationFunction"]),

@@ -78,6 +78,7 @@ class Options(enum.IntEnum):
     POOL_2D = 5
     FULLY_CONNECTED = 8
     SOFTMAX = 9
+    SPACE_TO_DEPTH = 19
     CONCATENATION = 10
     ADD = 11
     RESHAPE = 17
@@ -92,6 +93,7 @@ class Options(enum.IntEnum):
     STRIDED_SLICE = 32
     RESIZE_NEAREST_NEIGHBOR = 74
     LEAKY_RELU = 75
+    DEPTH_TO_SPACE = 94
 
 
 # The flatbuffers number type of each scalar kind used below (schema.fbs enums of type byte are i8).
@@ -121,6 +123,8 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
     Options.TRANSPOSE: (),
+    Options.DEPTH_TO_SPACE: (("block_size", 0, "i32", 0),),
+    Options.SPACE_TO_DEPTH: (("block_size", 0, "i32", 0),),
     Options.REDUCER: (("keep_dims", 0, "bool", False),),
     Options.MAXIMUM_MINIMUM: (),
     Options.SQUEEZE: (("squeeze_dims", 0, "[i32", None),),

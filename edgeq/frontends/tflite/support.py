@@ -110,9 +110,9 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
         fail(out, f"has {out.size} elements, its input {x.name!r} {x.size}")
     if kind is OpKind.TRANSPOSE:
         perm = rest[0]
-        if not perm.is_const or perm.dtype is not DType.INT32 or perm.shape != (len(x.shape),) or len(x.shape) > 4 \
+        if not perm.is_const or perm.dtype is not DType.INT32 or perm.shape != (len(x.shape),) or len(x.shape) > 6 \
                 or sorted(int(p) for p in perm.data) != list(range(len(x.shape))):
-            fail(perm, f"must be a constant int32 permutation of 0..{len(x.shape) - 1} (rank 1 to 4)")
+            fail(perm, f"must be a constant int32 permutation of 0..{len(x.shape) - 1} (rank 1 to 6)")
         if out.shape != tuple(x.shape[int(p)] for p in perm.data):
             fail(out, f"is not input {list(x.shape)} permuted by {perm.data.tolist()}")
     if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:

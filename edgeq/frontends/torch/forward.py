@@ -105,6 +105,13 @@ class GraphModule(nn.Module):
             return torch.relu(x)
         elif kind is OpKind.LEAKY_RELU:
             return F.leaky_relu(x, attrs.alpha)
+        elif kind in (OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH):     # TensorFlow's order, on NHWC
+            n, h, w, c = x.permute(NHWC).shape
+            bs = attrs.block_size
+            blocks = x.permute(NHWC).reshape(n, h, w, bs, bs, c // bs // bs) if kind is OpKind.DEPTH_TO_SPACE \
+                else x.permute(NHWC).reshape(n, h // bs, bs, w // bs, bs, c)
+            out_shape = self.graph.tensors[op.outputs[0]].shape[1:]
+            return blocks.permute(0, 1, 3, 2, 4, 5).reshape(n, *out_shape).permute(NCHW)
         elif kind is OpKind.TRANSPOSE:                    # the IR's permutation, of NHWC when 4-D
             perm = [int(p) for p in self.graph.tensors[op.inputs[1]].data]
             return x.permute(NHWC).permute(perm).permute(NCHW) if x.ndim == 4 else x.permute(perm)
