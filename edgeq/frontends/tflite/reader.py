@@ -16,6 +16,7 @@ from ...ir import Graph, Op, QParams, Tensor, verify
 from ...ir.ops import OpKind
 from . import schema, support
 from .fb_read import parse
+from .lowered import LOWERED, lower
 from .opdefs import BY_BUILTIN, OpDef, to_attrs
 from .schema import CUSTOM, type_name
 from .tensors import DTYPE_OF, decode
@@ -48,7 +49,7 @@ class _Reader:
         graph_inputs = {self._name(i, f"{src}: subgraph input {k}") for k, i in enumerate(sg.inputs)}
         graph_outputs = {self._name(i, f"{src}: subgraph output {k}") for k, i in enumerate(sg.outputs)}
         # ops before the edges, so that a bad tensor is reported with the op that uses it
-        ops = [self._op(i, op, graph_inputs, graph_outputs) for i, op in enumerate(sg.operators)]
+        ops = [o for i, op in enumerate(sg.operators) for o in self._ops(i, op, graph_inputs, graph_outputs)]
         inputs = [self._tensor(i, f"{src}: subgraph input {k}") for k, i in enumerate(sg.inputs)]
         outputs = [self._tensor(i, f"{src}: subgraph output {k}") for k, i in enumerate(sg.outputs)]
         for edge, indices in (("input", sg.inputs), ("output", sg.outputs)):
@@ -59,6 +60,7 @@ class _Reader:
         _check_order(ops, inputs, outputs, self.tensors, src)
         metadata = {"description": self.model.description} if self.model.description else {}
         tensors = {n: self.tensors[n] for n in self.names if n in self.tensors}       # the file's order
+        tensors.update({n: t for n, t in self.tensors.items() if n not in tensors})   # then those lowering added
         return Graph(tensors=tensors, ops=ops, inputs=inputs, outputs=outputs, source=src,
                      metadata=metadata)
 
@@ -66,6 +68,35 @@ class _Reader:
         if not 0 <= index < len(self.sg.tensors):
             return f"tensor #{index}"
         return f"tensor {self.names[index]!r} ({type_name(self.sg.tensors[index].type)})"
+
+    def _ops(self, i: int, op: schema.Operator, graph_inputs: set[str], graph_outputs: set[str]) -> list[Op]:
+        """The IR ops of op `i`: one, or those a SPLIT, SPLIT_V, UNPACK or PACK lowers to (lowered.py)."""
+        codes = self.model.operator_codes
+        name = schema.builtin_name(codes[op.opcode_index].builtin) if 0 <= op.opcode_index < len(codes) else ""
+        if name not in LOWERED or op.options2_type:
+            return [self._op(i, op, graph_inputs, graph_outputs)]
+        where = f"{self.source}: op {i} ({name})"
+        if -1 in op.inputs or not op.inputs or not op.outputs:
+            raise ModelFormatError(f"{where} lacks an input or an output")
+        expected = schema.Options[name]
+        if op.options_type not in (schema.Options.NONE, expected):
+            raise ModelFormatError(f"{where} carries builtin options of union type {op.options_type}, "
+                                   f"expected {expected.name}")
+        ins = [self.tensors[self._tensor(k, where)] for k in op.inputs]
+        outs = [self.tensors[self._tensor(k, where)] for k in op.outputs]
+        ops = lower(name, ins, outs, _options(op, expected), where, self._new_tensor)
+        for op_ in ops:
+            args = [self.tensors[n] for n in op_.inputs]
+            out = self.tensors[op_.outputs[0]]
+            support.check(op_.kind, args, out, where, graph_inputs, graph_outputs)
+            support.check_geometry(op_.kind, args, out, op_.attrs, where)
+        return ops
+
+    def _new_tensor(self, name: str, shape, dtype, qparams, data) -> str:
+        while name in self.tensors or name in self.names:
+            name += "_"
+        self.tensors[name] = Tensor(name=name, shape=tuple(shape), dtype=dtype, qparams=qparams, data=data)
+        return name
 
     def _op(self, i: int, op: schema.Operator, graph_inputs: set[str], graph_outputs: set[str]) -> Op:
         opdef, where, at = self._opdef(i, op)
@@ -98,8 +129,8 @@ class _Reader:
         if code.builtin in _SUBGRAPH_CALLS:
             raise UnsupportedModelError(f"{at} calls another subgraph; edgeq reads subgraph 0 only")
         if opdef is None or op.options2_type:
-            raise UnsupportedModelError(f"{at} is not supported; edgeq reads "
-                                        f"{', '.join(d.name or d.kind.value for d in BY_BUILTIN.values())}")
+            known = [d.name or d.kind.value for d in BY_BUILTIN.values()] + list(LOWERED)
+            raise UnsupportedModelError(f"{at} is not supported; edgeq reads {', '.join(known)}")
         if not opdef.min_inputs <= len(op.inputs) <= opdef.max_inputs:
             raise ModelFormatError(f"{at} has {len(op.inputs)} inputs, expected {opdef.min_inputs}"
                                    + (f" to {opdef.max_inputs}" if opdef.max_inputs > opdef.min_inputs else ""))

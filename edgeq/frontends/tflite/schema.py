@@ -91,6 +91,10 @@ class Options(enum.IntEnum):
     MAXIMUM_MINIMUM = 39
     EXPAND_DIMS = 52
     STRIDED_SLICE = 32
+    SPLIT = 35
+    PACK = 59
+    UNPACK = 64
+    SPLIT_V = 79
     RESIZE_NEAREST_NEIGHBOR = 74
     LEAKY_RELU = 75
     DEPTH_TO_SPACE = 94
@@ -123,6 +127,10 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
     Options.TRANSPOSE: (),
+    Options.SPLIT: (("num_splits", 0, "i32", 0),),
+    Options.SPLIT_V: (("num_splits", 0, "i32", 0),),
+    Options.PACK: (("values_count", 0, "i32", 0), ("axis", 1, "i32", 0)),
+    Options.UNPACK: (("num", 0, "i32", 0), ("axis", 1, "i32", 0)),
     Options.DEPTH_TO_SPACE: (("block_size", 0, "i32", 0),),
     Options.SPACE_TO_DEPTH: (("block_size", 0, "i32", 0),),
     Options.REDUCER: (("keep_dims", 0, "bool", False),),
