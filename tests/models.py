@@ -155,21 +155,24 @@ class _Net:
         return self._op(kind, [x], out, PoolAttrs(filter=(size, size), stride=(stride, stride), padding=padding,
                                                     activation=activation))
 
+    def _broadcast(self, a: str, b: str) -> tuple[int, ...]:
+        return np.broadcast_shapes(self.t(a).shape, self.t(b).shape)
+
     def add(self, a: str, b: str, activation: Activation = NONE) -> str:
-        out = self._activation("add", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
+        out = self._activation("add", self._broadcast(a, b), math.hypot(self.rms[a], self.rms[b]), activation)
         return self._op(OpKind.ADD, [a, b], out, AddAttrs(activation=activation))
 
     def sub(self, a: str, b: str, activation: Activation = NONE) -> str:
-        out = self._activation("sub", self.t(a).shape, math.hypot(self.rms[a], self.rms[b]), activation)
+        out = self._activation("sub", self._broadcast(a, b), math.hypot(self.rms[a], self.rms[b]), activation)
         return self._op(OpKind.SUB, [a, b], out, AddAttrs(activation=activation))
 
     def mul(self, a: str, b: str, activation: Activation = NONE) -> str:
-        out = self._activation("mul", self.t(a).shape, self.rms[a] * self.rms[b], activation)
+        out = self._activation("mul", self._broadcast(a, b), self.rms[a] * self.rms[b], activation)
         return self._op(OpKind.MUL, [a, b], out, AddAttrs(activation=activation))
 
     def extreme(self, kind: OpKind, a: str, b: str) -> str:
         """MAXIMUM or MINIMUM: both inputs quantized alike (TFLite's converter makes them so), the output too."""
-        out = self._add(kind.value.lower(), self.t(a).shape, self.act, self.t(a).qparams)
+        out = self._add(kind.value.lower(), self._broadcast(a, b), self.act, self.t(a).qparams)
         self.rms[out] = self.rms[a]
         return self._op(kind, [a, b], out, NoAttrs())
 
@@ -347,6 +350,21 @@ def _depth_space(n: _Net) -> Graph:
     x = n.input((1, 6, 3, 4))
     y = n.depth_space(OpKind.DEPTH_TO_SPACE, n.conv(x, 8, kernel=3), 2)                  # 12x6x2
     return n.graph(n.depth_space(OpKind.SPACE_TO_DEPTH, y, 3))                           # 4x2x18
+
+
+def _broadcasting(n: _Net) -> Graph:
+    """Inputs of other shapes than the output's: a squeeze-and-excitation gate (MUL by a per-channel sigmoid, as
+    MobileNetV3 has), ADD and SUB of a row and a column of the map, the smaller input first, and MAXIMUM and MINIMUM
+    against a per-pixel slice (quantized as the map, as they require)."""
+    x = n.input((1, 4, 6, 8))
+    y = n.conv(x, 8, kernel=3)
+    gate = n.unary(OpKind.LOGISTIC, n.conv(n.mean(y, keep_dims=True), 8, kernel=1))           # [1, 1, 1, 8]
+    z = n.mul(y, gate)
+    row = n.strided_slice(y, [0, 0, 2, 0], [1, 4, 3, 8], [1, 1, 1, 1])                        # [1, 4, 1, 8]
+    col = n.strided_slice(y, [0, 1, 0, 0], [1, 2, 6, 8], [1, 1, 1, 1])                        # [1, 1, 6, 8]
+    z = n.sub(col, n.add(row, z))
+    pixel = n.strided_slice(z, [0, 0, 0, 3], [1, 4, 6, 4], [1, 1, 1, 1])                      # [1, 4, 6, 1]
+    return n.graph(n.extreme(OpKind.MAXIMUM, z, pixel), n.extreme(OpKind.MINIMUM, pixel, z))
 
 
 def _relu6(n: _Net) -> Graph:
@@ -532,6 +550,7 @@ _TOPOLOGIES = {
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
     "relu6": (_relu6, ("int8", "int16")),
+    "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),
     "transpose": (_transpose, ("int8", "int16")),
     "depth_space": (_depth_space, ("int8",)),

@@ -19,8 +19,9 @@ import numpy as np
 
 from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError, UsageError
-from ..ir import ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
-from ..prepare import ConvParams, LookupParams, prepare_op
+from ..ir import ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
+from ..prepare import ConvParams, LookupParams, StridedView, prepare_op
+from ..prepare.view import broadcast_view
 from . import relayout
 from .probe import Query, probe
 
@@ -83,6 +84,8 @@ class Layer:
     upscale_dims: bool = False    # a NULL upscale_dims before the output's (arm_convolve_s8, CMSIS-NN V.19 API)
     cmsis_nn: Layer | None = None  # on one of edgeq's kernels: the CMSIS-NN binding it replaces (the planner reverts
                                    # to it where edgeq's scratch would grow the arena)
+    broadcast: tuple[StridedView, StridedView] | None = None   # a two-input op's inputs read along the output's
+                                                               # axes, where their shapes differ
 
     @property
     def kernel(self) -> str:
@@ -90,7 +93,8 @@ class Layer:
         return {"quantize": "inline loop: roundf(x / scale) + zp", "dequantize": "inline loop: scale * (q - zp)",
                 "requantize": f"inline loop: {self.function}",
                 "leaky_relu": f"inline loop: {self.function} x2",
-                "sub": f"inline loop: {self.function} x3",
+                "sub": f"inline loop: {self.function} x3", "add_broadcast": f"inline loop: {self.function} x3",
+                "mul_broadcast": f"inline loop: {self.function}",
                 "relu": f"inline loop: {self.function}", "relu6": "inline loop: clamp",
                 "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table",
                 "resize": "inline loop: pixel copies", "gather": "inline loop: gather",
@@ -301,6 +305,8 @@ def _pool(graph: Graph, i: int, op: Op, p):
 
 def _add(graph: Graph, i: int, op: Op, p):
     s = _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    if _broadcast(graph, op):
+        return _inline_loop("add_broadcast")(graph, i, op, p)
     return Layer(i, op, "add", f"arm_elementwise_add_{s}", _precision(graph, op), p), None
 
 
@@ -312,15 +318,29 @@ ADD_TABLE_BYTES = 512 * 4
 
 def _mul(graph: Graph, i: int, op: Op, p):
     s = _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    if _broadcast(graph, op):
+        return _inline_loop("mul_broadcast")(graph, i, op, p)
     return Layer(i, op, "mul", f"arm_elementwise_mul_{s}", _precision(graph, op), p), None
+
+
+def _broadcast(graph: Graph, op: Op) -> tuple[StridedView, StridedView] | None:
+    """Each input's view along the output's axes when an input's shape differs from the output's (CMSIS-NN's
+    elementwise kernels take equal shapes only; TFLM then runs its broadcasting reference)."""
+    shapes = [graph.tensors[n].shape for n in (*op.inputs, op.outputs[0])]
+    if shapes[0] == shapes[1] == shapes[2]:
+        return None
+    return tuple(broadcast_view(s, shapes[2]) for s in shapes[:2])
+
 
 
 def _inline_loop(call: str, function: str = REQUANTIZE):
     """The binder of an op CMSIS-NN has no kernel for (TFLM runs its reference there): edgeq's loop, model.c.j2's
-    macro `call`, calling `function` per element ("" for none)."""
+    macro `call`, calling `function` per element ("" for none); a two-input op's inputs read through their broadcast
+    views where their shapes differ."""
     def bind(graph: Graph, i: int, op: Op, p):
         _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
-        return Layer(i, op, call, function, _precision(graph, op), p), None
+        views = _broadcast(graph, op) if op.kind in BROADCASTING else None
+        return Layer(i, op, call, function, _precision(graph, op), p, broadcast=views), None
     return bind
 
 

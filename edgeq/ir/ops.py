@@ -46,6 +46,8 @@ class OpKind(enum.Enum):
 
 CONVOLUTIONS = (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D)
 POOLS = (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D)
+# The ops of two inputs taken element by element, whose shapes broadcast to the output's (numpy's rule, TFLite's)
+BROADCASTING = (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIMUM)
 SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows and columns (padding, stride)
 # The weighted ops (input, constant weights, optional bias) and their weights' output-channel axis in the IR's
 # layout, which is TFLite's: where per-channel scales run, and what a BatchNorm folds into.

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+import numpy as np
+
 from ..errors import UnsupportedModelError
 from ..ir import ACTIVATION_TYPES, DType, Graph, Op, QParams, Tensor
 
@@ -66,14 +68,20 @@ class Operands:
         return x.dtype
 
     def elementwise_pair(self) -> tuple[DType, tuple[float, int], tuple[float, int], tuple[float, int]]:
-        """ADD, SUB, MUL: two inputs of the op's type and the output's shape (no broadcasting); their type and the
-        (scale, zero point) of each input and of the output."""
+        """ADD, SUB, MUL, MAXIMUM, MINIMUM: two inputs of the op's type whose shapes broadcast to the output's (at
+        most 4 axes, as TFLite Micro's broadcasting kernels take); their type and the (scale, zero point) of each
+        input and of the output."""
         a, b, y = self.input(0), self.input(1), self.output
         dtype = self.activation_dtype()
         if b.dtype is not dtype:
             self.fail(f"inputs are {dtype.value} and {b.dtype.value}", b)
         if dtype is DType.INT16:
             self.require_zero_point(b, 0, "int16 activations are symmetric")
-        if tuple(a.shape) != tuple(b.shape) or tuple(a.shape) != tuple(y.shape):
-            self.fail(f"broadcasting {self.op.kind.value} is not supported ({a.shape}, {b.shape} -> {y.shape})", b)
+        try:
+            shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        except ValueError:
+            shape = None
+        if shape != tuple(y.shape) or len(shape) > 4:
+            self.fail(f"inputs {list(a.shape)} and {list(b.shape)} do not broadcast to the output's {list(y.shape)} "
+                      "(at most 4 axes)", b)
         return dtype, self.per_tensor(a), self.per_tensor(b), self.per_tensor(y)

@@ -26,6 +26,15 @@ class StridedView:
         return index.reshape(-1)
 
 
+def broadcast_view(shape, out_shape) -> StridedView:
+    """An input of an elementwise op read along the output's axes (numpy's broadcasting, as TFLite's: shapes aligned
+    at their last axes): step 0 where the input's axis has length 1, or is missing, against a longer one."""
+    shape = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    steps = row_major_steps(shape)
+    return StridedView(0, tuple(out_shape), tuple(0 if n == 1 and m != 1 else s
+                                                  for n, m, s in zip(shape, out_shape, steps)))
+
+
 def row_major_steps(shape) -> tuple[int, ...]:
     """Each axis's step in flat elements of a row-major tensor of `shape`."""
     return tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape)))

@@ -11,7 +11,7 @@ from ..prepare import AddParams
 
 def add(args, p: AddParams, out: Tensor, sign: int = 1) -> np.ndarray:
     from .stages import add_stage                 # numba: loaded by code that runs kernels only
-    a, b = (np.ascontiguousarray(v).reshape(-1) for v in args)
+    a, b = (np.ascontiguousarray(v).reshape(-1) for v in np.broadcast_arrays(*args))
     y = np.empty(a.shape, out.dtype.numpy)
     add_stage(a, b, sign, p.left_shift, p.input1_offset, p.input1_multiplier, p.input1_shift, p.input2_offset,
          p.input2_multiplier, p.input2_shift, p.output_multiplier, p.output_shift, p.output_offset, p.act_min,

@@ -7,9 +7,11 @@ Everything here raises UnsupportedModelError naming the op and the offending ten
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...errors import UnsupportedModelError
-from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, WEIGHT_TYPES, WEIGHTED, DType,
-                   OpKind, Padding, Tensor)
+from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, WEIGHT_TYPES,
+                   WEIGHTED, DType, OpKind, Padding, Tensor)
 from ...prepare.qmath import out_size
 from ...prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -101,8 +103,15 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
             fail(w, f"is not a [units, depth] weight matrix for input {list(x.shape)} and output {list(out.shape)}")
     if kind in WEIGHTED and rest[1] is not None and rest[1].size != out.shape[-1]:
         fail(rest[1], f"has {rest[1].size} values for {out.shape[-1]} output channels")
-    if kind in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.LEAKY_RELU, OpKind.RELU,
-                OpKind.RELU6, OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+    if kind in BROADCASTING:
+        try:
+            shape = np.broadcast_shapes(*(tuple(t.shape) for t in [x, *rest]))
+        except ValueError:
+            shape = None
+        if shape != tuple(out.shape) or len(out.shape) > 4:
+            fail(out, f"is not what inputs {[list(t.shape) for t in [x, *rest]]} broadcast to (at most 4 axes)")
+    if kind in (OpKind.LEAKY_RELU, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH,
+                OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         for t in rest + [out]:
             if t.shape != x.shape:
                 fail(t, f"has a different shape from {x.name!r} {list(x.shape)} (broadcasting is not supported)")
