@@ -96,11 +96,17 @@ class FloatGraphBuilder:
 
 
     def elementwise(self, kind: OpKind, a: str, b: str, name: str) -> str:
-        """ADD, SUB, MUL, MAXIMUM or MINIMUM of two tensors of one shape."""
-        if self.shape(a) != self.shape(b):
-            raise UnsupportedModelError(f"{self.source}: {name}: {kind.value} of {list(self.shape(a))} and "
-                                        f"{list(self.shape(b))} (broadcasting is not supported)")
-        return self._op(kind, [a, b], self.shape(a), ATTRS_OF[kind](), name)
+        """ADD, SUB, MUL, MAXIMUM or MINIMUM of two tensors of one rank whose shapes broadcast (a per-channel gate
+        [N, 1, 1, C] against a feature map, say), at most 4 axes."""
+        sa, sb = self.shape(a), self.shape(b)
+        try:
+            shape = np.broadcast_shapes(sa, sb)
+        except ValueError:
+            shape = None
+        if shape is None or len(sa) != len(sb) or len(shape) > 4:
+            raise UnsupportedModelError(f"{self.source}: {name}: {kind.value} of {list(sa)} and {list(sb)}: "
+                                        "the shapes must be of one rank (at most 4) and broadcast")
+        return self._op(kind, [a, b], shape, ATTRS_OF[kind](), name)
 
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)

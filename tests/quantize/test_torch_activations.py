@@ -1,7 +1,7 @@
 """Sigmoid, tanh, hard-swish, ReLU6 and upsampling from PyTorch to the device: nn.Sigmoid, torch.sigmoid and
 F.sigmoid trace to LOGISTIC, nn.Tanh and torch.tanh to TANH, nn.Hardswish and F.hardswish to HARD_SWISH, a ReLU6 no
 op before can take to RELU6, nn.Upsample and F.interpolate (nearest, nearest-exact) to RESIZE_NEAREST_NEIGHBOR,
-x.permute and x.transpose to TRANSPOSE; the quantizer fixes LOGISTIC's and
+x.permute and x.transpose to TRANSPOSE, a squeeze-and-excitation gate (a per-channel MUL) to a broadcasting MUL; the quantizer fixes LOGISTIC's and
 TANH's output quantization as their kernels do, the quantized twin's values are the executor's, and the firmware
 equals tflite-micro byte for byte on cortex-m4 (int8; 16x8 without HARD_SWISH, which TFLite has at int8 only)."""
 from __future__ import annotations
@@ -34,6 +34,7 @@ class GateNet(nn.Module):
         self.sigmoid = nn.Sigmoid()
         self.hard_swish = hard_swish
         self.up, self.pool = nn.Upsample(scale_factor=2), nn.MaxPool2d(2)
+        self.squeeze, self.excite = nn.Conv2d(4, 2, 1), nn.Conv2d(2, 4, 1)
         self.fc = nn.Linear(4 * 4 * 4, 10)
 
     def forward(self, x):
@@ -42,6 +43,7 @@ class GateNet(nn.Module):
         y = F.hardswish(y) if self.hard_swish else F.sigmoid(y)
         y = self.pool(self.up(y)) + F.interpolate(y, size=(8, 8), mode="nearest-exact")[:, :, ::2, ::2]
         y = y.permute(0, 1, 3, 2) + y.transpose(2, 3)                      # rows and columns swapped, twice
+        y = y * torch.sigmoid(self.excite(torch.relu(self.squeeze(y.mean((2, 3), keepdim=True)))))
         return self.fc(torch.flatten(y, 1))
 
 
@@ -63,7 +65,9 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(data, hard_swish):
     kinds = [op.kind for op in graph.ops]
     assert [kinds.count(k) for k in (OpKind.LOGISTIC, OpKind.TANH, OpKind.HARD_SWISH, OpKind.RELU6,
                                      OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.TRANSPOSE)] == \
-        ([2, 1, 2, 1, 2, 2] if hard_swish else [3, 2, 0, 1, 2, 2])
+        ([3, 1, 2, 1, 2, 2] if hard_swish else [4, 2, 0, 1, 2, 2])
+    gate = next(op for op in graph.ops if op.kind is OpKind.MUL and graph.tensors[op.inputs[1]].shape[1:3] == (1, 1))
+    assert graph.tensors[gate.inputs[0]].shape == graph.tensors[gate.outputs[0]].shape == (1, 4, 4, 4)
     perms = [graph.tensors[op.inputs[1]].data.tolist() for op in graph.ops if op.kind is OpKind.TRANSPOSE]
     assert perms == [[0, 2, 1, 3]] * 2                                     # NHWC
     with torch.no_grad():

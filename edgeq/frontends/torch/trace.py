@@ -199,7 +199,7 @@ class _Converter:
                                     (OpKind.MUL, MUL_FUNCS, "mul"), (OpKind.MAXIMUM, MAX_FUNCS, "maximum"),
                                     (OpKind.MINIMUM, MIN_FUNCS, "minimum")):
             if t in funcs or t == method:
-                return self.b.elementwise(kind, self._in(node, 0), self._in(node, 1), node.name)
+                return self._binary(node, kind)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
         if t in (torch.permute, "permute", torch.transpose, "transpose"):
@@ -255,6 +255,19 @@ class _Converter:
         out = self.b.reshape(x, (1, shape[1]), name)
         if len(src) == 4 and src[1] * src[2] > 1:
             self.nchw[out] = (src[3], src[1], src[2])
+        return out
+
+    def _binary(self, node, kind: OpKind) -> str:
+        """ADD, SUB, MUL, MAXIMUM, MINIMUM; of flattened feature maps (kept in NCHW order, see _reshape) only when
+        both are flattened alike, or one is and the other has its shape."""
+        a, b = self._in(node, 0), self._in(node, 1)
+        out = self.b.elementwise(kind, a, b, node.name)
+        flat = {self.nchw[v] for v in (a, b) if v in self.nchw}
+        if flat:
+            if len(flat) > 1 or self.b.shape(a) != self.b.shape(b):
+                self.fail(node, "combining a flattened feature map with a tensor of another shape or order is not "
+                                "supported: combine them before flattening")
+            self.nchw[out] = flat.pop()
         return out
 
     def _permute(self, node, x: str) -> str:
