@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
+from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
                       LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, ResizeAttrs,
                       SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from edgeq.oracle import tflm_run
@@ -206,6 +206,15 @@ class _Net:
         self.rms[out] = self.rms[x]
         return self._op(kind, [x], out, BlockAttrs(block_size))
 
+    def batch_matmul(self, a: str, b: str, adj_x: bool = False, adj_y: bool = False) -> str:
+        """BATCH_MATMUL of two activations, batch axes broadcast, output over its own range."""
+        sa, sb = self.t(a).shape, self.t(b).shape
+        rows, depth = sa[-2:][::-1] if adj_x else sa[-2:]
+        cols = sb[-2] if adj_y else sb[-1]
+        shape = (*np.broadcast_shapes(sa[:-2], sb[:-2]), rows, cols)
+        out = self._activation("matmul", shape, self.rms[a] * self.rms[b] * math.sqrt(depth), NONE)
+        return self._op(OpKind.BATCH_MATMUL, [a, b], out, BatchMatMulAttrs(adj_x, adj_y))
+
     def relu6(self, x: str) -> str:
         """Output quantized like the input (TFLM's RELU6 clamps in the input's quantization)."""
         out = self._add("relu6", self.t(x).shape, self.act, self.t(x).qparams)
@@ -272,6 +281,7 @@ class _Net:
 
     def softmax(self, x: str) -> str:
         out = self._add("softmax", self.t(x).shape, self.act, _SOFTMAX_OUT[self.act])
+        self.rms[out] = 1.0 / self.t(x).shape[-1]
         return self._op(OpKind.SOFTMAX, [x], out, SoftmaxAttrs(beta=1.0))
 
     def reshape(self, x: str, shape) -> str:
@@ -365,6 +375,17 @@ def _broadcasting(n: _Net) -> Graph:
     z = n.sub(col, n.add(row, z))
     pixel = n.strided_slice(z, [0, 0, 0, 3], [1, 4, 6, 4], [1, 1, 1, 1])                      # [1, 4, 6, 1]
     return n.graph(n.extreme(OpKind.MAXIMUM, z, pixel), n.extreme(OpKind.MINIMUM, pixel, z))
+
+
+def _batch_matmul(n: _Net) -> Graph:
+    """Attention's two products on a 6-token, 8-feature sequence: queries times keys transposed (adj_y) into scores,
+    the softmax of the scores times the values; and heads broadcast against one shared matrix (rank 4, adj_x)."""
+    x = n.input((1, 6, 8))
+    q, k, v = (n.reshape(n.fc(n.reshape(x, (6, 8)), 8), (1, 6, 8)) for _ in range(3))
+    attention = n.batch_matmul(n.softmax(n.batch_matmul(q, k, adj_y=True)), v)                  # [1, 6, 8]
+    heads = n.reshape(attention, (1, 2, 6, 4))
+    shared = n.reshape(n.fc(n.reshape(x, (6, 8)), 3), (1, 1, 6, 3))
+    return n.graph(attention, n.batch_matmul(heads, shared, adj_x=True))                        # [1, 2, 4, 3]
 
 
 def _relu6(n: _Net) -> Graph:
@@ -550,6 +571,7 @@ _TOPOLOGIES = {
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
     "relu6": (_relu6, ("int8", "int16")),
+    "batch_matmul": (_batch_matmul, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),
     "transpose": (_transpose, ("int8", "int16")),

@@ -98,6 +98,7 @@ class Layer:
                 "relu": f"inline loop: {self.function}", "relu6": "inline loop: clamp",
                 "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table",
                 "resize": "inline loop: pixel copies", "gather": "inline loop: gather",
+                "batch_matmul": f"inline loop: sums + {self.function}",
                 "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
@@ -362,6 +363,15 @@ def _resize(graph: Graph, i: int, op: Op, p):
     return Layer(i, op, "resize", "", _precision(graph, op), p, consts=consts), None
 
 
+def _batch_matmul(graph: Graph, i: int, op: Op, p):
+    """BATCH_MATMUL: edgeq's loop (TFLM's reference; the setup's CMSIS-NN has no batch matmul), each output matrix's
+    operands found by prepare's base tables; int16 sums in int64, requantized by the 16-bit multiplier."""
+    int16 = graph.tensors[op.outputs[0]].dtype is DType.INT16
+    consts = {role: _const(i, role, getattr(p, role), DType.INT32) for role in ("lhs_bases", "rhs_bases")}
+    return Layer(i, op, "batch_matmul", "arm_nn_requantize_s64" if int16 else REQUANTIZE, _precision(graph, op), p,
+                 consts=consts), None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -415,6 +425,7 @@ _BIND = {
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)
     OpKind.RESIZE_NEAREST_NEIGHBOR: _resize,
+    OpKind.BATCH_MATMUL: _batch_matmul,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -12,9 +12,9 @@ import dataclasses
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs,
-                  Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, ResizeAttrs,
-                  SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
+from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, BatchMatMulAttrs, ConcatAttrs, ConvAttrs, DType,
+                  FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
+                  ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from ..ir.ops import ATTRS_OF
 from ..prepare.qmath import out_size
 from ..prepare.strided_slice import slice_ranges, sliced_shape
@@ -117,6 +117,13 @@ class FloatGraphBuilder:
         p = self._tensor(f"{name}/paddings", pads.shape, pads, DType.INT32)
         shape = tuple(d + int(b) + int(a) for d, (b, a) in zip(self.shape(x), pads))
         return self._op(OpKind.PAD, [x, p], shape, NoAttrs(), name)
+
+    def batch_matmul(self, a: str, b: str, name: str) -> str:
+        """A batch of matrix products [..., R, D] x [..., D, C], the batch axes alike."""
+        sa, sb = self.shape(a), self.shape(b)
+        if sa[:-2] != sb[:-2] or sa[-1] != sb[-2]:
+            raise UnsupportedModelError(f"{self.source}: {name}: matmul of {list(sa)} and {list(sb)}")
+        return self._op(OpKind.BATCH_MATMUL, [a, b], (*sa[:-1], sb[-1]), BatchMatMulAttrs(), name)
 
     def transpose(self, x: str, perm, name: str) -> str:
         """Output axis i is input axis perm[i] (NHWC for 4-D), the permutation an int32 constant."""

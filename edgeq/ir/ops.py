@@ -38,6 +38,8 @@ class OpKind(enum.Enum):
                                                # perm[i]
     DEPTH_TO_SPACE = "DEPTH_TO_SPACE"          # in [N,H,W,C] -> out [N, H*bs, W*bs, C/bs^2]: channel blocks to pixels
     SPACE_TO_DEPTH = "SPACE_TO_DEPTH"          # in [N,H,W,C] -> out [N, H/bs, W/bs, C*bs^2]: its inverse
+    BATCH_MATMUL = "BATCH_MATMUL"              # lhs [..., R, D], rhs [..., D, C] (both activations) -> [..., R, C],
+                                               # batch axes broadcast; adj_x / adj_y: an operand's last axes swapped
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -157,6 +159,12 @@ class BlockAttrs:
 
 
 @dataclass(frozen=True)
+class BatchMatMulAttrs:
+    adj_x: bool = False                        # lhs given as [..., D, R]
+    adj_y: bool = False                        # rhs given as [..., C, D]
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -192,6 +200,7 @@ ATTRS_OF = {
     OpKind.TRANSPOSE: NoAttrs,
     OpKind.DEPTH_TO_SPACE: BlockAttrs,
     OpKind.SPACE_TO_DEPTH: BlockAttrs,
+    OpKind.BATCH_MATMUL: BatchMatMulAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

@@ -5,10 +5,10 @@ activation clamps, padding, softmax tables, the int8 tables of one-input ops suc
 so that both implementations compute with the same numbers. Imports only `edgeq.ir`, `edgeq.errors` and
 numpy; refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
-from .params import (AddParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, LookupParams,
+from .params import (AddParams, BatchMatMulParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams, LookupParams,
                      MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, Relu6Params, ReluParams, ResizeParams, SigmoidS16Params,
                      SoftmaxParams, StridedView, prepare_graph, prepare_op)
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
+__all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
            "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
            "SoftmaxParams", "StridedView", "prepare_graph", "prepare_op"]

@@ -63,8 +63,9 @@ def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
 
 def multiply_by_quantized_multiplier_64(x, multiplier, shift) -> np.ndarray:
     """MultiplyByQuantizedMultiplier (int64 x; the 16x8 kernels) elementwise, broadcasting."""
+    from .qmath import reduced_multiplier
     from .requantize import requantize_64_ufunc
-    return np.asarray(requantize_64_ufunc(np.asarray(x, np.int64), multiplier, shift))
+    return np.asarray(requantize_64_ufunc(np.asarray(x, np.int64), reduced_multiplier(multiplier), shift))
 
 
 def count_leading_zeros(x: np.ndarray) -> np.ndarray:

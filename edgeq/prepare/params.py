@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Op, OpKind
 from .add import AddParams, prepare_add
+from .batch_matmul import BatchMatMulParams, prepare_batch_matmul
 from .concatenation import ConcatParams, prepare_concatenation
 from .conv import ConvParams, prepare_conv
 from .depth_space import prepare_depth_space
@@ -34,7 +35,7 @@ from .strided_slice import prepare_strided_slice
 from .transpose import prepare_transpose
 from .view import StridedView
 
-__all__ = ["AddParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
+__all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
            "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
            "SoftmaxParams",
            "StridedView", "prepare_graph", "prepare_op"]
@@ -73,6 +74,7 @@ _PREPARE = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: prepare_resize_nearest,
     OpKind.DEPTH_TO_SPACE: prepare_depth_space,
     OpKind.SPACE_TO_DEPTH: prepare_depth_space,
+    OpKind.BATCH_MATMUL: prepare_batch_matmul,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

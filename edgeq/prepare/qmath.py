@@ -39,6 +39,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
+def reduced_multiplier(multiplier):
+    """CMSIS-NN's REDUCE_MULTIPLIER (TFLite's int64 MultiplyByQuantizedMultiplier): a Q31 multiplier rounded to 16
+    bits, saturating; elementwise on arrays."""
+    multiplier = np.asarray(multiplier, np.int64)
+    return np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+
+
 def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
     """QuantizeMultiplierSmallerThanOneExp: TFLite aborts outside (0, 1); callers turn that into an error."""
     if not 0.0 < real < 1.0:

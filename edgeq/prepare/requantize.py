@@ -21,10 +21,9 @@ def requantize(x, multiplier, shift):
 
 
 @numba.njit(inline="always", cache=True)
-def requantize_64(x, multiplier, shift):
-    """MultiplyByQuantizedMultiplier on one int64 x (the 16x8 kernels: CMSIS-NN's REDUCE_MULTIPLIER +
-    arm_nn_requantize_s64): the multiplier rounded to 16 bits, one rounding shift, the result wrapped to int32."""
-    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+def requantize_64(x, reduced, shift):
+    """MultiplyByQuantizedMultiplier on one int64 x (the 16x8 kernels: CMSIS-NN's arm_nn_requantize_s64) by a
+    multiplier reduced to 16 bits (qmath.reduced_multiplier): one rounding shift, the result wrapped to int32."""
     total_shift = 15 - shift
     y = (x * reduced + (1 << (total_shift - 1))) >> total_shift
     return ((y + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -36,5 +35,5 @@ def requantize_ufunc(x, multiplier, shift):
 
 
 @numba.vectorize(["int64(int64, int64, int64)"], nopython=True, cache=True)
-def requantize_64_ufunc(x, multiplier, shift):
-    return requantize_64(x, multiplier, shift)
+def requantize_64_ufunc(x, reduced, shift):
+    return requantize_64(x, reduced, shift)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..ir import DType, Tensor
 from ..prepare import ConvParams
+from ..prepare import qmath
 from .spatial import pad_hw, windows
 
 
@@ -33,7 +34,8 @@ def output_stage(acc: np.ndarray, bias: np.ndarray | None, p, multipliers, shift
     b = np.zeros(channels, np.int64) if bias is None else bias.astype(np.int64)
     parts = (rows, rows if low is None else low.reshape(-1, channels), low is not None)
     if out.dtype is DType.INT16:
-        stage_64(*parts, b, per_channel(multipliers), per_channel(shifts), p.act_min, p.act_max, y)
+        stage_64(*parts, b, per_channel(qmath.reduced_multiplier(multipliers)), per_channel(shifts), p.act_min,
+                 p.act_max, y)
     else:
         stage(*parts, b, per_channel(multipliers), per_channel(shifts), p.output_offset, p.act_min, p.act_max, y)
     return y.reshape(acc.shape)

@@ -17,6 +17,7 @@ from ..ir import Graph, OpKind, Tensor, verify
 from ..passes import lower
 from ..prepare import prepare_graph
 from .add import add, sub
+from .batch_matmul import batch_matmul
 from .concatenation import concatenation
 from .conv import NUMPY_SUMS, Sums, conv2d, depthwise_conv2d
 from .fully_connected import fully_connected
@@ -56,6 +57,7 @@ KERNELS = {
     OpKind.SPACE_TO_DEPTH: strided_view,
     OpKind.CONCATENATION: concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
+    OpKind.BATCH_MATMUL: batch_matmul,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,

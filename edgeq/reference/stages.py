@@ -26,10 +26,10 @@ def stage(high, low, split, bias, multipliers, shifts, offset, lo, hi, out):
 
 
 @numba.njit(nogil=True, cache=True)
-def stage_64(high, low, split, bias, multipliers, shifts, lo, hi, out):
+def stage_64(high, low, split, bias, reduced, shifts, lo, hi, out):
     for i in range(high.shape[0]):
         for k in range(high.shape[1]):
-            out[i, k] = min(max(requantize_64(_sum(high, low, split, i, k, bias), multipliers[k], shifts[k]), lo),
+            out[i, k] = min(max(requantize_64(_sum(high, low, split, i, k, bias), reduced[k], shifts[k]), lo),
                             hi)
 
 

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
-from ...ir import (Activation, AddAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
+from ...ir import (Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
                    PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs, MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
@@ -51,6 +51,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.TRANSPOSE, Options.TRANSPOSE, 2, 2, 2),
     OpDef(OpKind.DEPTH_TO_SPACE, Options.DEPTH_TO_SPACE, 1, 1, 1),
     OpDef(OpKind.SPACE_TO_DEPTH, Options.SPACE_TO_DEPTH, 1, 1, 1),
+    OpDef(OpKind.BATCH_MATMUL, Options.BATCH_MATMUL, 2, 2, 2),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -95,6 +96,8 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
         return LeakyReluAttrs(alpha=float(o["alpha"]))
     if kind is OpKind.MEAN:
         return MeanAttrs(keep_dims=bool(o["keep_dims"]))
+    if kind is OpKind.BATCH_MATMUL:
+        return BatchMatMulAttrs(adj_x=bool(o["adj_x"]), adj_y=bool(o["adj_y"]))
     if kind in (OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH):
         if o["block_size"] < 1:
             raise ModelFormatError(f"{where}: block size {o['block_size']}; it must be at least 1")
@@ -153,6 +156,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"keep_dims": attrs.keep_dims}
     if kind in (OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH):
         return {"block_size": attrs.block_size}
+    if kind is OpKind.BATCH_MATMUL:
+        return {"adj_x": attrs.adj_x, "adj_y": attrs.adj_y}
     if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
         return {"align_corners": attrs.align_corners, "half_pixel_centers": attrs.half_pixel_centers}
     if kind is OpKind.STRIDED_SLICE:

@@ -98,6 +98,7 @@ class Options(enum.IntEnum):
     RESIZE_NEAREST_NEIGHBOR = 74
     LEAKY_RELU = 75
     DEPTH_TO_SPACE = 94
+    BATCH_MATMUL = 101
 
 
 # The flatbuffers number type of each scalar kind used below (schema.fbs enums of type byte are i8).
@@ -127,6 +128,8 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
     Options.TRANSPOSE: (),
+    Options.BATCH_MATMUL: (("adj_x", 0, "bool", False), ("adj_y", 1, "bool", False),
+                           ("asymmetric_quantize_inputs", 2, "bool", False)),
     Options.SPLIT: (("num_splits", 0, "i32", 0),),
     Options.SPLIT_V: (("num_splits", 0, "i32", 0),),
     Options.PACK: (("values_count", 0, "i32", 0), ("axis", 1, "i32", 0)),

@@ -112,6 +112,9 @@ class GraphModule(nn.Module):
                 else x.permute(NHWC).reshape(n, h // bs, bs, w // bs, bs, c)
             out_shape = self.graph.tensors[op.outputs[0]].shape[1:]
             return blocks.permute(0, 1, 3, 2, 4, 5).reshape(n, *out_shape).permute(NCHW)
+        elif kind is OpKind.BATCH_MATMUL:
+            lhs, rhs = x.transpose(-1, -2) if attrs.adj_x else x, args[1].transpose(-1, -2) if attrs.adj_y else args[1]
+            return torch.matmul(lhs, rhs)
         elif kind is OpKind.TRANSPOSE:                    # the IR's permutation, of NHWC when 4-D
             perm = [int(p) for p in self.graph.tensors[op.inputs[1]].data]
             return x.permute(NHWC).permute(perm).permute(NCHW) if x.ndim == 4 else x.permute(perm)
@@ -150,8 +153,9 @@ class GraphModule(nn.Module):
     def _weighted(self, op, x):
         w, w_scale = self.layer_weight(op)
         b = self.layer_bias(op, w_scale)
-        if op.kind is OpKind.FULLY_CONNECTED:
-            return F.linear(x.reshape(x.shape[0], -1) if x.ndim != 2 else x, w, b)
+        if op.kind is OpKind.FULLY_CONNECTED:           # over the last axis of rows (flattened first if need be)
+            rows = x if x.ndim != 4 and x.shape[-1] == w.shape[1] else x.reshape(x.shape[0], -1)
+            return F.linear(rows, w, b).reshape(x.shape[0], *self.graph.tensors[op.outputs[0]].shape[1:])
         groups = x.shape[1] if op.kind is OpKind.DEPTHWISE_CONV_2D else 1
         pads = [(0, 0), (0, 0)] if op.attrs.padding is Padding.VALID else \
             [same_padding(n, k, s) for n, k, s in zip(x.shape[2:], w.shape[2:], op.attrs.stride)]

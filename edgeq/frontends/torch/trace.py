@@ -67,9 +67,10 @@ class _Converter:
     def convert(self) -> Graph:
         outputs = []
         for node in self.traced.graph.nodes:
-            if node.op == "placeholder":
-                n, c, h, w = node.meta["tensor_meta"].shape
-                self.value[node.name] = self.b.input((1, h, w, c), node.name)
+            if node.op == "placeholder":            # an NCHW image (the IR's NHWC), or a batch of 1-D / 2-D rows
+                shape = tuple(node.meta["tensor_meta"].shape)
+                ir_shape = (1, *shape[2:], shape[1]) if len(shape) == 4 else (1, *shape[1:])
+                self.value[node.name] = self.b.input(ir_shape, node.name)
             elif node.op == "output":
                 outputs = [self.value[a.name] for a in fx.node.map_arg(node.args[0], lambda a: [a])]
             elif node.op == "call_module":
@@ -202,6 +203,11 @@ class _Converter:
                 return self._binary(node, kind)
         if t in FLATTEN:
             return self._reshape(node, self._in(node), node.name)
+        if t in (torch.matmul, operator.matmul, torch.bmm, "matmul", "bmm"):
+            a, b = self._in(node, 0), self._in(node, 1)
+            if not 2 < len(self.b.shape(a)) == len(self.b.shape(b)) < 4 or a in self.nchw or b in self.nchw:
+                self.fail(node, "matmul of 3-D tensors (a batch of matrices, the batch axis first) is supported")
+            return self.b.batch_matmul(a, b, node.name)
         if t in (torch.permute, "permute", torch.transpose, "transpose"):
             return self._permute(node, self._in(node))
         if t in (torch.mean, "mean"):

@@ -1,0 +1,66 @@
+"""A self-attention block from PyTorch to the device: q @ k.transpose and the softmax of the scores @ v trace to
+BATCH_MATMUL (the transpose to a TRANSPOSE before it), the quantizer calibrates them, the quantized twin's values are
+the executor's, and the int8 and 16x8 firmware equal tflite-micro byte for byte on cortex-m4."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edgeq import api
+from edgeq.frontends.tflite import read_tflite
+from edgeq.ir import OpKind
+from edgeq.quantize.calibrate import make_spec
+from edgeq.quantize.ptq import quantize_graph
+from edgeq.quantize.twin import Twin
+from tests.models import oracle
+from tests.twin_checks import assert_twin_is_executor
+
+
+class Attention(nn.Module):
+    """One head over 6 tokens of 8 features, then a classifier on the flattened result."""
+
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+        self.head = nn.Linear(6 * 8, 4)
+
+    def forward(self, x):
+        scores = torch.matmul(self.q(x), self.k(x).transpose(1, 2))
+        return self.head(torch.flatten(torch.softmax(scores, dim=-1) @ self.v(x), 1))
+
+
+@pytest.fixture(scope="module")
+def net_and_data():
+    torch.manual_seed(0)
+    return Attention().eval(), np.random.default_rng(0).normal(0, 1, (64, 6, 8)).astype(np.float32)
+
+
+def test_traces_to_batch_matmul_and_the_twin_is_the_executor(net_and_data):
+    from edgeq.frontends.torch import from_module
+    net, x = net_and_data
+    graph = from_module(net, (1, 6, 8), "attention")
+    assert [op.kind for op in graph.ops].count(OpKind.BATCH_MATMUL) == 2
+    with torch.no_grad():
+        np.testing.assert_allclose(Twin(graph)(torch.from_numpy(x)).numpy(), net(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    twin = Twin(graph)
+    spec = make_spec(graph, twin.observe([x]))
+    q = quantize_graph(graph, spec)
+    twin.spec = spec
+    assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(x, q.tensors[q.inputs[0]].dtype))
+
+
+@pytest.mark.toolchain
+@pytest.mark.emulator
+@pytest.mark.parametrize("policy", ["int8", "int16"])
+def test_attention_on_the_device_equals_tflite_micro(net_and_data, policy, tmp_path):
+    net, x = net_and_data
+    tflite = tmp_path / f"attention_{policy}.tflite"
+    api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
+    assert [op.kind for op in read_tflite(tflite).ops].count(OpKind.BATCH_MATMUL) == 2
+    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
+    xq = api.quantize_inputs(x[:8], report["input"])
+    y_dev, _ = api.run_project(tmp_path / "m4", xq)
+    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))
