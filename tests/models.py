@@ -215,6 +215,15 @@ class _Net:
         out = self._activation("matmul", shape, self.rms[a] * self.rms[b] * math.sqrt(depth), NONE)
         return self._op(OpKind.BATCH_MATMUL, [a, b], out, BatchMatMulAttrs(adj_x, adj_y))
 
+    def constant(self, shape, rms: float, qparams: QParams | None = None) -> str:
+        """A constant operand of an elementwise op: random values of about `rms`, quantized over its own range (or
+        by `qparams`)."""
+        q = qparams or self._qparams(-3 * rms, 3 * rms)
+        data = np.clip(np.round(self.rng.normal(0, rms, shape) / q.s) + q.zp, self.act.qmin, self.act.qmax)
+        name = self._add("const", shape, self.act, q, data.astype(self.act.numpy))
+        self.rms[name] = rms
+        return name
+
     def relu6(self, x: str) -> str:
         """Output quantized like the input (TFLM's RELU6 clamps in the input's quantization)."""
         out = self._add("relu6", self.t(x).shape, self.act, self.t(x).qparams)
@@ -386,6 +395,18 @@ def _batch_matmul(n: _Net) -> Graph:
     heads = n.reshape(attention, (1, 2, 6, 4))
     shared = n.reshape(n.fc(n.reshape(x, (6, 8)), 3), (1, 1, 6, 3))
     return n.graph(attention, n.batch_matmul(heads, shared, adj_x=True))                        # [1, 2, 4, 3]
+
+
+def _constant_operands(n: _Net) -> Graph:
+    """Elementwise ops with one constant operand, as converters leave them: a per-channel offset added, a constant
+    map multiplied and added (CMSIS-NN's kernels reading the constant), a per-row constant less the map, and a floor
+    (MAXIMUM) quantized as the map."""
+    x = n.input((1, 4, 5, 8))
+    y = n.add(n.conv(x, 8, kernel=3), n.constant((1, 1, 1, 8), 0.5))
+    y = n.mul(n.constant((1, 4, 5, 8), 1.0), y)
+    y = n.add(y, n.constant((1, 4, 5, 8), 0.5))
+    y = n.sub(n.constant((1, 4, 1, 1), 0.5), y)
+    return n.graph(n.extreme(OpKind.MAXIMUM, y, n.constant((1, 1, 1, 1), 0.2, n.t(y).qparams)))
 
 
 def _relu6(n: _Net) -> Graph:
@@ -571,6 +592,7 @@ _TOPOLOGIES = {
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
     "relu6": (_relu6, ("int8", "int16")),
+    "constant_operands": (_constant_operands, ("int8", "int16")),
     "batch_matmul": (_batch_matmul, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),

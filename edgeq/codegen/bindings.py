@@ -108,6 +108,14 @@ class Layer:
         return sum(c.nbytes for c in self.consts.values())
 
 
+def _operands(graph: Graph, i: int, layer: Layer) -> Layer:
+    """A two-input elementwise op's constant operand, emitted as a `static const` array (consts "in1" / "in2") that
+    model.c.j2's `operand` reads in place of an arena tensor."""
+    consts = {f"in{k + 1}": _const(i, f"in{k + 1}", graph.tensors[n].data, graph.tensors[n].dtype)
+              for k, n in enumerate(layer.op.inputs) if graph.tensors[n].is_const}
+    return replace(layer, consts={**layer.consts, **consts}) if consts else layer
+
+
 def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     """A Layer per op of a lowered graph (passes.lower), scratch sized and kernel chosen by CMSIS-NN for `simd`
     ("dsp" or "mve"), edgeq's own kernels in its place where `kernels` (KERNELS) allows."""
@@ -118,7 +126,7 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
         if op.kind not in _BIND:
             raise UnsupportedModelError(f"{graph.source}: {op.where(i)}: no CMSIS-NN binding for {op.kind.value}")
         layer, query = _BIND[op.kind](graph, i, op, prepare_op(graph, op))
-        layers.append(layer)
+        layers.append(_operands(graph, i, layer) if op.kind in BROADCASTING else layer)
         queries.append(query)
     asked = [(i, q) for i, q in enumerate(queries) if q is not None]
     api = find_cmsis_nn().api

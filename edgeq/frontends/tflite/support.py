@@ -37,10 +37,10 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
             fail(out, "must be a float32 graph output: DEQUANTIZE is supported only at the model's output edge")
         _activation(x, fail)
     else:
-        _activation(x, fail)
-        others = [] if kind in WEIGHTED or kind in INDEXED else [t for t in ins[1:] if t is not None]
-        for t in others + [out]:
-            _activation(t, fail)
+        operands = [x] + ([] if kind in WEIGHTED or kind in INDEXED else [t for t in ins[1:] if t is not None])
+        one_constant = kind in BROADCASTING and not all(t.is_const for t in operands)
+        for t in operands + [out]:             # a two-input elementwise op may take one constant operand
+            _activation(t, fail, constant=one_constant and t is not out)
             if t.dtype is not x.dtype:
                 fail(t, f"has a different type from input {x.name!r} ({x.dtype.value})")
     if kind in WEIGHTED:
@@ -55,10 +55,11 @@ def _failing(where: str):
     return fail
 
 
-def _activation(t: Tensor, fail):
+def _activation(t: Tensor, fail, constant: bool = False):
+    """An int8 or int16 activation, quantized per tensor (int16: symmetric); `constant`: or a constant so quantized."""
     if t.dtype not in ACTIVATION_TYPES:
         fail(t, "is not supported as an activation (int8 and int16 are)")
-    if t.is_const:
+    if t.is_const and not constant:
         fail(t, "is a constant where the op expects an activation")
     if t.qparams is None or t.qparams.per_channel:
         fail(t, "needs per-tensor quantization parameters")
