@@ -122,6 +122,16 @@ class _Net:
         return self._weighted(OpKind.CONV_2D, "conv", x, w,
                               (n, *_spatial((h, w_), kernel, stride, padding), channels), attrs, gain, bias)
 
+    def transpose_conv(self, x: str, channels: int, kernel: int = 3, stride: int = 2, padding: Padding = SAME,
+                       activation: Activation = NONE, bias: bool = True) -> str:
+        """TRANSPOSE_CONV: SAME gives input x stride pixels, VALID (input - 1) x stride + kernel."""
+        n, h, w_, c = self.t(x).shape
+        fan_in = max(1, kernel * kernel * c // (stride * stride))          # taps reaching one output pixel
+        w = self._weights("tconv_w", (channels, kernel, kernel, c), 0, True, 1.0, fan_in)
+        out = [d * stride if padding is SAME else (d - 1) * stride + kernel for d in (h, w_)]
+        return self._weighted(OpKind.TRANSPOSE_CONV, "tconv", x, w, (n, *out, channels),
+                              ConvAttrs(stride=(stride, stride), padding=padding, activation=activation), 1.0, bias)
+
     def depthwise(self, x: str, multiplier: int = 1, kernel: int = 3, stride: int = 1, padding: Padding = SAME,
                   activation: Activation = NONE, gain: float = 1.0) -> str:
         n, h, w_, c = self.t(x).shape
@@ -409,6 +419,15 @@ def _constant_operands(n: _Net) -> Graph:
     return n.graph(n.extreme(OpKind.MAXIMUM, y, n.constant((1, 1, 1, 1), 0.2, n.t(y).qparams)))
 
 
+def _transpose_conv(n: _Net) -> Graph:
+    """A decoder's upsampling: 2x with SAME padding and a fused ReLU, then 3x VALID without bias, and stride 1 with
+    a 4x4 kernel (padding larger on one side)."""
+    x = n.input((1, 3, 4, 6))
+    y = n.transpose_conv(x, 4, kernel=3, stride=2, activation=RELU)                       # 6x8x4
+    y = n.transpose_conv(y, 3, kernel=2, stride=3, padding=VALID, bias=False)              # 17x23x3
+    return n.graph(n.transpose_conv(y, 2, kernel=4, stride=1))
+
+
 def _relu6(n: _Net) -> Graph:
     """A RELU6 no op before can fuse (after an ADD whose output another op reads too), on an input whose range
     reaches past 6 (the clamp bites) and after a reshape."""
@@ -592,6 +611,7 @@ _TOPOLOGIES = {
     "leaky_relu": (_leaky_relu, ("int8", "int16")),
     "relu": (_relu, ("int8", "int16")),
     "relu6": (_relu6, ("int8", "int16")),
+    "transpose_conv": (_transpose_conv, ("int8", "int16")),
     "constant_operands": (_constant_operands, ("int8", "int16")),
     "batch_matmul": (_batch_matmul, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),

@@ -99,6 +99,7 @@ class Layer:
                 "pad": "inline loop: fill + row copies", "lookup": "inline loop: 256-entry table",
                 "resize": "inline loop: pixel copies", "gather": "inline loop: gather",
                 "batch_matmul": f"inline loop: sums + {self.function}",
+                "transpose_conv": f"inline loop: scattered sums + {self.function}",
                 "concatenation": "inline loop: row copies", "maximum": "inline loop: max", "mean": "inline loop: sums",
                 "minimum": "inline loop: min"}.get(self.call, self.function)
 
@@ -291,6 +292,16 @@ def _conv(graph: Graph, i: int, op: Op, p: ConvParams):
     return layer, query
 
 
+def _transpose_conv(graph: Graph, i: int, op: Op, p: ConvParams):
+    """TRANSPOSE_CONV: edgeq's loop (TFLM's reference) adding each input pixel times the filter into a scratch of
+    int32 sums (int64 at 16x8), then the output stage per channel."""
+    int16 = graph.tensors[op.inputs[0]].dtype is DType.INT16
+    y = graph.tensors[op.outputs[0]]
+    return Layer(i, op, "transpose_conv", "arm_nn_requantize_s64" if int16 else REQUANTIZE, _precision(graph, op), p,
+                 consts=_weights_consts(graph, i, op, "s16" if int16 else "s8", p), scratch=y.size * (8 if int16 else 4),
+                 macs=graph.macs(op)), None
+
+
 def _fully_connected(graph: Graph, i: int, op: Op, p):
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     suffix = _suffix(graph, op, i)
@@ -410,6 +421,7 @@ def _act_suffix(graph: Graph, i: int, op: Op, dtype: DType) -> str:
 _BIND = {
     OpKind.CONV_2D: _conv,
     OpKind.DEPTHWISE_CONV_2D: _conv,
+    OpKind.TRANSPOSE_CONV: _transpose_conv,
     OpKind.FULLY_CONNECTED: _fully_connected,
     OpKind.AVERAGE_POOL_2D: _pool,
     OpKind.MAX_POOL_2D: _pool,

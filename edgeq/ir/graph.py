@@ -62,8 +62,11 @@ class Graph:
 
     def macs(self, op: Op) -> int:
         """Multiply-accumulates of a weighted op per inference: each output value sums its filter's taps, kh x kw
-        x input depth for CONV_2D, kh x kw for DEPTHWISE_CONV_2D, the input depth for FULLY_CONNECTED."""
+        x input depth for CONV_2D, kh x kw for DEPTHWISE_CONV_2D, the input depth for FULLY_CONNECTED; each input value
+        of a TRANSPOSE_CONV reaches kh x kw x output depth."""
         w, out = self.tensors[op.inputs[1]], self.tensors[op.outputs[0]]
+        if op.kind is OpKind.TRANSPOSE_CONV:
+            return self.tensors[op.inputs[0]].size * int(np.prod(w.shape[:3]))
         taps = w.shape[1:3] if op.kind is OpKind.DEPTHWISE_CONV_2D else w.shape[1:]    # [1,H,W,C] vs [O,...]
         return out.size * int(np.prod(taps))
 

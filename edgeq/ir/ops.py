@@ -12,6 +12,9 @@ from .types import DType, QParams
 class OpKind(enum.Enum):
     CONV_2D = "CONV_2D"                        # in, filter [O,H,W,I], bias? -> out (NHWC)
     DEPTHWISE_CONV_2D = "DEPTHWISE_CONV_2D"    # in, filter [1,H,W,I*mult], bias? -> out
+    TRANSPOSE_CONV = "TRANSPOSE_CONV"          # in, filter [O,H,W,I], bias? -> out (NHWC): each input pixel times the
+                                               # filter added into the output, stride apart (TFLite's output_shape
+                                               # input is the output tensor's shape)
     FULLY_CONNECTED = "FULLY_CONNECTED"        # in [..., K], weights [N,K], bias? -> out [..., N]
     AVERAGE_POOL_2D = "AVERAGE_POOL_2D"        # in -> out
     MAX_POOL_2D = "MAX_POOL_2D"                # in -> out
@@ -53,7 +56,7 @@ BROADCASTING = (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAXIMUM, OpKind.MINIM
 SPATIAL = CONVOLUTIONS + POOLS                 # a window slides over NHWC rows and columns (padding, stride)
 # The weighted ops (input, constant weights, optional bias) and their weights' output-channel axis in the IR's
 # layout, which is TFLite's: where per-channel scales run, and what a BatchNorm folds into.
-CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0}
+CHANNEL_AXIS = {OpKind.CONV_2D: 0, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 0, OpKind.TRANSPOSE_CONV: 0}
 WEIGHTED = tuple(CHANNEL_AXIS)
 # The ops whose inputs after the first are constant int32 indices (PAD's paddings, a slice's begin / end / strides,
 # MEAN's axes, a resize's size, a transpose's permutation):
@@ -178,6 +181,7 @@ class NoAttrs:
 ATTRS_OF = {
     OpKind.CONV_2D: ConvAttrs,
     OpKind.DEPTHWISE_CONV_2D: ConvAttrs,
+    OpKind.TRANSPOSE_CONV: ConvAttrs,
     OpKind.FULLY_CONNECTED: FullyConnectedAttrs,
     OpKind.AVERAGE_POOL_2D: PoolAttrs,
     OpKind.MAX_POOL_2D: PoolAttrs,

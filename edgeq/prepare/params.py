@@ -33,6 +33,7 @@ from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import prepare_strided_slice
 from .transpose import prepare_transpose
+from .transpose_conv import prepare_transpose_conv
 from .view import StridedView
 
 __all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
@@ -52,6 +53,7 @@ def _prepare_reshape(ops: Operands) -> None:
 _PREPARE = {
     OpKind.CONV_2D: prepare_conv,
     OpKind.DEPTHWISE_CONV_2D: prepare_conv,
+    OpKind.TRANSPOSE_CONV: prepare_transpose_conv,
     OpKind.FULLY_CONNECTED: prepare_fully_connected,
     OpKind.AVERAGE_POOL_2D: prepare_pool,
     OpKind.MAX_POOL_2D: prepare_pool,

@@ -30,11 +30,13 @@ from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
+from .transpose_conv import transpose_conv2d
 from .view import strided_view
 
 KERNELS = {
     OpKind.CONV_2D: conv2d,
     OpKind.DEPTHWISE_CONV_2D: depthwise_conv2d,
+    OpKind.TRANSPOSE_CONV: transpose_conv2d,
     OpKind.FULLY_CONNECTED: fully_connected,
     OpKind.AVERAGE_POOL_2D: average_pool,
     OpKind.MAX_POOL_2D: max_pool,

@@ -74,7 +74,7 @@ def test_digits_twin_equals_executor(digits_mlp):
 
 @pytest.mark.parametrize("name", ["mixed_int4_int8_resnet", "int16_resnet", "int8_float_edges", "int4_depthwise",
                                   "int8_conv", "mixed_a16", "int8_logistic_tanh", "int16_logistic_tanh",
-                                  "int8_hard_swish", "int8_depth_space"])
+                                  "int8_hard_swish", "int8_depth_space", "int8_transpose_conv"])
 def test_twin_equals_executor(name):
     graph = _mixed_resnet() if name == "mixed_int4_int8_resnet" else MODELS[name]()
     if name == "mixed_int4_int8_resnet":

@@ -283,6 +283,19 @@ def test_resize_nearest_picks_tflite_micro_pixels(size, options):
     assert_matches_tflm(write_tflite(graph), random_inputs(graph, 2, seed=5), graph)
 
 
+@pytest.mark.parametrize("dtype", [I8, I16])
+@pytest.mark.parametrize("kernel, stride, padding", [(1, 2, Padding.SAME), (5, 2, Padding.VALID), (4, 3, Padding.SAME),
+                                                      (2, 1, Padding.VALID)])
+def test_transpose_conv_geometry(kernel, stride, padding, dtype):
+    """Kernels smaller than the stride (output pixels no tap reaches: bias only), larger, and padding uneven."""
+    from tests.models import _Net
+    n = _Net(dtype, DType.INT8, seed=kernel * 10 + stride)
+    x = n.input((1, 3, 5, 4))
+    graph = n.graph(n.transpose_conv(x, 3, kernel=kernel, stride=stride, padding=padding))
+    graph.source = "<transpose conv>"
+    assert_matches_tflm(write_tflite(graph), random_inputs(graph, 3, seed=2), graph)
+
+
 # --- the builder models of tests/models.py --------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(MODELS))

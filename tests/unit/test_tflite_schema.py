@@ -35,7 +35,7 @@ def test_enums_match_schema():
              "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
              "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "TRANSPOSE": "TransposeOptions",
              "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
-             "BATCH_MATMUL": "BatchMatMulOptions", "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "PACK": "PackOptions", "UNPACK": "UnpackOptions",
+             "BATCH_MATMUL": "BatchMatMulOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "PACK": "PackOptions", "UNPACK": "UnpackOptions",
              "NONE": "NONE"}
     assert all(unions[names[o.name]] == o.value for o in schema.Options)
 
@@ -68,6 +68,8 @@ _OPTIONS = {
     schema.Options.PACK: ({"values_count": 3, "axis": -1}, ["valuesCount", "axis"]),
     schema.Options.UNPACK: ({"num": 4, "axis": 2}, ["num", "axis"]),
     schema.Options.SPLIT: ({"num_splits": 5}, ["numSplits"]),
+    schema.Options.TRANSPOSE_CONV: ({"padding": 1, "stride_w": 2, "stride_h": 3, "fused_activation_function": 1},
+                                    ["padding", "strideW", "strideH", "fusedActivationFunction"]),
     schema.Options.BATCH_MATMUL: ({"adj_x": True, "adj_y": True, "asymmetric_quantize_inputs": True},
                                   ["adjX", "adjY", "asymmetricQuantizeInputs"]),
     schema.Options.SPACE_TO_DEPTH: ({"block_size": 2}, ["blockSize"]),

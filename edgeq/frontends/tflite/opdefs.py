@@ -20,6 +20,8 @@ class OpDef:
                                                # shape input is dropped (the output tensor's shape says it all);
                                                # None: as many as the file gives (CONCATENATION)
     name: str | None = None                    # the TFLite op, when another than the IR kind of the same name
+    order: tuple[int, ...] | None = None       # the file's input for each IR input, when they differ (TRANSPOSE_CONV
+                                               # puts output_shape, the filter, then the input; the writer writes it)
 
     @property
     def builtin(self) -> int:
@@ -29,6 +31,7 @@ class OpDef:
 OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.CONV_2D, Options.CONV_2D, 2, 3, 3),
     OpDef(OpKind.DEPTHWISE_CONV_2D, Options.DEPTHWISE_CONV_2D, 2, 3, 3),
+    OpDef(OpKind.TRANSPOSE_CONV, Options.TRANSPOSE_CONV, 3, 4, 3, order=(2, 1, 3)),
     OpDef(OpKind.FULLY_CONNECTED, Options.FULLY_CONNECTED, 2, 3, 3),
     OpDef(OpKind.AVERAGE_POOL_2D, Options.POOL_2D, 1, 1, 1),
     OpDef(OpKind.MAX_POOL_2D, Options.POOL_2D, 1, 1, 1),
@@ -76,6 +79,9 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
                          dilation=_positive(o, "dilation_h_factor", "dilation_w_factor", where),
                          padding=_padding(o, where), activation=_activation(o, where),
                          depth_multiplier=depth_multiplier)
+    if kind is OpKind.TRANSPOSE_CONV:
+        return ConvAttrs(stride=_positive(o, "stride_h", "stride_w", where), padding=_padding(o, where),
+                         activation=_activation(o, where))
     if kind is OpKind.FULLY_CONNECTED:
         if o["weights_format"] != 0:
             raise UnsupportedModelError(f"{where}: shuffled weights format {o['weights_format']} is not supported")
@@ -133,6 +139,9 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         if kind is OpKind.DEPTHWISE_CONV_2D:
             options["depth_multiplier"] = attrs.depth_multiplier
         return options
+    if kind is OpKind.TRANSPOSE_CONV:
+        return {"padding": pad[attrs.padding], "stride_h": attrs.stride[0], "stride_w": attrs.stride[1],
+                "fused_activation_function": act[attrs.activation]}
     if kind is OpKind.FULLY_CONNECTED:
         return {"fused_activation_function": act[attrs.activation], "keep_num_dims": attrs.keep_num_dims}
     if kind is OpKind.AVERAGE_POOL_2D or kind is OpKind.MAX_POOL_2D:

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from ...errors import ModelFormatError, UnsupportedModelError
-from ...ir import Graph, Op, QParams, Tensor, verify
+from ...ir import DType, Graph, Op, QParams, Tensor, verify
 from ...ir.ops import OpKind
 from . import schema, support
 from .fb_read import parse
@@ -102,6 +102,10 @@ class _Reader:
         opdef, where, at = self._opdef(i, op)
         count = len(op.inputs) if opdef.ir_inputs is None else opdef.ir_inputs
         padded = list(op.inputs[:count]) + [-1] * (count - len(op.inputs))
+        if opdef.order:
+            padded = [op.inputs[k] if k < len(op.inputs) else -1 for k in opdef.order]
+            _output_shape(self.tensors[self._tensor(op.inputs[0], where)], self._describe(op.outputs[0]),
+                          self.sg.tensors[op.outputs[0]].shape, at)
         names = [None if k == -1 else self._tensor(k, where) for k in padded]
         out = self.tensors[self._tensor(op.outputs[0], where)]
         ins = [self.tensors.get(n) for n in names]
@@ -228,6 +232,14 @@ def _unique_names(tensors: list[schema.Tensor]) -> list[str]:
         seen.add(name)
         names.append(name)
     return names
+
+
+def _output_shape(shape: Tensor, output: str, dims, where: str):
+    """TRANSPOSE_CONV's output_shape input: a constant int32 [4] that says what the output tensor says."""
+    if not shape.is_const or shape.dtype is not DType.INT32 or tuple(shape.shape) != (4,):
+        raise UnsupportedModelError(f"{where}: output_shape {shape.name!r} must be a constant int32 [4]")
+    if tuple(int(d) for d in shape.data) != tuple(dims):
+        raise ModelFormatError(f"{where}: output_shape {shape.data.tolist()} disagrees with {output} {list(dims)}")
 
 
 def _check_order(ops: list[Op], inputs: list[str], outputs: list[str], tensors: dict[str, Tensor], source: str):

@@ -84,6 +84,7 @@ class Options(enum.IntEnum):
     RESHAPE = 17
     MUL = 21
     TRANSPOSE = 26
+    TRANSPOSE_CONV = 49
     PAD = 22
     REDUCER = 27
     SUB = 28
@@ -128,6 +129,8 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.RESIZE_NEAREST_NEIGHBOR: (("align_corners", 0, "bool", False), ("half_pixel_centers", 1, "bool", False)),
     Options.PAD: (),
     Options.TRANSPOSE: (),
+    Options.TRANSPOSE_CONV: (("padding", 0, "i8", 0), ("stride_w", 1, "i32", 0), ("stride_h", 2, "i32", 0),
+                             ("fused_activation_function", 3, "i8", 0)),
     Options.BATCH_MATMUL: (("adj_x", 0, "bool", False), ("adj_y", 1, "bool", False),
                            ("asymmetric_quantize_inputs", 2, "bool", False)),
     Options.SPLIT: (("num_splits", 0, "i32", 0),),

@@ -56,6 +56,11 @@ class _Writer:
         out = self.graph.tensors[op.outputs[0]]
         if op.kind is OpKind.RESHAPE:          # converters give RESHAPE its target shape as an int32 input too
             inputs.append(self._shape_tensor(out))
+        if opdef.order:                        # the file's inputs in the file's order; output_shape first
+            by_file = dict(zip(opdef.order, inputs))
+            inputs = [self._shape_tensor(out)] + [by_file.get(k, -1) for k in range(1, max(opdef.order) + 1)]
+            while inputs[-1] == -1:
+                inputs.pop()
         return schema.Operator(opcode_index=self.codes.setdefault(opdef.builtin, len(self.codes)),
                                inputs=tuple(inputs), outputs=(self.index[out.name],),
                                options_type=opdef.options, options=to_options(op.kind, op.attrs, out.shape))

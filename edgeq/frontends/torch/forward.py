@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
-from ...prepare.qmath import same_padding
+from ...prepare.qmath import compute_padding_height_width, same_padding
 from ...prepare.resize import nearest
 from ...prepare.strided_slice import slice_ranges
 
@@ -23,7 +23,7 @@ from ...prepare.strided_slice import slice_ranges
 # x.permute(NCHW) goes back.
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 # IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
-TORCH_AXES = {OpKind.CONV_2D: NCHW, OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2)}
+TORCH_AXES = {OpKind.CONV_2D: NCHW, OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2), OpKind.TRANSPOSE_CONV: (3, 0, 1, 2)}
 
 
 def to_torch_weight(kind: OpKind, w: np.ndarray) -> np.ndarray:
@@ -153,6 +153,14 @@ class GraphModule(nn.Module):
     def _weighted(self, op, x):
         w, w_scale = self.layer_weight(op)
         b = self.layer_bias(op, w_scale)
+        if op.kind is OpKind.TRANSPOSE_CONV:            # torch's, uncropped, then TFLite's padding taken off
+            out_hw = self.graph.tensors[op.outputs[0]].shape[1:3]
+            (ph, pw), _ = compute_padding_height_width(op.attrs.padding is Padding.SAME, op.attrs.stride, (1, 1),
+                                                        out_hw, w.shape[2:])
+            full = F.conv_transpose2d(x, w, stride=op.attrs.stride)
+            full = F.pad(full, (0, max(0, pw + out_hw[1] - full.shape[3]), 0, max(0, ph + out_hw[0] - full.shape[2])))
+            y = full[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]]
+            return y if b is None else y + b.reshape(1, -1, 1, 1)
         if op.kind is OpKind.FULLY_CONNECTED:           # over the last axis of rows (flattened first if need be)
             rows = x if x.ndim != 4 and x.shape[-1] == w.shape[1] else x.reshape(x.shape[0], -1)
             return F.linear(rows, w, b).reshape(x.shape[0], *self.graph.tensors[op.outputs[0]].shape[1:])
