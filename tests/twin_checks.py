@@ -26,3 +26,21 @@ def assert_twin_is_executor(twin, q_graph, x_int: np.ndarray) -> dict:
         grid = ((expected[name].reshape(a.shape).astype(np.float64) - t.zp) * t.s).astype(np.float32)
         np.testing.assert_allclose(a, grid, rtol=1e-6, atol=1e-6 * t.s, err_msg=name)
     return record
+
+
+def assert_traced_twin(graph, net, x: np.ndarray, input_layout: str = "nhwc"):
+    """A traced PyTorch net's graph: its float twin computes what the net does (x as the net takes it, NCHW for
+    images), and its quantized twin, calibrated on x, is the executor on the PTQ graph. Returns the QuantSpec."""
+    from edgeq.quantize.calibrate import make_spec
+    from edgeq.quantize.ptq import quantize_graph
+    from edgeq.quantize.twin import Twin
+    with torch.no_grad():
+        np.testing.assert_allclose(Twin(graph, input_layout="nchw" if x.ndim == 4 else "nhwc")(torch.from_numpy(x))
+                                   .numpy(), net(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
+    ir_x = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+    twin = Twin(graph)
+    spec = make_spec(graph, twin.observe([ir_x]))
+    q = quantize_graph(graph, spec)
+    twin.spec = spec
+    assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(ir_x, q.tensors[q.inputs[0]].dtype))
+    return spec

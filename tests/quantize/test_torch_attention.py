@@ -11,11 +11,8 @@ from torch import nn
 from edgeq import api
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import OpKind
-from edgeq.quantize.calibrate import make_spec
-from edgeq.quantize.ptq import quantize_graph
-from edgeq.quantize.twin import Twin
 from tests.models import oracle
-from tests.twin_checks import assert_twin_is_executor
+from tests.twin_checks import assert_traced_twin
 
 
 class Attention(nn.Module):
@@ -42,14 +39,7 @@ def test_traces_to_batch_matmul_and_the_twin_is_the_executor(net_and_data):
     net, x = net_and_data
     graph = from_module(net, (1, 6, 8), "attention")
     assert [op.kind for op in graph.ops].count(OpKind.BATCH_MATMUL) == 2
-    with torch.no_grad():
-        np.testing.assert_allclose(Twin(graph)(torch.from_numpy(x)).numpy(), net(torch.from_numpy(x)).numpy(),
-                                   rtol=1e-5, atol=1e-5)
-    twin = Twin(graph)
-    spec = make_spec(graph, twin.observe([x]))
-    q = quantize_graph(graph, spec)
-    twin.spec = spec
-    assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(x, q.tensors[q.inputs[0]].dtype))
+    assert_traced_twin(graph, net, x)
 
 
 @pytest.mark.toolchain

@@ -14,11 +14,8 @@ from torch import nn
 from edgeq import api
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import OpKind
-from edgeq.quantize.calibrate import make_spec
-from edgeq.quantize.ptq import quantize_graph
-from edgeq.quantize.twin import Twin
 from tests.models import oracle
-from tests.twin_checks import assert_twin_is_executor
+from tests.twin_checks import assert_traced_twin
 
 
 class OpsNet(nn.Module):
@@ -61,15 +58,7 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(net_and_data):
     slices = [[graph.tensors[n].data.tolist() for n in op.inputs[1:]] for op in graph.ops
               if op.kind is OpKind.STRIDED_SLICE]
     assert slices == [[[0, 0, 1, 0], [1, 7, 6, 4], [1, 2, 2, 1]], [[0, 2], [1, 9], [1, 1]]]      # NHWC
-    with torch.no_grad():
-        np.testing.assert_allclose(Twin(graph, input_layout="nchw")(torch.from_numpy(x)).numpy(),
-                                   net(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
-    nhwc = x.transpose(0, 2, 3, 1)
-    twin = Twin(graph)
-    spec = make_spec(graph, twin.observe([nhwc]))
-    q = quantize_graph(graph, spec)
-    twin.spec = spec
-    assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(nhwc, q.tensors[q.inputs[0]].dtype))
+    assert_traced_twin(graph, net, x)
 
 
 @pytest.mark.toolchain
