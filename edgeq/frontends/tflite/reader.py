@@ -104,8 +104,9 @@ class _Reader:
         padded = list(op.inputs[:count]) + [-1] * (count - len(op.inputs))
         if opdef.order:
             padded = [op.inputs[k] if k < len(op.inputs) else -1 for k in opdef.order]
-            _output_shape(self.tensors[self._tensor(op.inputs[0], where)], self._describe(op.outputs[0]),
-                          self.sg.tensors[op.outputs[0]].shape, at)
+            k = op.inputs[0]                   # output_shape: checked, not kept (the output tensor says it)
+            _output_shape(self._convert(self.sg.tensors[k], self._name(k, where), where),
+                          self._describe(op.outputs[0]), self.sg.tensors[op.outputs[0]].shape, at)
         names = [None if k == -1 else self._tensor(k, where) for k in padded]
         out = self.tensors[self._tensor(op.outputs[0], where)]
         ins = [self.tensors.get(n) for n in names]
