@@ -44,3 +44,17 @@ def assert_traced_twin(graph, net, x: np.ndarray, input_layout: str = "nhwc"):
     twin.spec = spec
     assert_twin_is_executor(twin, q, spec.act[graph.inputs[0]].quantize_half_up(ir_x, q.tensors[q.inputs[0]].dtype))
     return spec
+
+
+def quantized_on_device(net, x: np.ndarray, policy: str, tmp_path):
+    """`net` quantized by `policy` on x (NCHW images or rows), compiled for cortex-m4 and run on 8 samples: asserts
+    the firmware's outputs are tflite-micro's byte for byte; returns the .tflite path and the compile report."""
+    from edgeq import api
+    from tests.models import oracle
+    tflite = tmp_path / f"net_{policy}.tflite"
+    api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
+    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
+    xq = api.quantize_inputs(x[:8].transpose(0, 2, 3, 1) if x.ndim == 4 else x[:8], report["input"])
+    y_dev, _ = api.run_project(tmp_path / "m4", xq)
+    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))
+    return tflite, report

@@ -16,8 +16,7 @@ from edgeq import api
 from edgeq.errors import EdgeqError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import FIXED_OUT, OpKind
-from tests.models import oracle
-from tests.twin_checks import assert_traced_twin
+from tests.twin_checks import assert_traced_twin, quantized_on_device
 
 
 class GateNet(nn.Module):
@@ -77,15 +76,10 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(data, hard_swish):
 @pytest.mark.emulator
 @pytest.mark.parametrize("policy, hard_swish", [("int8", True), ("int16", False)])
 def test_gate_net_on_the_device_equals_tflite_micro(data, policy, hard_swish, tmp_path):
-    tflite = tmp_path / f"gate_{policy}.tflite"
-    api.quantize(_net(hard_swish), data, policy=policy, out=tflite, log=lambda s: None)
+    tflite, report = quantized_on_device(_net(hard_swish), data, policy, tmp_path)
     assert OpKind.LOGISTIC in [op.kind for op in read_tflite(tflite).ops]
-    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
     kernels = {row["op"]: row["kernel"] for row in report["layers"]}
     assert kernels["LOGISTIC"] == ("inline loop: 256-entry table" if policy == "int8" else "edgeq_logistic_s16")
-    xq = api.quantize_inputs(data[:8].transpose(0, 2, 3, 1), report["input"])
-    y_dev, _ = api.run_project(tmp_path / "m4", xq)
-    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))
 
 
 def test_hard_swish_at_16x8_is_refused_by_name(data, tmp_path):

@@ -8,11 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from edgeq import api
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import OpKind
-from tests.models import oracle
-from tests.twin_checks import assert_traced_twin
+from tests.twin_checks import assert_traced_twin, quantized_on_device
 
 
 class Attention(nn.Module):
@@ -47,10 +45,5 @@ def test_traces_to_batch_matmul_and_the_twin_is_the_executor(net_and_data):
 @pytest.mark.parametrize("policy", ["int8", "int16"])
 def test_attention_on_the_device_equals_tflite_micro(net_and_data, policy, tmp_path):
     net, x = net_and_data
-    tflite = tmp_path / f"attention_{policy}.tflite"
-    api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
+    tflite, _ = quantized_on_device(net, x, policy, tmp_path)
     assert [op.kind for op in read_tflite(tflite).ops].count(OpKind.BATCH_MATMUL) == 2
-    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
-    xq = api.quantize_inputs(x[:8], report["input"])
-    y_dev, _ = api.run_project(tmp_path / "m4", xq)
-    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))

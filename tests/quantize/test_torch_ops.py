@@ -11,11 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgeq import api
 from edgeq.frontends.tflite import read_tflite
 from edgeq.ir import OpKind
-from tests.models import oracle
-from tests.twin_checks import assert_traced_twin
+from tests.twin_checks import assert_traced_twin, quantized_on_device
 
 
 class OpsNet(nn.Module):
@@ -66,16 +64,11 @@ def test_traces_to_the_ops_and_the_twin_is_the_executor(net_and_data):
 @pytest.mark.parametrize("policy", ["int8", "int16"])
 def test_leaky_relu_net_on_the_device_equals_tflite_micro(net_and_data, policy, tmp_path):
     net, x = net_and_data
-    tflite = tmp_path / f"ops_{policy}.tflite"
-    api.quantize(net, x, policy=policy, out=tflite, log=lambda s: None)
+    tflite, report = quantized_on_device(net, x, policy, tmp_path)
     kinds = [op.kind for op in read_tflite(tflite).ops]
     counts = {kind: kinds.count(kind) for kind in (OpKind.LEAKY_RELU, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.SUB,
                                                    OpKind.MUL, OpKind.RELU, OpKind.CONCATENATION, OpKind.MAXIMUM,
                                                    OpKind.MEAN)}
     assert list(counts.values()) == [2, 2, 2, 1, 1, 1, 1, 1, 1]
-    report = api.compile_model(tflite, "cortex-m4", tmp_path / "m4")
     assert [row["kernel"] for row in report["layers"] if row["op"] == "LEAKY_RELU"] == \
         ["inline loop: arm_nn_requantize x2"] * 2
-    xq = api.quantize_inputs(x[:8].transpose(0, 2, 3, 1), report["input"])
-    y_dev, _ = api.run_project(tmp_path / "m4", xq)
-    np.testing.assert_array_equal(y_dev, oracle(tflite.read_bytes(), [xq])[0].reshape(y_dev.shape))
