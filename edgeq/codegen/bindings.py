@@ -70,8 +70,7 @@ class Layer:
 
     index: int
     op: Op
-    call: str                     # conv dw_conv fc pool add sub mul relu leaky_relu lookup sigmoid_s16 pad softmax quantize
-                                  # dequantize requantize alias
+    call: str                     # the model.c.j2 macro that renders the call (its CALLS table)
     function: str                 # the C function called ("" for an alias)
     precision: str                # "a8w8", "a8w4", "a16w8"; "a8"/"a16" without weights; "f32->a8" across types
     params: object                # prepare_op's dataclass (None for RESHAPE)
@@ -298,8 +297,8 @@ def _transpose_conv(graph: Graph, i: int, op: Op, p: ConvParams):
     int16 = graph.tensors[op.inputs[0]].dtype is DType.INT16
     y = graph.tensors[op.outputs[0]]
     return Layer(i, op, "transpose_conv", "arm_nn_requantize_s64" if int16 else REQUANTIZE, _precision(graph, op), p,
-                 consts=_weights_consts(graph, i, op, "s16" if int16 else "s8", p), scratch=y.size * (8 if int16 else 4),
-                 macs=graph.macs(op)), None
+                 consts=_weights_consts(graph, i, op, "s16" if int16 else "s8", p),
+                 scratch=y.size * (8 if int16 else 4), macs=graph.macs(op)), None
 
 
 def _fully_connected(graph: Graph, i: int, op: Op, p):

@@ -174,8 +174,8 @@ class SoftmaxAttrs:
 
 @dataclass(frozen=True)
 class NoAttrs:
-    """RESHAPE (the output tensor's shape says it all), PAD and TRANSPOSE (their paddings, permutation are inputs), RELU, RELU6, LOGISTIC, TANH,
-    HARD_SWISH, MAXIMUM, MINIMUM, QUANTIZE, DEQUANTIZE."""
+    """RESHAPE (the output tensor's shape says it all), PAD and TRANSPOSE (their paddings, permutation are inputs),
+    RELU, RELU6, LOGISTIC, TANH, HARD_SWISH, MAXIMUM, MINIMUM, QUANTIZE, DEQUANTIZE."""
 
 
 ATTRS_OF = {

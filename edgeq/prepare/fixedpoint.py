@@ -33,13 +33,7 @@ def srdhm(a, b) -> np.ndarray:
 
 def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     """RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero (exponent in [0, 31])."""
-    return _rounding_divide_by_pot_in_place(np.array(x, np.int64), exponent)
-
-
-def _rounding_divide_by_pot_in_place(x: np.ndarray, exponent) -> np.ndarray:
-    """rounding_divide_by_pot overwriting x (int64), for callers that own it: whole-batch requantization is
-    bound by memory traffic, and every temporary array costs a pass."""
-    exponent = np.asarray(exponent, np.int64)
+    x, exponent = np.array(x, np.int64), np.asarray(exponent, np.int64)
     if not exponent.any():
         return x
     shape = np.broadcast_shapes(x.shape, exponent.shape)

@@ -36,10 +36,10 @@ from .transpose import prepare_transpose
 from .transpose_conv import prepare_transpose_conv
 from .view import StridedView
 
-__all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams", "LookupParams",
-           "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params",
-           "SoftmaxParams",
-           "StridedView", "prepare_graph", "prepare_op"]
+__all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams",
+           "LookupParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params",
+           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "prepare_graph",
+           "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:

@@ -7,8 +7,6 @@ from .operands import Operands
 from .view import StridedView, row_major_steps
 
 
-
-
 def slice_ranges(shape, begin, end, strides, begin_mask: int, end_mask: int, shrink_axis_mask: int) -> list[range]:
     """The input indices read along each axis, as TFLite's StartForAxis / EndForAxis clamp them (Python's slice
     semantics: a negative index counts from the end, a masked one takes the whole axis). Raises ValueError for a

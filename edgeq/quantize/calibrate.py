@@ -1,8 +1,8 @@
-"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad and slice outputs
-keep their input's scale and zero point (RELU6's and a resize's too), the inputs and output of a concatenation, a maximum or a minimum share theirs
-(over the union of their ranges), softmax and logistic outputs sit at the fixed 1/256 (int8) or 1/32768 (int16),
-tanh's at 1/128 or 1/32768. Every tensor gets int8 and int16 qparams from its one range, so a policy can put any
-layer at a16w8."""
+"""Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad, slice, transpose,
+RELU6, resize and block-rearranging outputs keep their input's scale and zero point, the inputs and output of a
+concatenation, a maximum or a minimum share theirs (over the union of their ranges), softmax and logistic outputs
+sit at the fixed 1/256 (int8) or 1/32768 (int16), tanh's at 1/128 or 1/32768. Every tensor gets int8 and int16
+qparams from its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
 
 from ..errors import UnsupportedModelError

@@ -14,8 +14,8 @@ def add(args, p: AddParams, out: Tensor, sign: int = 1) -> np.ndarray:
     a, b = (np.ascontiguousarray(v).reshape(-1) for v in np.broadcast_arrays(*args))
     y = np.empty(a.shape, out.dtype.numpy)
     add_stage(a, b, sign, p.left_shift, p.input1_offset, p.input1_multiplier, p.input1_shift, p.input2_offset,
-         p.input2_multiplier, p.input2_shift, p.output_multiplier, p.output_shift, p.output_offset, p.act_min,
-         p.act_max, y)
+              p.input2_multiplier, p.input2_shift, p.output_multiplier, p.output_shift, p.output_offset, p.act_min,
+              p.act_max, y)
     return y
 
 

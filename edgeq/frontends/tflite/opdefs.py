@@ -5,8 +5,9 @@ import math
 from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
-from ...ir import (Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs, NoAttrs, OpKind, Padding,
-                   PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs, MeanAttrs)
+from ...ir import (Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs,
+                   NoAttrs, OpKind, Padding, PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs,
+                   MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
 

@@ -288,7 +288,8 @@ class _Converter:
         else:
             dims = [int(d) % rank for d in (args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)]
         if x in self.nchw or sorted(dims) != list(range(rank)) or dims[0] != 0:
-            self.fail(node, f"permuting {rank}-D dims {dims}: the batch axis must stay first, of a tensor not flattened")
+            self.fail(node, f"permuting {rank}-D dims {dims}: the batch axis must stay first, of a tensor not "
+                            "flattened")
         perm = [NCHW[dims[NHWC[e]]] for e in range(4)] if rank == 4 else dims
         return self.b.transpose(x, perm, node.name)
 
