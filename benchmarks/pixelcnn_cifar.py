@@ -1,7 +1,8 @@
 """PixelDefend's PixelCNN on CIFAR-10 under the CPU recipe (recipes.resolve("pixel_defend", "cpu")): trains it
 (seeded, checkpointed, resumable: rerun with the same arguments to go on), prints each epoch's time and training
 bits/dim, the test bits/dim on the first --test-samples exact test images, the parameter count and MACs per image,
-and the projected time of the full CPU recipe and of the study's.
+and the projected time of the full CPU recipe and of the study's. Saves the model as OUT/pixelcnn.pt, the file
+`edgeq audit --defenses pixel_defend --pixelcnn` (and defend_dg.py --pixelcnn) takes.
 
 Data: ../shared/data/cifar10_train_jpeg.npz (JPEG, decoded with Pillow; only the recipe's training subset is
 decoded: the same images train.subset draws from all 50,000) and ../shared/data/cifar10_test_first.npz.
@@ -39,7 +40,7 @@ def cifar_train(samples: int | None, seed: int) -> np.ndarray:
 
 def main(argv=None) -> int:
     from edgeq.attacks.defenses.pixel_defend import purify
-    from edgeq.attacks.defenses.pixelcnn import bits_per_dim, footprint, train_pixelcnn
+    from edgeq.attacks.defenses.pixelcnn import bits_per_dim, footprint, save_pixelcnn, train_pixelcnn
     from edgeq.attacks.defenses.recipes import resolve
 
     cpu = resolve("pixel_defend", "cpu")
@@ -68,6 +69,7 @@ def main(argv=None) -> int:
     ckpt = args.out / "pixelcnn.ckpt"
     model = train_pixelcnn(x, params, checkpoint=ckpt, seed=args.seed)
     history = torch.load(ckpt, weights_only=False)["trainer"]["history"]
+    save_pixelcnn(model, args.out / "pixelcnn.pt", recipe="cpu", params=params, seed=args.seed)
     for e, h in enumerate(history, 1):
         print(f"epoch {e}: {h['seconds']:.1f} s wall ({len(x) / h['seconds']:.1f} img/s), {h['cpu_seconds']:.1f} s "
               f"CPU over {torch.get_num_threads()} threads, train bits/dim {h['bits_per_dim']:.3f}")
