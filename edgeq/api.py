@@ -152,6 +152,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         if len(reports[name]["inputs"]) != 1 or len(reports[name]["outputs"]) != 1:
             raise UsageError(f"{d} has {len(reports[name]['inputs'])} inputs and {len(reports[name]['outputs'])} "
                              "outputs; the audit attacks classifiers (one input, one output of class scores)")
+        if reports[name].get("state_bytes"):
+            raise UsageError(f"{d} keeps {reports[name]['state_bytes']} B of state from one invocation to the next "
+                             "(SVDF); the audit scores each input on its own: audit a stateless classifier")
         lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
         if hi > 1.5:
             raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "

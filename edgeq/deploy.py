@@ -67,6 +67,7 @@ def compile_graph(graph: Graph, target: str, out_dir: str | os.PathLike, *, ram_
             "output": io_spec(graph, graph.outputs[0]),
             "inputs": [io_spec(graph, n) for n in graph.inputs],
             "outputs": [io_spec(graph, n) for n in graph.outputs],
+            "state_bytes": sum(t.nbytes for t in graph.tensors.values() if t.variable),    # kept across calls
             "layers": [dict(layer) for layer in info.to_dict()["layers"]],
             "totals": {
                 "macs": info.macs,

@@ -6,18 +6,23 @@ import numpy as np
 
 
 def tflm_run(tflite_bytes: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Outputs for `inputs` (one array per model input, samples stacked on the batch axis), one sample at a
-    time; one array per model output, stacked the same way."""
+    """Outputs for `inputs` (one array per model input, samples stacked on a leading axis as ir.sample_shape says),
+    one sample at a time, in order, on one interpreter (a model with state carries it from sample to sample); one
+    array per model output, stacked the same way."""
     from tflite_micro.python.tflite_micro import runtime
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
 
-    n_outputs = tfl.Model.GetRootAsModel(tflite_bytes, 0).Subgraphs(0).OutputsLength()
+    from .ir import sample_shape
+
+    subgraph = tfl.Model.GetRootAsModel(tflite_bytes, 0).Subgraphs(0)
+    shapes = [tuple(subgraph.Tensors(subgraph.Inputs(i)).ShapeAsNumpy()) for i in range(subgraph.InputsLength())]
     interpreter = runtime.Interpreter.from_bytes(tflite_bytes, arena_size=10 * len(tflite_bytes) + (1 << 20))
-    outputs: list[list[np.ndarray]] = [[] for _ in range(n_outputs)]
+    outputs: list[list[np.ndarray]] = [[] for _ in range(subgraph.OutputsLength())]
     for k in range(len(inputs[0])):
-        for i, x in enumerate(inputs):
-            interpreter.set_input(x[k:k + 1], i)
+        for i, (x, shape) in enumerate(zip(inputs, shapes)):
+            interpreter.set_input(x[k].reshape(shape), i)
         interpreter.invoke()
-        for j in range(n_outputs):
-            outputs[j].append(interpreter.get_output(j).copy())
-    return [np.concatenate(o) for o in outputs]
+        for j, o in enumerate(outputs):
+            y = interpreter.get_output(j)
+            o.append(y.reshape(sample_shape(y.shape)).copy())
+    return [np.stack(o) for o in outputs]

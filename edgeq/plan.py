@@ -3,7 +3,9 @@
 Lifetimes. Op i runs at step i. A tensor is live from the step that writes it to the last step that reads it.
 Graph inputs live from step 0 (the firmware's `edgeq_model_invoke` copies the input into the arena before the
 first op) and graph outputs until the last step (it copies the output out after the last op), so both are
-planned in the arena like any other tensor. A scratch buffer is live during its own op's step only. Two buffers
+planned in the arena like any other tensor. A variable (SVDF's state) lives through every step, so no other buffer
+ever takes its bytes and it keeps its value from one invocation to the next. A scratch buffer is live during its
+own op's step only. Two buffers
 may share bytes only if their lifetimes are disjoint; an op's inputs, outputs and scratch are all live at its
 step, so they never share.
 
@@ -142,6 +144,7 @@ def _buffers(graph: Graph, scratch: Mapping[int, int], overlaps: Mapping[int, in
             life[n] = [i, i]
     for n in graph.outputs:
         life[n][1] = last_step
+    life.update({n: [0, last_step] for n, t in graph.tensors.items() if t.variable})    # state outlives a run
 
     group = {n: [n] for n in life}                          # representative -> members, in merge order
     rep = {n: n for n in life}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .deploy import compile_graph
-from .ir import WEIGHTED, Graph
+from .ir import INT8_WEIGHTS, WEIGHTED, Graph
 from .project import quantize_inputs, run_project
 
 
@@ -41,7 +41,8 @@ def target_budget(graph: Graph, nhwc: np.ndarray, target: str, budget, log, allo
             if a16 is not None:
                 compile_graph(a16, target, Path(tmp) / "a16")
                 runs["a16"] = _instructions(a16, Path(tmp) / "a16", nhwc)
-    kernels = _kernels(int8, quantize_graph(graph, replace(spec8, bits={n: 4 for n in weighted})), target, a16,
+    int4 = {op.name: 8 if op.kind in INT8_WEIGHTS else 4 for op in int8.ops if op.kind in WEIGHTED}
+    kernels = _kernels(int8, quantize_graph(graph, replace(spec8, bits=int4)), target, a16,
                        _followers(int8, runs) if "a16" in runs else None)
     costs, int8_bits = layer_costs(graph, kernels), {n: 8 for n in weighted}
     fixed_instructions = 0.0 if "int8" not in runs else runs["int8"][0] - sum(runs["int8"][1][n] for n in weighted)
@@ -94,8 +95,9 @@ def _followers(int8: Graph, runs: dict) -> dict[str, float]:
 
 def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, after: dict | None = None):
     """quantize.cost.Kernels for `target`: the kernel the code generator binds for each weighted layer in the
-    all-int8, the all-int4 and (given) the all-a16w8 graph, and the code sections each reaches in the target's
-    CMSIS-NN library; at a16w8 a layer also reaches the s16 kernels of the unweighted ops that follow its type."""
+    all-int8, the all-int4 (int8 where int4 is no choice: ir.INT8_WEIGHTS) and (given) the all-a16w8 graph, and the
+    code sections each reaches in the target's CMSIS-NN library; at a16w8 a layer also reaches the s16 kernels of
+    the unweighted ops that follow its type."""
     from .codegen import plan_graph
     from .kernel_code import target_library
     from .quantize.cost import Kernels

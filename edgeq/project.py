@@ -13,7 +13,7 @@ import numpy as np
 from .emulate import get_runner
 from .errors import InputDataError, UsageError
 from .inputs import float_inputs, positive, to_layout
-from .ir import DType, Graph, QParams
+from .ir import DType, Graph, QParams, sample_shape
 from .report.tables import run_summary
 
 
@@ -64,7 +64,7 @@ def quantize_inputs(x: np.ndarray, spec: dict, where: str = "inputs") -> np.ndar
     scale and zero point, rounding half up (as the David-and-Goliath study did). Floats the input quantization
     cannot represent (beyond its range by more than 5 % of it, e.g. 0..255 pixels for a [0, 1] model) are refused
     rather than clipped."""
-    dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"][1:])
+    dtype, shape = np.dtype(spec["dtype"]), sample_shape(spec["shape"])
     x = np.asarray(x)
     if x.shape == tuple(spec["shape"]) or x.shape == shape:
         x = x.reshape((-1,) + shape)
@@ -122,7 +122,7 @@ def run_project(project_dir: str | os.PathLike, inputs, *, emulator: str = "qemu
     elapsed = time.monotonic() - started
     ends = np.cumsum(sizes)
     outputs = {spec["name"]: np.ascontiguousarray(result.outputs[:, end - size:end]).view(spec["dtype"]).reshape(
-        (n,) + tuple(spec["shape"][1:])) for spec, size, end in zip(report["outputs"], sizes, ends)}
+        (n,) + sample_shape(spec["shape"])) for spec, size, end in zip(report["outputs"], sizes, ends)}
     metrics = run_summary(report, result, elapsed)
     if detector:           # each output is followed by the detector's record: flag, L1 bit depth, L1 median
         record = np.ascontiguousarray(result.outputs[:, out_bytes:]).view(detector["record_dtype"])

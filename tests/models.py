@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType, FullyConnectedAttrs, Graph,
-                      LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs, QParams, ResizeAttrs,
-                      SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
+from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType,
+                      FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
+                      QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor, sample_shape, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -147,6 +147,26 @@ class _Net:
         w = self._weights("fc_w", (units, depth), 0, per_channel, gain, depth)
         return self._weighted(OpKind.FULLY_CONNECTED, "fc", x, w, (*self.t(x).shape[:-1], units),
                               FullyConnectedAttrs(activation=activation), gain, True)
+
+    def svdf(self, x: str, filters: int, rank: int, memory: int, activation: Activation = NONE) -> str:
+        """SVDF as converters write it: int8 feature weights, int16 time weights and int16 state (zero point 0,
+        about 4 rms of a feature over its range), int32 bias at the state's scale times the time weights'."""
+        batch, depth = self.t(x).shape
+        features = self._weights("svdf_features", (filters, depth), 0, False, 1.0, depth)
+        feature_rms = self.rms[x]
+        time = self.rng.normal(0.0, 1.0 / math.sqrt(memory), (filters, memory))
+        time_scale = np.float32(np.abs(time).max() / 32767)
+        time = self._add("svdf_time", time.shape, DType.INT16, QParams(time_scale, 0),
+                         np.round(time / time_scale).astype(np.int16))
+        state_scale = np.float32(4 * feature_rms / 32767)
+        state = self._add("svdf_state", (batch, filters * memory), DType.INT16, QParams(state_scale, 0))
+        self.tensors[state].variable = True
+        unit_rms = feature_rms * math.sqrt(rank)
+        bias_scale = float(state_scale * time_scale)
+        bias = self._add("svdf_bias", (filters // rank,), DType.INT32, QParams(bias_scale, 0),
+                         np.round(self.rng.normal(0.0, 0.5 * unit_rms, filters // rank) / bias_scale).astype(np.int32))
+        out = self._activation("svdf", (batch, filters // rank), unit_rms, activation)
+        return self._op(OpKind.SVDF, [x, features, time, bias, state], out, SvdfAttrs(rank, activation))
 
     def _weighted(self, kind: OpKind, prefix: str, x: str, w: str, out_shape, attrs, gain: float,
                   bias: bool) -> str:
@@ -522,6 +542,21 @@ def _fc(n: _Net) -> Graph:
     return n.graph(n.fc(y, 10, activation=RELU_N1_TO_1))
 
 
+def _svdf(n: _Net) -> Graph:
+    """Keyword spotting's stacked SVDFs: rank 2 over 6 steps of memory (the output quantized after a RELU TFLite
+    Micro's integer kernel does not apply), then rank 1 over 3, then a classifier; each keeps its own state."""
+    x = n.input((1, 24))
+    y = n.svdf(x, 8, rank=2, memory=6, activation=RELU)
+    return n.graph(n.fc(n.svdf(y, 6, rank=1, memory=3), 4))
+
+
+def _rows(n: _Net) -> Graph:
+    """Tensors whose first axis is no batch of 1: a [4, 8] input through a FULLY_CONNECTED over its last axis, a
+    [4, 6] output (the device protocol and `edgeq run` take and give such tensors whole per sample)."""
+    x = n.input((4, 8))
+    return n.graph(n.fc(x, 6, activation=RELU))
+
+
 def _pool(kind: OpKind, n: _Net) -> Graph:
     x = n.input((1, 8, 8, 4))
     y = n.pool(kind, x, size=2, stride=2, padding=VALID)                        # 4x4x4
@@ -614,6 +649,8 @@ _TOPOLOGIES = {
     "transpose_conv": (_transpose_conv, ("int8", "int16")),
     "constant_operands": (_constant_operands, ("int8", "int16")),
     "batch_matmul": (_batch_matmul, ("int8", "int16")),
+    "svdf": (_svdf, ("int8",)),
+    "rows": (_rows, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),
     "transpose": (_transpose, ("int8", "int16")),
@@ -689,7 +726,7 @@ def random_inputs(graph: Graph, n: int, seed: int = 0) -> list[np.ndarray]:
     samples = []
     for name in graph.inputs:
         t = graph.tensors[name]
-        shape = (n, *t.shape[1:])
+        shape = (n, *sample_shape(t.shape))
         if t.dtype is DType.FLOAT32:
             q = quantize_of[name]
             lo, hi = (q.qparams.s * (v - q.qparams.zp) for v in (q.dtype.qmin, q.dtype.qmax))

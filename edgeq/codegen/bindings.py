@@ -20,7 +20,7 @@ import numpy as np
 from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError, UsageError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
-from ..prepare import ConvParams, LookupParams, StridedView, prepare_op
+from ..prepare import ConvParams, LookupParams, StridedView, SvdfParams, prepare_op
 from ..prepare.view import broadcast_view
 from . import relayout
 from .probe import Query, probe
@@ -132,7 +132,51 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer, api, simd)
-    return [_own(graph, layer, kernels, simd) for layer in layers]
+    return [_own(graph, _upstream(graph, layer, api, kernels, simd), kernels, simd) for layer in layers]
+
+
+# int8 ops current CMSIS-NN (V.19) has kernels for, which TFLM calls there; the setup's V.12 has none, and edgeq's
+# loops (TFLM's reference arithmetic) run them. --kernels cmsis-nn calls them wherever the headers declare them;
+# edgeq's default only where they take fewer instructions than its loops. Measured on the builder models (QEMU,
+# V.19): arm_maximum_s8 / arm_minimum_s8 on cortex-m55 218 against 853 instructions (same shapes), 1,254 against
+# 1,602 (broadcast), on cortex-m4 1,032 against 972; arm_pad_s8 on cortex-m55 288 against 374 with no channel padded
+# and 195 against 339 padding the channels of one pixel, 1,175 against 307 padding those of 30 pixels (a call per
+# pixel), on cortex-m4 404-3,009 against 325-395;
+# arm_transpose_s8 1,098-1,216 against edgeq's gather's 343-910 on both.
+UPSTREAM = {OpKind.PAD: "arm_pad_s8", OpKind.TRANSPOSE: "arm_transpose_s8", OpKind.MAXIMUM: "arm_maximum_s8",
+            OpKind.MINIMUM: "arm_minimum_s8"}
+
+
+def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer:
+    """The layer on the CMSIS-NN kernel TFLM calls for it, where the headers declare one (UPSTREAM), it takes the
+    layer (int8, rank 4 at most: a TRANSPOSE of rank 5 or 6 stays edgeq's gather) and `kernels` wants it (see
+    UPSTREAM). Dims as TFLM fills them: PAD's and MAXIMUM/MINIMUM's shapes with leading 1s, TRANSPOSE's with
+    trailing ones."""
+    op, function = layer.op, UPSTREAM.get(layer.op.kind)
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if function not in api.declared or x.dtype is not DType.INT8 or len(x.shape) > 4:
+        return layer
+    if kernels != "cmsis-nn":
+        per_pixel = op.kind is OpKind.PAD and (layer.params.before[3] or layer.params.after[3]) \
+            and np.prod(layer.params.input_shape[:3]) > 1           # arm_pad_s8 pads channels pixel by pixel
+        if simd != "mve" or op.kind is OpKind.TRANSPOSE or per_pixel:
+            return layer
+    if op.kind is OpKind.PAD:
+        p = layer.params
+        return replace(layer, call="cmsis_pad", function=function,
+                       dims={"input": p.input_shape, "pre_pad": p.before, "post_pad": p.after})
+    if op.kind is OpKind.TRANSPOSE:
+        perm = graph.tensors[op.inputs[1]].data
+        return replace(layer, call="cmsis_transpose", function=function,
+                       dims={"input": _right_ones(x.shape), "output": _right_ones(y.shape)},
+                       consts={"perm": _const(layer.index, "perm", perm, DType.INT32)})
+    extended = [(1,) * (4 - len(graph.tensors[n].shape)) + tuple(graph.tensors[n].shape) for n in (*op.inputs, y.name)]
+    return replace(layer, call="cmsis_extreme", function=function, broadcast=None,
+                   dims=dict(zip(("input_1", "input_2", "output"), extended)))
+
+
+def _right_ones(shape) -> Dims:
+    return tuple(shape) + (1,) * (4 - len(shape))
 
 
 def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
@@ -390,6 +434,21 @@ def _batch_matmul(graph: Graph, i: int, op: Op, p):
                  consts=consts), None
 
 
+def _svdf(graph: Graph, i: int, op: Op, p: SvdfParams):
+    """SVDF: CMSIS-NN's arm_svdf_state_s16_s8, as TFLM calls it. Its state is a variable tensor, planned in the
+    arena for the whole run (plan.py), so it outlives each invocation; its two int32 scratch buffers (each filter's
+    time sum, each unit's sum) lie one after the other in the layer's scratch."""
+    features, time, bias = (graph.tensors[n] for n in op.inputs[1:4])
+    consts = {role: _const(i, role, t.data, t.dtype) for role, t in
+              (("features", features), ("time", time), ("bias", bias))}
+    dims = {"input": (p.batch, p.input_size, 1, 1), "state": (p.batch, p.filters * p.memory, 1, 1),
+            "weights_feature": (p.filters, p.input_size, 1, 1), "weights_time": (p.filters, p.memory, 1, 1),
+            "bias": (p.units, 1, 1, 1), "output": (p.batch, p.units, 1, 1)}
+    return Layer(i, op, "svdf", "arm_svdf_state_s16_s8", label(DType.INT8, DType.INT8), p, dims=dims, consts=consts,
+                 scratch=4 * p.batch * (p.filters + p.units), macs=p.batch * p.filters * (p.input_size + p.memory)), \
+        None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -445,6 +504,7 @@ _BIND = {
                                                                 # arm_concatenation_* take one input at a time)
     OpKind.RESIZE_NEAREST_NEIGHBOR: _resize,
     OpKind.BATCH_MATMUL: _batch_matmul,
+    OpKind.SVDF: _svdf,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -81,6 +81,19 @@ class FloatGraphBuilder:
         wt, bt = self._tensor(f"{name}/weights", w_ohwi.shape, w_ohwi), self._tensor(f"{name}/bias", b.shape, b)
         return self._op(OpKind.DEPTHWISE_CONV_2D if depthwise else OpKind.CONV_2D, [x, wt, bt], shape, attrs, name)
 
+    def transpose_conv(self, x: str, w_ohwi: np.ndarray, b: np.ndarray | None, stride, padding: Padding,
+                       name: str) -> str:
+        """TRANSPOSE_CONV: each input pixel times the filter [O, H, W, I] added into the output, stride apart; SAME
+        gives input x stride pixels, VALID (input - 1) x stride + kernel."""
+        n, h, w_, _ = self.shape(x)
+        kh, kw = w_ohwi.shape[1:3]
+        out = [d * s if padding is Padding.SAME else (d - 1) * s + k for d, s, k in zip((h, w_), stride, (kh, kw))]
+        if b is None:
+            b = np.zeros(w_ohwi.shape[0], np.float32)
+        wt, bt = self._tensor(f"{name}/weights", w_ohwi.shape, w_ohwi), self._tensor(f"{name}/bias", b.shape, b)
+        return self._op(OpKind.TRANSPOSE_CONV, [x, wt, bt], (n, *out, w_ohwi.shape[0]),
+                        ConvAttrs(stride=tuple(stride), padding=padding), name)
+
     def dense(self, x: str, w_nk: np.ndarray, b: np.ndarray | None, name: str) -> str:
         if b is None:
             b = np.zeros(w_nk.shape[0], np.float32)

@@ -11,13 +11,16 @@ from .types import DType, QParams
 
 @dataclass(eq=False)
 class Tensor:
-    """A value in the graph. `data` is set for constants (weights, biases); activations have none."""
+    """A value in the graph. `data` is set for constants (weights, biases); activations have none. A `variable`
+    (SVDF's state) is an op's memory: no data, zero when the model starts, rewritten in place by the op that reads
+    it and kept from one invocation to the next (TFLite's is_variable tensors)."""
 
     name: str
     shape: tuple[int, ...]
     dtype: DType
     qparams: QParams | None = None
     data: np.ndarray | None = None
+    variable: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -31,6 +34,13 @@ class Tensor:
     def nbytes(self) -> int:
         """Bytes on the device."""
         return self.dtype.nbytes(self.size)
+
+
+def sample_shape(shape) -> tuple[int, ...]:
+    """One sample of a model tensor where samples are stacked on a leading axis (the reference executor, `edgeq
+    run`): a batch-1 tensor [1, *rest] is taken and given as rest, any other shape whole."""
+    shape = tuple(shape)
+    return shape[1:] if shape[:1] == (1,) else shape
 
 
 @dataclass(eq=False)

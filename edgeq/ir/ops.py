@@ -43,6 +43,9 @@ class OpKind(enum.Enum):
     SPACE_TO_DEPTH = "SPACE_TO_DEPTH"          # in [N,H,W,C] -> out [N, H/bs, W/bs, C*bs^2]: its inverse
     BATCH_MATMUL = "BATCH_MATMUL"              # lhs [..., R, D], rhs [..., D, C] (both activations) -> [..., R, C],
                                                # batch axes broadcast; adj_x / adj_y: an operand's last axes swapped
+    SVDF = "SVDF"                              # in [B, I], weights_feature [F, I], weights_time [F, M], bias [F/rank],
+                                               # state [B, F*M] (a variable: the last M feature values of each filter,
+                                               # kept across invocations) -> out [B, F/rank]
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -62,6 +65,10 @@ WEIGHTED = tuple(CHANNEL_AXIS)
 # MEAN's axes, a resize's size, a transpose's permutation):
 # neither activations nor weights, they pass through quantization as they are.
 INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN, OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.TRANSPOSE)
+# Weighted ops whose kernels take int8 weights only (TFLite Micro's TRANSPOSE_CONV): the quantizer never gives them int4
+INT8_WEIGHTS = (OpKind.TRANSPOSE_CONV,)
+# The ops that keep state from one invocation to the next in a variable tensor (their last input)
+STATEFUL = (OpKind.SVDF,)
 # The ops whose output quantization their kernels fix, by type: [0, 1) or [-1, 1) over the type's range (SOFTMAX's is
 # types.SOFTMAX_OUT, by input and output type)
 FIXED_OUT = {OpKind.LOGISTIC: {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)},
@@ -168,6 +175,12 @@ class BatchMatMulAttrs:
 
 
 @dataclass(frozen=True)
+class SvdfAttrs:
+    rank: int                                  # filters summed into each output unit
+    activation: Activation = Activation.NONE   # kept for the file; TFLite Micro's integer kernel applies none
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -205,6 +218,7 @@ ATTRS_OF = {
     OpKind.DEPTH_TO_SPACE: BlockAttrs,
     OpKind.SPACE_TO_DEPTH: BlockAttrs,
     OpKind.BATCH_MATMUL: BatchMatMulAttrs,
+    OpKind.SVDF: SvdfAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

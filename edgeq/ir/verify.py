@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import GraphInvariantError
 from .graph import Graph
-from .ops import ATTRS_OF
+from .ops import ATTRS_OF, STATEFUL
 from .types import DType
 
 
@@ -22,7 +22,13 @@ def verify(graph: Graph) -> Graph:
                 fail(f"constant {name!r} holds {t.data.dtype}, declared {t.dtype.value}")
             if t.dtype is DType.INT4 and (t.data.min(initial=0) < -8 or t.data.max(initial=0) > 7):
                 fail(f"int4 constant {name!r} has values outside [-8, 7]")
-    available = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const}
+        if t.variable and (t.is_const or name in graph.inputs or name in graph.outputs):
+            fail(f"variable {name!r} is {'a constant' if t.is_const else 'a graph input or output'}")
+    variables = {n for n, t in graph.tensors.items() if t.variable}
+    for i, op in enumerate(graph.ops):
+        if any(n in variables for n in op.inputs) and op.kind not in STATEFUL:
+            fail(f"{op.where(i)} reads a variable; only {', '.join(k.value for k in STATEFUL)} keep state")
+    available = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const} | variables
     for n in graph.inputs + graph.outputs:
         if n not in graph.tensors:
             fail(f"graph input/output {n!r} is not a tensor")

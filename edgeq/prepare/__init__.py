@@ -8,9 +8,10 @@ where kernels run, numba (requantize.py); refusals are UnsupportedModelError nam
 """
 from .params import (AddParams, BatchMatMulParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams,
                      LookupParams, MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, Relu6Params,
-                     ReluParams, ResizeParams, SigmoidS16Params, SoftmaxParams, StridedView, prepare_graph, prepare_op)
+                     ReluParams, ResizeParams, SigmoidS16Params, SoftmaxParams, StridedView, SvdfParams, prepare_graph,
+                     prepare_op)
 
 __all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams",
            "LookupParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params",
-           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "prepare_graph",
-           "prepare_op"]
+           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "SvdfParams",
+           "prepare_graph", "prepare_op"]

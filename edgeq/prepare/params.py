@@ -32,14 +32,15 @@ from .pooling import PoolParams, prepare_pool
 from .quantize import QuantizeParams, prepare_quantize
 from .softmax import SoftmaxParams, prepare_softmax
 from .strided_slice import prepare_strided_slice
+from .svdf import SvdfParams, prepare_svdf
 from .transpose import prepare_transpose
 from .transpose_conv import prepare_transpose_conv
 from .view import StridedView
 
 __all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams",
            "LookupParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params",
-           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "prepare_graph",
-           "prepare_op"]
+           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "SvdfParams",
+           "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -77,6 +78,7 @@ _PREPARE = {
     OpKind.DEPTH_TO_SPACE: prepare_depth_space,
     OpKind.SPACE_TO_DEPTH: prepare_depth_space,
     OpKind.BATCH_MATMUL: prepare_batch_matmul,
+    OpKind.SVDF: prepare_svdf,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

@@ -15,7 +15,7 @@ def prepare_transpose_conv(ops: Operands) -> ConvParams:
     x, w, b, y = ops.input(0), ops.input(1), ops.input(2), ops.output
     dtype = ops.activation_dtype()
     check_weights_and_bias(ops, dtype, w, b)
-    ops.require_dtype(w, DType.INT8)
+    ops.require_dtype(w, DType.INT8)                                   # ir.INT8_WEIGHTS
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         ops.fail("transposed convolutions need 4-D NHWC input, filter and output", x)
     if w.shape[3] != x.shape[3] or y.shape[3] != w.shape[0] or (b is not None and b.size != w.shape[0]):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir import WEIGHTED, DType, Graph, OpKind
+from ..ir import INT8_WEIGHTS, WEIGHTED, DType, Graph, OpKind
 from .scheme import A16, PER_CHANNEL, type_sources
 
 # CMSIS-NN function -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
@@ -48,9 +48,16 @@ INSTRUCTIONS = {
     "arm_convolve_s16": (4.6654, 0.00),
     "arm_depthwise_conv_fast_s16": (14.3620, 0.00),
     "arm_fully_connected_s16": (2.3755, 68.57),
+    # edgeq's TRANSPOSE_CONV loop (model.c.j2 transpose_conv; int8 weights only), fitted on the three layers of the
+    # builder model transpose_conv (cortex-m4, QEMU): the 192- and 782-output layers within 2.5 %, the first (6
+    # input channels: the per-tap overhead dominates) 56 % over; its int4 entry is never chosen (LayerCost.int4)
+    "transpose_conv_s8": (12.5125, 34.67),
+    "transpose_conv_s16": (14.0376, 38.21),
 }
 # The kernel that stands in for a layer when no target picked one, or picked one the fit has not seen.
 GENERIC = {(OpKind.CONV_2D, 8): "arm_convolve_s8", (OpKind.CONV_2D, 4): "arm_convolve_s4",
+           (OpKind.TRANSPOSE_CONV, 8): "transpose_conv_s8", (OpKind.TRANSPOSE_CONV, 4): "transpose_conv_s8",
+           (OpKind.TRANSPOSE_CONV, A16): "transpose_conv_s16",
            (OpKind.DEPTHWISE_CONV_2D, 8): "arm_depthwise_conv_3x3_s8",
            (OpKind.DEPTHWISE_CONV_2D, 4): "arm_depthwise_conv_s4_opt",
            (OpKind.FULLY_CONNECTED, 8): "arm_fully_connected_s8", (OpKind.FULLY_CONNECTED, 4): "arm_fully_connected_s4",
@@ -75,6 +82,7 @@ class LayerCost:
     outputs: int
     flash: dict             # precision (8, 4, A16) -> bytes
     instructions: dict      # precision -> instructions per inference
+    int4: bool = True       # whether int4 weights are a choice (not for ir.INT8_WEIGHTS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,7 +143,8 @@ def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict
             per_mac, per_output = instructions.get(f) or instructions[GENERIC[op.kind, b]]
             instr[b] = float(per_mac * macs + per_output * out.size)
         instr[A16] += kernels.after.get(op.name, 0.0) if kernels else 0.0
-        costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr))
+        costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr,
+                               op.kind not in INT8_WEIGHTS))
     return costs
 
 

@@ -48,13 +48,14 @@ def choose_bits(twin: Twin, spec8: QuantSpec, x, y, policy: str, budget: Budget,
     graph, names = twin.graph, [op.name for op in twin.layers]
     costs = layer_costs(graph, kernels)
     timings, a16_graph = {}, graph if allow_a16 else None
+    no_int4 = {c.name for c in costs if not c.int4}          # those layers take int8 weights (ir.INT8_WEIGHTS)
     if policy in UNIFORM:
-        return {n: UNIFORM[policy] for n in names}, {}, {}, timings
+        return {n: 8 if UNIFORM[policy] == 4 and n in no_int4 else UNIFORM[policy] for n in names}, {}, {}, timings
     if policy == "random":
         rng = np.random.default_rng(seed)
         choices = [4, 8, A16] if allow_a16 else [4, 8]
         for _ in range(10_000):
-            bits = {n: int(rng.choice(choices)) for n in names}
+            bits = {n: int(rng.choice([c for c in choices if c != 4 or n not in no_int4])) for n in names}
             if fits(costs, bits, budget, kernels, a16_graph) and (
                     ram_of is None or budget.ram_bytes is None or ram_of(bits) <= budget.ram_bytes):
                 return bits, {}, {}, timings

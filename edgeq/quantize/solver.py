@@ -77,6 +77,8 @@ class Program:
         self.e0 = self.y0 + (n if self.a16 else 0)
         self.v0 = self.e0 + 2 * len(self.edges)
         self.size = self.v0 + len(self.sections)
+        self.upper = np.ones(self.size)                 # x_l = 0 where int4 is no choice (LayerCost.int4)
+        self.upper[[i for i, c in enumerate(costs) if not c.int4]] = 0
         index = {name: i for i, name in enumerate(self.names)}
         self.y = {name: self.y0 + i for name, i in index.items()} if self.a16 else {}
 
@@ -153,7 +155,7 @@ class Program:
 
     def minimise(self, objective: np.ndarray, extra: list[LinearConstraint] = ()):
         return milp(objective, constraints=self.structure + list(extra), integrality=np.ones(self.size),
-                    bounds=Bounds(0, 1))
+                    bounds=Bounds(0, self.upper))
 
     def bits(self, z: np.ndarray) -> dict[str, int]:
         """Precision per layer: 4, 8 or A16."""

@@ -4,6 +4,9 @@ TFLite Micro and with the firmware.
 
 Arrays carry a leading sample axis. A tensor of shape (1, *rest) (a batch-1 model tensor) is fed and returned
 as (N, *rest); any other shape S as (N, *S).
+
+A graph with state (SVDF's variables) takes the N samples as N invocations in order, from zero state at every
+run: what the firmware computes from reset, and tflite-micro from a new interpreter.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ir import Graph, OpKind, Tensor, verify
+from ..ir import Graph, OpKind, Tensor, sample_shape, verify
 from ..passes import lower
 from ..prepare import prepare_graph
 from .add import add, sub
@@ -30,6 +33,7 @@ from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
+from .svdf import svdf
 from .transpose_conv import transpose_conv2d
 from .view import strided_view
 
@@ -60,6 +64,7 @@ KERNELS = {
     OpKind.CONCATENATION: concatenation,
     OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
     OpKind.BATCH_MATMUL: batch_matmul,
+    OpKind.SVDF: svdf,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,
@@ -81,7 +86,7 @@ def _batched(t: Tensor, array) -> np.ndarray:
 
 
 def _unbatched(t: Tensor, a: np.ndarray) -> np.ndarray:
-    return a[:, 0] if tuple(t.shape[:1]) == (1,) else a
+    return a.reshape(len(a), *sample_shape(t.shape))
 
 
 MIN_PIECE = 16       # samples a thread gets at least: below, handing a piece to a thread costs more than it saves
@@ -99,6 +104,9 @@ class Executor:
         self.graph = lower(verify(graph))
         self.params = prepare_graph(self.graph)
         self.chunk, self.threads = chunk, threads
+        self.variables = [t for t in self.graph.tensors.values() if t.variable]
+        if self.variables:                     # invocations in order: one thread, the state carried chunk to chunk
+            self.threads = 1
         self.kernels = {**KERNELS, OpKind.CONV_2D: functools.partial(conv2d, sums=sums),
                         OpKind.DEPTHWISE_CONV_2D: functools.partial(depthwise_conv2d, sums=sums)}
 
@@ -119,9 +127,10 @@ class Executor:
         if len(counts) != 1 or 0 in counts:
             raise ValueError(f"inputs need the same, nonzero number of samples, got {sorted(counts)}")
         n = counts.pop()
+        state = {t.name: np.zeros(t.shape, t.dtype.numpy) for t in self.variables}
         piece = self.chunk if self.threads < 2 or n < 2 * MIN_PIECE else \
             min(self.chunk, max(MIN_PIECE, -(-n // self.threads)))
-        run = lambda s: self._run_chunk([a[s:s + piece] for a in batch], keep)         # noqa: E731
+        run = lambda s: self._run_chunk([a[s:s + piece] for a in batch], keep, state)  # noqa: E731
         if self.threads < 2 or piece >= n:
             chunks = [run(s) for s in range(0, n, piece)]
         else:
@@ -129,11 +138,13 @@ class Executor:
                 chunks = list(pool.map(run, range(0, n, piece)))
         return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
-    def _run_chunk(self, inputs: list[np.ndarray], keep: set[str] | None) -> dict[str, np.ndarray]:
+    def _run_chunk(self, inputs: list[np.ndarray], keep: set[str] | None, state: dict[str, np.ndarray]) \
+            -> dict[str, np.ndarray]:
+        """One chunk of samples through every op; `state` holds the variables, which stateful kernels update."""
         values = dict(zip(self.graph.inputs, inputs))
         for op, params in zip(self.graph.ops, self.params):
-            args = [None if name is None else values[name] if name in values else self.graph.tensors[name].data
-                    for name in op.inputs]
+            args = [None if name is None else values[name] if name in values else
+                    state[name] if name in state else self.graph.tensors[name].data for name in op.inputs]
             out = self.graph.tensors[op.outputs[0]]
             values[out.name] = self.kernels[op.kind](args, params, out).reshape(len(inputs[0]), *out.shape)
         return values if keep is None else {name: values[name] for name in keep}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edgeq import api
+from edgeq.codegen.bindings import UPSTREAM
 from edgeq.frontends.tflite import read_tflite, write_tflite
 from tests.models import (MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model,
                           upstream_cmsis_nn)
@@ -86,3 +87,18 @@ def test_shared_model_on_upstream_cmsis_nn(rel, target, tmp_path, upstream):
     model = shared_model(rel).read_bytes()
     assert_device_matches_tflm(model, [cifar_inputs(read_tflite(model), cifar(8)[0])], target, tmp_path)
     assert api.load_report(tmp_path / target)["cmsis_nn"]["api"] == "V.19.1.0"
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize("name", ["int8_pad", "int8_transpose", "int8_maximum_minimum", "int8_broadcasting",
+                                  "int8_constant_operands"])
+def test_upstream_only_kernels_of_glue_ops(name, target, tmp_path, upstream):
+    """--kernels cmsis-nn on current CMSIS-NN: PAD, TRANSPOSE (rank 1-4), MAXIMUM and MINIMUM run on its int8
+    kernels (arm_pad_s8, arm_transpose_s8, arm_maximum_s8, arm_minimum_s8) as TFLM calls them."""
+    graph = MODELS[name]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=13), target, tmp_path,
+                               kernels="cmsis-nn")
+    expected = {kind.value: function for kind, function in UPSTREAM.items()}
+    rows = [row for row in api.load_report(tmp_path / target)["layers"]
+            if row["op"] in expected and len(row["input_shapes"][0]) <= 4]
+    assert rows and all(row["kernel"] == expected[row["op"]] for row in rows)

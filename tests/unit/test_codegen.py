@@ -231,7 +231,7 @@ def test_every_builder_model_renders(name, simd):
     assert '#include "edgeq_platform.h"' in source
     assert re.findall(r"edgeq_mark\((\w+)\);", source) == [str(i) for i in range(len(g.ops))] + ["EDGEQ_NUM_LAYERS"]
     calls = [l for l in layers if l.function and not l.function.startswith("arm_softmax_s8") and l.call in
-             ("conv", "dw_conv", "fc", "pool", "add", "mul", "softmax")]
+             ("conv", "dw_conv", "fc", "pool", "add", "mul", "softmax", "svdf")]
     assert re.findall(r"return ([1-9]\d*);", source) == [str(l.index + 1) for l in calls]
 
 

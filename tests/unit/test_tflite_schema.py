@@ -28,7 +28,8 @@ def test_enums_match_schema():
     assert {t.name: t.value for t in schema.TensorType} == theirs
     unions = _enum(tfl.BuiltinOptions)
     names = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions", "POOL_2D": "Pool2DOptions",
-             "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions", "ADD": "AddOptions",
+             "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions",
+             "SVDF": "SVDFOptions", "ADD": "AddOptions",
              "RESHAPE": "ReshapeOptions", "LEAKY_RELU": "LeakyReluOptions", "PAD": "PadOptions", "SUB": "SubOptions",
              "STRIDED_SLICE": "StridedSliceOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
              "MAXIMUM_MINIMUM": "MaximumMinimumOptions", "REDUCER": "ReducerOptions",
@@ -42,6 +43,8 @@ def test_enums_match_schema():
 
 # every declared options field set to a non-default value, and the tflite-micro attribute that holds it
 _OPTIONS = {
+    schema.Options.SVDF: ({"rank": 2, "fused_activation_function": 1, "asymmetric_quantize_inputs": True},
+                          ["rank", "fusedActivationFunction", "asymmetricQuantizeInputs"]),
     schema.Options.CONV_2D: ({"padding": 1, "stride_w": 2, "stride_h": 3, "fused_activation_function": 3,
                               "dilation_w_factor": 4, "dilation_h_factor": 5},
                              ["padding", "strideW", "strideH", "fusedActivationFunction", "dilationWFactor",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs,
-                   NoAttrs, OpKind, Padding, PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, ConcatAttrs,
-                   MeanAttrs)
+                   NoAttrs, OpKind, Padding, PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs,
+                   ConcatAttrs, MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -56,6 +56,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.DEPTH_TO_SPACE, Options.DEPTH_TO_SPACE, 1, 1, 1),
     OpDef(OpKind.SPACE_TO_DEPTH, Options.SPACE_TO_DEPTH, 1, 1, 1),
     OpDef(OpKind.BATCH_MATMUL, Options.BATCH_MATMUL, 2, 2, 2),
+    OpDef(OpKind.SVDF, Options.SVDF, 5, 5, 5),          # TFLite Micro reads the bias: required here
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -105,6 +106,10 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
         return MeanAttrs(keep_dims=bool(o["keep_dims"]))
     if kind is OpKind.BATCH_MATMUL:
         return BatchMatMulAttrs(adj_x=bool(o["adj_x"]), adj_y=bool(o["adj_y"]))
+    if kind is OpKind.SVDF:
+        if o["rank"] < 1:
+            raise ModelFormatError(f"{where}: SVDF rank {o['rank']}; it must be at least 1")
+        return SvdfAttrs(rank=o["rank"], activation=_activation(o, where))
     if kind in (OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH):
         if o["block_size"] < 1:
             raise ModelFormatError(f"{where}: block size {o['block_size']}; it must be at least 1")
@@ -168,6 +173,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"block_size": attrs.block_size}
     if kind is OpKind.BATCH_MATMUL:
         return {"adj_x": attrs.adj_x, "adj_y": attrs.adj_y}
+    if kind is OpKind.SVDF:
+        return {"rank": attrs.rank, "fused_activation_function": act[attrs.activation]}
     if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
         return {"align_corners": attrs.align_corners, "half_pixel_centers": attrs.half_pixel_centers}
     if kind is OpKind.STRIDED_SLICE:

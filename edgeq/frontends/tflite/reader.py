@@ -163,15 +163,19 @@ class _Reader:
         if t.type not in DTYPE_OF:
             raise UnsupportedModelError(f"{here}: element type {type_name(t.type)} is not supported "
                                         "(int8, int16, int4, int32, int64 and float32 are)")
-        if t.sparse or t.is_variable:
-            raise UnsupportedModelError(f"{here}: {'sparse' if t.sparse else 'variable'} tensors are not supported")
+        if t.sparse:
+            raise UnsupportedModelError(f"{here}: sparse tensors are not supported")
         if any(d < 1 for d in t.shape):
             raise UnsupportedModelError(f"{here}: dynamic or empty dimensions are not supported")
         if math.prod(t.shape) > _MAX_ELEMENTS:
             raise ModelFormatError(f"{here}: {math.prod(t.shape)} elements is more than a model can hold")
         dtype = DTYPE_OF[t.type]
-        return Tensor(name=name, shape=tuple(t.shape), dtype=dtype, qparams=_qparams(t, here),
-                      data=self._data(t, dtype, here))
+        data = self._data(t, dtype, here)
+        if t.is_variable and data is not None:
+            raise UnsupportedModelError(f"{here}: a variable tensor with initial data is not supported "
+                                        "(TFLite Micro starts every variable at zero)")
+        return Tensor(name=name, shape=tuple(t.shape), dtype=dtype, qparams=_qparams(t, here), data=data,
+                      variable=t.is_variable)
 
     def _data(self, t: schema.Tensor, dtype, here: str) -> np.ndarray | None:
         if not 0 <= t.buffer < len(self.model.buffers):
@@ -245,7 +249,7 @@ def _output_shape(shape: Tensor, output: str, dims, where: str):
 
 def _check_order(ops: list[Op], inputs: list[str], outputs: list[str], tensors: dict[str, Tensor], source: str):
     """Each op reads only values that exist by then and writes a fresh one; the file's op order is the run order."""
-    ready = set(inputs) | {n for n, t in tensors.items() if t.is_const}
+    ready = set(inputs) | {n for n, t in tensors.items() if t.is_const or t.variable}
     for i, op in enumerate(ops):
         for n in op.inputs:
             if n is not None and n not in ready:

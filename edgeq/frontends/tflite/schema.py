@@ -76,6 +76,7 @@ class Options(enum.IntEnum):
     CONV_2D = 1
     DEPTHWISE_CONV_2D = 2
     POOL_2D = 5
+    SVDF = 6
     FULLY_CONNECTED = 8
     SOFTMAX = 9
     SPACE_TO_DEPTH = 19
@@ -122,6 +123,8 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
                               ("keep_num_dims", 2, "bool", False),
                               ("asymmetric_quantize_inputs", 3, "bool", False)),
     Options.SOFTMAX: (("beta", 0, "f32", 0.0),),
+    Options.SVDF: (("rank", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0),
+                   ("asymmetric_quantize_inputs", 2, "bool", False)),
     Options.CONCATENATION: (("axis", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0)),
     Options.ADD: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),

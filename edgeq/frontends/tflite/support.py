@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, WEIGHT_TYPES,
-                   WEIGHTED, DType, OpKind, Padding, Tensor)
+from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, STATEFUL,
+                   WEIGHT_TYPES, WEIGHTED, DType, OpKind, Padding, Tensor)
 from ...prepare.qmath import out_size
 from ...prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -25,6 +25,11 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
     """Raise UnsupportedModelError unless edgeq has a kernel for this op at these types and shapes."""
     fail = _failing(where)
     x = ins[0]
+    for t in ins:
+        if t is not None and t.variable and not (kind in STATEFUL and t is ins[-1]):
+            fail(t, "is a variable (state kept across invocations); only SVDF's state input may be one")
+    if kind is OpKind.SVDF:
+        return _svdf(ins, out, where, fail)
     if kind is OpKind.QUANTIZE:
         if not (x.dtype is DType.FLOAT32 and x.name in graph_inputs or {x.dtype, out.dtype} == set(ACTIVATION_TYPES)):
             fail(x, "is neither a float32 graph input nor int8 -> int16 or back: QUANTIZE is supported at the "
@@ -141,6 +146,36 @@ def _shapes(kind: OpKind, ins: list[Tensor | None], out: Tensor, fail):
             fail(out, f"is not input {list(x.shape)} padded by {pads.data.tolist()}")
 
 
+def _svdf(ins: list[Tensor | None], out: Tensor, where: str, fail):
+    """TFLite Micro's integer SVDF with int16 state: int8 input [B, I] and output [B, units], int8 feature weights
+    [F, I], int16 time weights [F, M], int32 bias, an int16 variable [B, F * M] as the state (zero point 0: neither
+    TFLM's int16 kernel nor CMSIS-NN's reads one)."""
+    x, features, time, bias, state = ins
+    for t in (x, out):
+        _activation(t, fail)
+        if t.dtype is not DType.INT8:
+            fail(t, "is not int8; TFLite Micro's integer SVDF takes int8 input and output")
+    if len(x.shape) != 2 or len(out.shape) != 2 or out.shape[0] != x.shape[0]:
+        fail(out, f"and input {list(x.shape)} must be [batch, units] and [batch, input size]")
+    for t, dtype, what in ((features, DType.INT8, "feature weights [filters, input size]"),
+                           (time, DType.INT16, "time weights [filters, memory]"), (bias, DType.INT32, "bias")):
+        if t is None or not t.is_const or t.dtype is not dtype or t.qparams is None or t.qparams.per_channel:
+            name = "a missing tensor" if t is None else describe(t)
+            raise UnsupportedModelError(f"{where}: {name} must be constant "
+                                        f"{dtype.value} {what} quantized per tensor (edgeq's SVDF keeps int16 state;"
+                                        " int8 time weights and state are not supported)")
+    if len(features.shape) != 2 or features.shape[1] != x.shape[1]:
+        fail(features, f"is not [filters, {x.shape[1]}]")
+    if len(time.shape) != 2 or time.shape[0] != features.shape[0]:
+        fail(time, f"is not [{features.shape[0]} filters, memory]")
+    if bias.shape != (out.shape[1],):
+        fail(bias, f"is not [{out.shape[1]}] (one per unit)")
+    if not state.variable or state.dtype is not DType.INT16 or state.qparams is None or state.qparams.per_channel \
+            or state.qparams.zp != 0 or state.shape != (x.shape[0], features.shape[0] * time.shape[1]):
+        fail(state, f"must be an int16 variable [{x.shape[0]}, {features.shape[0] * time.shape[1]}] quantized per "
+                    "tensor with zero point 0 (the state: each filter's last memory-size features)")
+
+
 def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
     x, indices = ins[0], ins[1:]
     for t, what in zip(indices, ("begin", "end", "strides")):
@@ -189,6 +224,9 @@ def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, w
         _concatenation(ins, out, attrs.axis, _failing(where))
     if kind is OpKind.MEAN:
         _mean(ins, out, attrs.keep_dims, _failing(where))
+    if kind is OpKind.SVDF and ins[1].shape[0] != attrs.rank * out.shape[1]:
+        _failing(where)(out, f"has {out.shape[1]} units; {ins[1].shape[0]} filters of rank {attrs.rank} make "
+                             f"{ins[1].shape[0] / attrs.rank:g}")
     if kind not in SPATIAL:
         return
     x = ins[0]

@@ -46,7 +46,7 @@ class _Writer:
         quant = None if q is None else schema.Quantization(scale=q.scale, zero_point=q.zero_point,
                                                            quantized_dimension=q.axis)
         self.tensors.append(schema.Tensor(shape=t.shape, type=TYPE_OF[t.dtype], buffer=buffer, name=t.name,
-                                          quantization=quant))
+                                          quantization=quant, is_variable=t.variable))
         self.index[t.name] = len(self.tensors) - 1
         return self.index[t.name]
 

@@ -1,7 +1,8 @@
 """nn.Module → float IR via torch.fx: BatchNorm folded into the conv before it, ReLU/ReLU6 fused into their
 producer, NCHW flattening turned into the IR's NHWC order (the next Linear's columns are permuted to match).
 
-Supported: Conv2d (groups 1, or depthwise: groups == in_channels), Linear, BatchNorm2d after a conv,
+Supported: Conv2d (groups 1, or depthwise: groups == in_channels), ConvTranspose2d (VALID or SAME, see
+_transpose_conv), Linear, BatchNorm2d after a conv,
 ReLU/ReLU6, MaxPool2d/AvgPool2d (no padding), AdaptiveAvgPool2d(1), residual add, flatten/view/reshape,
 softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), torch.cat, Dropout/Identity (inference: no-ops).
 Padding must be one TFLite can express: 0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises
@@ -138,6 +139,8 @@ class _Converter:
         x, name = self._in(node), str(node.target)
         if isinstance(m, nn.Conv2d):
             return self._conv(node, m, x, name)
+        if isinstance(m, nn.ConvTranspose2d):
+            return self._transpose_conv(node, m, x, name)
         if isinstance(m, nn.BatchNorm2d):
             gamma = _np(m.weight if m.affine else torch.ones_like(m.running_mean))
             return self.b.fold_batchnorm(x, gamma, _np(m.bias) if m.affine else 0.0, _np(m.running_mean),
@@ -235,6 +238,26 @@ class _Converter:
         w = np.transpose(w, NHWC)                          # [O, kh, kw, I/g]
         return self.b.conv(x, w, None if m.bias is None else _np(m.bias), stride, self._padding(node, m, k, stride),
                            name, depthwise=depthwise)
+
+    def _transpose_conv(self, node, m: nn.ConvTranspose2d, x: str, name: str) -> str:
+        """nn.ConvTranspose2d as TRANSPOSE_CONV. torch crops `padding` off both ends of the full output ((in - 1) x
+        stride + kernel) and adds `output_padding` at the end; TFLite's VALID crops nothing and SAME (output in x
+        stride) crops (kernel - stride) / 2 from each end, so padding 0 is VALID and padding (kernel - stride) / 2,
+        kernel - stride even, is SAME. torch's weight [in, out, kh, kw] is TFLite's filter [out, kh, kw, in] (both
+        scatter each input pixel, no flip)."""
+        k, stride, pad = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
+        if m.groups != 1 or _pair(m.dilation) != (1, 1) or _pair(m.output_padding) != (0, 0) \
+                or m.padding_mode != "zeros":
+            self.fail(node, "grouped, dilated or output-padded transposed convolutions are not supported")
+        if pad == (0, 0):
+            padding = Padding.VALID
+        elif all(kk >= s and (kk - s) % 2 == 0 and p == (kk - s) // 2 for kk, s, p in zip(k, stride, pad)):
+            padding = Padding.SAME
+        else:
+            self.fail(node, f"padding={m.padding} with kernel {k} and stride {stride} is neither TFLite VALID "
+                            "(padding 0) nor SAME (padding (kernel - stride) / 2, kernel - stride even)")
+        w = np.transpose(_np(m.weight), (1, 2, 3, 0))                    # [in, out, kh, kw] -> [out, kh, kw, in]
+        return self.b.transpose_conv(x, w, None if m.bias is None else _np(m.bias), stride, padding, name)
 
     def _padding(self, node, m: nn.Conv2d, k, stride) -> Padding:
         if m.padding == "same":
