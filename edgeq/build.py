@@ -106,7 +106,8 @@ def build_project(project_dir: Path, *, stack_bytes: int | None = None) -> Build
     cmsis_nn = find_cmsis_nn()
     library_dir = cmsis_nn_build_dir(target, cmsis_nn)
     library_dir.mkdir(parents=True, exist_ok=True)
-    args = [f"CMSIS_NN_PATH={cmsis_nn.path}", f"CMSIS_NN_BUILD={library_dir}"]
+    args = [f"CMSIS_NN_PATH={cmsis_nn.path}", f"CMSIS_NN_BUILD={library_dir}",
+            f"CMSIS_NN_API={' '.join(cmsis_nn.api.defines())}"]
     args += [f"STACK_BYTES={stack_bytes}"] if stack_bytes else []
     with open(library_dir / ".lock", "w") as lock:   # one builder per shared library at a time
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -31,6 +31,7 @@ class Api:
     one_by_n_sized_by_params: bool  # arm_convolve_1_x_n_s8_get_buffer_size(conv params, input, filter, output)
     declared: frozenset[str]  # which of OPTIONAL_FUNCTIONS the headers declare
     helium_s4_depthwise: bool  # arm_depthwise_conv_s4_opt has a Helium path (its source tests ARM_MATH_MVEI)
+    mat_mult_row_offset: bool  # arm_nn_mat_mult_nt_t_s8 takes the output's row_address_offset (edgeq_conv_s8_mve)
 
     def defines(self) -> tuple[str, ...]:
         """The flags as C macros (-DEDGEQ_S16_BIAS_STRUCT..., -DEDGEQ_HAS_ARM_CONVOLVE_EVEN_S4...), for C that
@@ -54,6 +55,7 @@ def read_api(root: Path) -> Api:
     """The Api of the CMSIS-NN checkout at root (Include/, Source/); read once per checkout, as its tree hash."""
     text = (root / "Include" / "arm_nnfunctions.h").read_text()
     header = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    support = re.sub(r"/\*.*?\*/", "", (root / "Include" / "arm_nnsupportfunctions.h").read_text(), flags=re.S)
     revision = re.search(r"\$Revision:\s*(V[\d.]+)", text)
     s4_depthwise = root / "Source" / "ConvolutionFunctions" / "arm_depthwise_conv_s4_opt.c"
     return Api(revision=revision.group(1) if revision else "unknown",
@@ -62,7 +64,8 @@ def read_api(root: Path) -> Api:
                folded_kernel_sums="lhs_offset" in _prototype(header, "arm_vector_sum_s8"),
                one_by_n_sized_by_params="conv_params" in _prototype(header, "arm_convolve_1_x_n_s8_get_buffer_size"),
                declared=frozenset(f for f in OPTIONAL_FUNCTIONS if _prototype(header, f)),
-               helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text())
+               helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text(),
+               mat_mult_row_offset="row_address_offset" in _prototype(support, "arm_nn_mat_mult_nt_t_s8"))
 
 
 @dataclass(frozen=True)

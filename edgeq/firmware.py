@@ -1,5 +1,6 @@
 """The files that turn a model.c/model.h into a firmware project plain `make` builds: the package's firmware/
-sources and a config.mk naming the target's flags (from edgeq.targets, the one table of them) and CMSIS-NN.
+sources and a config.mk naming the target's flags (from edgeq.targets, the one table of them) and CMSIS-NN (its path
+and, as -D flags, the API generation its headers declare: cmsis_nn.Api).
 The code generator writes them into new projects; edgeq.build.stage_firmware around hand-written models."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def config_mk(target_name: str) -> str:
         f"CPU_FLAGS := {' '.join(target.cpu_flags)}",
         f"LINKER_SCRIPT := {target.linker_script}",
         f"CMSIS_NN_PATH := {find_cmsis_nn().path}",
+        f"CMSIS_NN_API := {' '.join(find_cmsis_nn().api.defines())}",
         "",
     ])
 

@@ -112,7 +112,7 @@ def target_library(target: str) -> KernelCode:
                       {k: v for p in parts for k, v in p.symbols.items()})
 
 
-EDGEQ_KERNELS = ("edgeq_conv_s8.c",)                 # firmware/ sources of edgeq's own kernels
+EDGEQ_KERNELS = ("edgeq_conv_s8.c", "edgeq_conv_mve.c")  # firmware/ sources of edgeq's own kernels
 
 
 def _edgeq_kernels(target: str, build: Path) -> list[Path]:
@@ -124,10 +124,10 @@ def _edgeq_kernels(target: str, build: Path) -> list[Path]:
     from .targets import get_target
     objects = []
     for src in (data_dir("firmware") / name for name in EDGEQ_KERNELS):
-        obj = build / f"{src.stem}-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}.o"
+        obj = build / f"{src.stem}-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}.o"     # build: per checkout
         if not obj.is_file():
             flags = [*get_target(target).cpu_flags, "-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections",
-                     f"-I{find_cmsis_nn().path / 'Include'}", f"-I{src.parent}"]
+                     f"-I{find_cmsis_nn().path / 'Include'}", f"-I{src.parent}", *find_cmsis_nn().api.defines()]
             try:
                 subprocess.run(["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", f"{obj}.tmp"], capture_output=True,
                                text=True, check=True)

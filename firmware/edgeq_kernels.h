@@ -41,6 +41,17 @@ void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch);
 
+/* CONV_2D for Cortex-M with Helium (M55), undilated, in place of arm_convolve_s8 (the same arguments, the same
+ * scratch and the same outputs): each filter row inside the input copied into the receptive field in one call where
+ * CMSIS-NN copies tap by tap, then CMSIS-NN's own matrix product. Writes each group of four output pixels only after
+ * reading their receptive fields, as arm_convolve_s8 does. */
+arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                      const cmsis_nn_per_channel_quant_params *quant_params,
+                                      const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                      const cmsis_nn_dims *filter_dims, const int8_t *filter_data,
+                                      const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+                                      const cmsis_nn_dims *output_dims, int8_t *output_data);
+
 /* One int8 ADD of two tensors of one shape (TFLM's rescaling: edgeq/prepare/add.py). */
 typedef struct {
     int32_t size;

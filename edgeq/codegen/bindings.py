@@ -37,7 +37,7 @@ REQUANTIZE = "arm_nn_requantize"
 # over output channels outside the pixels (they reread the whole input after writing), depthwise kernels are
 # unchecked.
 OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2, "edgeq_conv_s8_dsp": 2,
-                 "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2}
+                 "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2, "edgeq_conv_s8_mve": 4}
 # Which kernels run the layers: "edgeq" (the default) edgeq's own where they take fewer instructions than the
 # CMSIS-NN kernel TFLite Micro calls at the same flash and arena (codegen.plan_graph reverts a layer whose scratch
 # would grow the arena); "edgeq-wide" also those that take fewer still with their
@@ -184,6 +184,9 @@ def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
     if layer.function == "arm_elementwise_add_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "dsp" \
             and graph.tensors[layer.op.outputs[0]].size >= ADD_TABLE_ELEMENTS:
         return replace(layer, call="edgeq_add", function="edgeq_add_s8", scratch=ADD_TABLE_BYTES, cmsis_nn=layer)
+    if layer.function == "arm_convolve_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "mve" \
+            and layer.params.dilation == (1, 1):
+        return replace(layer, function="edgeq_conv_s8_mve", upscale_dims=False, cmsis_nn=layer)
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
     taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
     if own and layer.dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):

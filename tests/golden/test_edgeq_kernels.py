@@ -1,7 +1,8 @@
 """edgeq's own kernels (firmware/edgeq_kernels.h) equal tflite-micro byte for byte in QEMU, on the layers that stress
 them: input channels not a multiple of 4 (the int8 field path) and a depth not one of 4, an odd number of output
 channels and of output pixels (the last pair is one), a single output channel, dilation, strides, both paddings,
-per-tensor weights; the builder models and the shared models (each kernel choice: --kernels)."""
+per-tensor weights; the builder models and the shared models (each kernel choice: --kernels). On cortex-m55,
+edgeq_conv_s8_mve with both CMSIS-NN generations (its product is CMSIS-NN's, whose signature they change)."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,8 @@ from edgeq.frontends.tflite import read_tflite, write_tflite
 from edgeq.ir import Activation, DType, Padding
 from tests.golden.test_emulated_vs_tflm import assert_device_matches_tflm
 from tests.golden.test_reference_vs_tflm import conv
-from tests.models import MODELS, SHARED_TFLITE, cifar, cifar_inputs, random_inputs, shared_model
+from tests.models import (MODELS, SHARED_TFLITE, cifar, cifar_inputs, random_inputs, shared_model,
+                          upstream_cmsis_nn)
 
 VALID = Padding.VALID
 LAYERS = {
@@ -54,3 +56,16 @@ def test_builder_model_wide(name, tmp_path):
 def test_shared_model(rel, kernels, tmp_path):
     model = shared_model(rel).read_bytes()
     assert_device_matches_tflm(model, [cifar_inputs(read_tflite(model), cifar(4)[0])], "cortex-m4", tmp_path, kernels)
+
+
+@pytest.mark.parametrize("generation", ["setup", "upstream"])
+@pytest.mark.parametrize("case", [c for c in sorted(LAYERS) if not c.startswith("int4")])
+def test_layer_on_helium(case, generation, tmp_path, monkeypatch):
+    """Undilated int8 convolutions run as edgeq_conv_s8_mve (receptive fields by whole filter rows where they lie
+    inside the input, by taps at its edges), dilated ones stay on arm_convolve_s8."""
+    if generation == "upstream":
+        monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
+    graph = LAYERS[case]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path)
+    kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
+    assert kernel == ("arm_convolve_s8" if case.startswith("dilated") else "edgeq_conv_s8_mve")

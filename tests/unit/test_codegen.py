@@ -120,8 +120,11 @@ def test_the_two_cmsis_nn_generations_are_read_from_their_headers():
     setup = find_cmsis_nn().api if "CMSIS_NN_PATH" not in os.environ else read_api(cache_dir() / "cmsis-nn")
     upstream = read_api(upstream_cmsis_nn())
     assert (setup.revision, upstream.revision) == ("V.12.5.1", "V.19.1.0")
-    assert not (setup.s16_bias_struct or setup.conv_upscale_dims or setup.folded_kernel_sums)
-    assert upstream.s16_bias_struct and upstream.conv_upscale_dims and upstream.folded_kernel_sums
+    assert not (setup.s16_bias_struct or setup.conv_upscale_dims or setup.folded_kernel_sums
+                or setup.mat_mult_row_offset)
+    assert upstream.s16_bias_struct and upstream.conv_upscale_dims and upstream.folded_kernel_sums \
+        and upstream.mat_mult_row_offset
+    assert {"arm_pad_s8", "arm_maximum_s8"} <= upstream.declared and not {"arm_pad_s8", "arm_maximum_s8"} & setup.declared
     assert "arm_convolve_fast_s16" in setup.declared and "arm_convolve_fast_s16" not in upstream.declared
     assert "-DEDGEQ_S16_BIAS_STRUCT" in upstream.defines() and "-DEDGEQ_S16_BIAS_STRUCT" not in setup.defines()
 
@@ -327,11 +330,12 @@ def resnet8_kernels(conv: str, adds: list[str]) -> list[str]:
     ("cortex-m4", "edgeq", "edgeq_conv_s8_dsp", [CMSIS_ADD, EDGEQ_ADD, EDGEQ_ADD]),
     ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp", [EDGEQ_ADD] * 3),
     ("cortex-m4", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3),
-    ("cortex-m55", "edgeq", "arm_convolve_s8", [CMSIS_ADD] * 3)])
+    ("cortex-m55", "edgeq", "edgeq_conv_s8_mve", [CMSIS_ADD] * 3),
+    ("cortex-m55", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3)])
 def test_resnet8_project(tmp_path, target, kernels, conv, adds):
-    """edgeq's own convolution replaces arm_convolve_s8 on the DSP targets unless told not to (Helium has none);
-    its ADD runs where its tables' scratch leaves the arena as it is (the first ADD is at the peak), or everywhere
-    with edgeq-wide."""
+    """edgeq's own convolution replaces arm_convolve_s8 unless told not to (on Helium its receptive-field copies
+    around CMSIS-NN's product); its ADD runs on the DSP targets where its tables' scratch leaves the arena as it is
+    (the first ADD is at the peak), or everywhere with edgeq-wide."""
     g = read_tflite(shared_model("mlperf_tiny/ic_resnet8_int8.tflite"))
     info = generate_project(g, target, tmp_path / "r8", kernels=kernels)
     assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv, adds)
