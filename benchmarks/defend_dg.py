@@ -14,6 +14,8 @@ evaluates the undefended model.
     .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at,sat,ens_at,distillation --samples 100 --device cuda
     .venv/bin/python benchmarks/defend_dg.py --defenses pgd_at,sat --attacks cw_l2,deepfool,square_linf,boundary \
         --attack-samples 200 --budget-s 1800
+    .venv/bin/python benchmarks/defend_dg.py --defenses "" --attacks cw_l2,deepfool,square_linf \
+        --input-defenses feature_squeezing,pixel_defend --pixelcnn out/pixelcnn_cifar/pixelcnn.pt
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def evaluate(name: str, float_model, train: tuple, test: tuple, args, log) -> di
                            budget_s=args.budget_s, chunk=args.attack_chunk,
                            defenses=args.input_defenses.split(",") if defended else None,
                            defense_data=train if defended else None,
+                           defense_params={"pixel_defend": {"pixelcnn": str(args.pixelcnn)}} if args.pixelcnn else None,
                            **{**common, "recheck_rate": args.attack_recheck})
         row["attacks"] = {run["key"]: {"samples": run["samples_done"], "status": run["status"],
                                        "elapsed_s": run["elapsed_s"], "queries": run["queries"],
@@ -156,6 +159,8 @@ def main() -> None:
                    "re-run in QEMU (black-box attacks ask thousands of queries per image; QEMU answers ~13 a second)")
     p.add_argument("--input-defenses", default="feature_squeezing",
                    help="input defenses scored on the undefended model's runs of --attacks (empty: none)")
+    p.add_argument("--pixelcnn", type=Path, default=None, help="the PixelCNN --input-defenses pixel_defend purifies "
+                   "with (benchmarks/pixelcnn_cifar.py writes one)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 leaves a core for other work)")
     p.add_argument("--out", type=Path, default=Path("out/bench/defend_dg"))

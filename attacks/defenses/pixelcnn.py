@@ -134,7 +134,8 @@ def footprint(model: PixelCNN, shape: tuple[int, int, int]) -> dict:
 
 
 class PixelCNNTraining:
-    """Maximum likelihood (cross-entropy per subpixel, Adam) as a train.Trainer."""
+    """Maximum likelihood (cross-entropy per subpixel, Adam) as a train.Trainer: the rate params["lr"] times
+    params["lr_decay"] per epoch, the gradient norm clipped to params["clip_norm"] when set."""
 
     def __init__(self, net: PixelCNN, params: dict, device: str):
         self.net, self.params, self.device = net, params, device
@@ -145,12 +146,16 @@ class PixelCNNTraining:
     def epoch(self, index: int, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
         total, seen = 0.0, 0
+        for group in self.optimizer.param_groups:      # a function of the epoch alone, so a resumed run agrees
+            group["lr"] = self.params["lr"] * self.params["lr_decay"] ** index
         self.net.train()
         for idx in np.array_split(order, max(1, len(order) // int(self.params["batch_size"]))):
             xb = torch.as_tensor(np.asarray(x[idx], np.float32), device=self.device)
             loss = nll(self.net, xb)
             self.optimizer.zero_grad()
             loss.backward()
+            if self.params["clip_norm"] is not None:
+                nn.utils.clip_grad_norm_(self.net.parameters(), self.params["clip_norm"])
             self.optimizer.step()
             total += loss.item() * len(idx)
             seen += len(idx)

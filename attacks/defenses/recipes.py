@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from edgeq.errors import EdgeqError
 
 COMMON = {"epochs": 1, "batch_size": 32, "lr": 0.01, "train_samples": None,   # train_samples None: all
-          "clip_norm": None}                    # SGD's gradient norm clipped to this (None: not clipped)
+          "clip_norm": None}                    # the gradient norm clipped to this before each step (None: not clipped)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ DEFENSES: dict[str, Defense] = {d.name: d for d in [
     # the same network, 10 epochs on 4000 images: 190-350 s an epoch on 2 loaded cores, 35-45 min in all
     # (benchmarks/pixelcnn_cifar.py); the study's recipe would take ~55-65 h there.
     Defense("pixel_defend", "input",
-            {**COMMON, "epochs": 75, "batch_size": 32, "lr": 3e-3, "blocks": 4, "hidden": 64, "eps": 38},
+            {**COMMON, "epochs": 75, "batch_size": 32, "lr": 3e-3, "lr_decay": 1.0, "blocks": 4, "hidden": 64,
+             "eps": 38},
             {"epochs": 10, "train_samples": 4000},
             "ART PixelDefend: each subpixel moved, within eps of 255, to its most likely value under a PixelCNN "
             "(masked convolutions, residual blocks, 256-way softmax) edgeq trains on the training images, Adam"),
