@@ -141,8 +141,8 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
 # V.19): arm_maximum_s8 / arm_minimum_s8 on cortex-m55 218 against 853 instructions (same shapes), 1,254 against
 # 1,602 (broadcast), on cortex-m4 1,032 against 972; arm_pad_s8 on cortex-m55 288 against 374 with no channel padded
 # and 195 against 339 padding the channels of one pixel, 1,175 against 307 padding those of 30 pixels (a call per
-# pixel), on cortex-m4 404-3,009 against 325-395;
-# arm_transpose_s8 1,098-1,216 against edgeq's gather's 343-910 on both.
+# pixel), on cortex-m4 404-3,009 against 325-395; arm_transpose_s8 1,098-1,216 against edgeq's gather's 343-910 on
+# both.
 UPSTREAM = {OpKind.PAD: "arm_pad_s8", OpKind.TRANSPOSE: "arm_transpose_s8", OpKind.MAXIMUM: "arm_maximum_s8",
             OpKind.MINIMUM: "arm_minimum_s8"}
 
@@ -170,7 +170,8 @@ def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> 
         return replace(layer, call="cmsis_transpose", function=function,
                        dims={"input": _right_ones(x.shape), "output": _right_ones(y.shape)},
                        consts={"perm": _const(layer.index, "perm", perm, DType.INT32)})
-    extended = [(1,) * (4 - len(graph.tensors[n].shape)) + tuple(graph.tensors[n].shape) for n in (*op.inputs, y.name)]
+    shapes = [tuple(graph.tensors[n].shape) for n in (*op.inputs, y.name)]
+    extended = [(1,) * (4 - len(shape)) + shape for shape in shapes]
     return replace(layer, call="cmsis_extreme", function=function, broadcast=None,
                    dims=dict(zip(("input_1", "input_2", "output"), extended)))
 

@@ -124,7 +124,8 @@ def test_the_two_cmsis_nn_generations_are_read_from_their_headers():
                 or setup.mat_mult_row_offset)
     assert upstream.s16_bias_struct and upstream.conv_upscale_dims and upstream.folded_kernel_sums \
         and upstream.mat_mult_row_offset
-    assert {"arm_pad_s8", "arm_maximum_s8"} <= upstream.declared and not {"arm_pad_s8", "arm_maximum_s8"} & setup.declared
+    glue = {"arm_pad_s8", "arm_maximum_s8", "arm_minimum_s8"}
+    assert glue <= upstream.declared and not glue & setup.declared
     assert "arm_convolve_fast_s16" in setup.declared and "arm_convolve_fast_s16" not in upstream.declared
     assert "-DEDGEQ_S16_BIAS_STRUCT" in upstream.defines() and "-DEDGEQ_S16_BIAS_STRUCT" not in setup.defines()
 
