@@ -5,9 +5,12 @@ from the float model, crops and flips), evaluated by the integer reference execu
 on the .tflite as written, on the exact first 1000 CIFAR-10 test images. First it times the policy search: each
 sensitivity metric, then the ILP.
 
-Needs ../shared. CPU budget: calibration on 1000 and QAT on --train JPEG training images for --epochs.
+With --firmware TARGET each policy's model is also compiled for TARGET (edgeq's default kernels) and its whole
+flash (code + weights, the kernels each precision links included) printed beside int8's.
+
+Needs ../shared. CPU budget: calibration on 1000 and QAT on --train JPEG training images for --epochs (0: none).
 Usage: .venv/bin/python benchmarks/quantize_resnet8.py [--policy hawq] [--train 4000] [--epochs 3] [--seeds 1,2,3]
-       [--runs int8,mixed,int4,random,kure]
+       [--runs int8,mixed,int4,random,kure] [--firmware cortex-m4]
 """
 from __future__ import annotations
 
@@ -50,6 +53,17 @@ def accuracy(q, x_test, y_test) -> float:
     return float(np.mean(Executor(q).run([xi])[0].reshape(len(xi), -1).argmax(1) == y_test))
 
 
+def firmware_flash(q, target: str) -> str:
+    """The model compiled for `target`: its whole flash, code and weights (the project's report)."""
+    import tempfile
+
+    from edgeq.deploy import compile_graph
+    with tempfile.TemporaryDirectory() as tmp:
+        totals = compile_graph(read_tflite(write_tflite(q)), target, Path(tmp) / "p")["totals"]
+    return (f"{target} flash {totals['flash_bytes']:,} B (code {totals['code_bytes']:,} + weights "
+            f"{totals['weight_bytes']:,}), arena {totals['arena_bytes']:,} B")
+
+
 def time_search(twin, spec8, x, y, budget):
     """Each sensitivity metric on 256 samples, then the ILP on its scores."""
     costs, ties = layer_costs(twin.graph), residual_ties(twin.graph)
@@ -73,6 +87,7 @@ def main():
     ap.add_argument("--flash", type=float, default=0.60, help="fraction of int8 weight flash")
     ap.add_argument("--seeds", default="1,2,3", help="one random policy per seed")
     ap.add_argument("--runs", default="int8,mixed,int4,random,kure")
+    ap.add_argument("--firmware", default=None, help="compile each model for this target and print its flash")
     args = ap.parse_args()
     torch.set_num_threads(1)          # on 2 shared cores, a second thread mostly waits (5x slower under load)
     started = time.perf_counter()
@@ -101,8 +116,10 @@ def main():
         spec = make_spec(graph, ranges, bits)
         ptq = accuracy(quantize_graph(graph, spec), x_test, y_test)
         tuned = fine_tuned(graph, spec, x, y, args.epochs, lr=args.lr, kure=kure, augment=True,
-                           log=lambda *_: None)
+                           log=lambda *_: None) if args.epochs else graph
         qat = accuracy(quantize_graph(tuned, spec), x_test, y_test)
+        if args.firmware:
+            print(f"  {name}: {firmware_flash(quantize_graph(tuned, spec), args.firmware)}", flush=True)
         qat_random += [qat] if policy == "random" else []
         flash = sum(c.flash[bits[c.name]] for c in costs)
         int4 = [n for n, b in bits.items() if b == 4]
