@@ -80,7 +80,8 @@ def main() -> int:
                         print(f"{generation} CMSIS-NN is absent ({GENERATIONS[generation]}): skipped", file=sys.stderr)
                         continue
                     os.environ["CMSIS_NN_PATH"] = str(GENERATIONS[generation])
-                    for kernels in args.kernels if get_target(target).simd == "dsp" else args.kernels[:1]:
+                    # edgeq-wide only differs from edgeq on the DSP targets
+                    for kernels in [k for k in args.kernels if get_target(target).simd == "dsp" or k != "edgeq-wide"]:
                         r = measure(label, model, xs, target, kernels, Path(tmp))
                         rows.append(r)
                         print(f"{label:<36} {target:<10} {r['cmsis_nn']:<9} {kernels:<10} "
