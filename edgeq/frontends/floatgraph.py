@@ -121,6 +121,11 @@ class FloatGraphBuilder:
                                         "the shapes must be of one rank (at most 4) and broadcast")
         return self._op(kind, [a, b], shape, ATTRS_OF[kind](), name)
 
+    def scalar(self, value: float, like: str, name: str) -> str:
+        """A constant holding `value`, of `like`'s rank with every dimension 1 (it broadcasts against it)."""
+        shape = (1,) * len(self.shape(like))
+        return self._tensor(f"{name}/scalar", shape, np.full(shape, value, np.float32))
+
     def reshape(self, x: str, shape, name: str) -> str:
         return self._op(OpKind.RESHAPE, [x], shape, NoAttrs(), name)
 

@@ -67,5 +67,6 @@ def _ties(graph: Graph) -> dict[str, str]:
     for op in graph.ops:
         if op.kind in SAME_AS_INPUT or op.kind in TIED:
             for name in op.inputs[:len(op.inputs) if op.kind in TIED else 1]:
-                parent[root(name)] = root(op.outputs[0])
+                if name in parent:                          # not a constant operand
+                    parent[root(name)] = root(op.outputs[0])
     return {name: root(name) for name in parent}

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..ir import INT8_WEIGHTS, WEIGHTED, DType, Graph, OpKind
-from .scheme import A16, PER_CHANNEL, type_sources
+from .scheme import A16, PER_CHANNEL, first_activation, type_sources
 
 # CMSIS-NN function -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
 # ResNet-8 and the digits CNN at int8 and int4 (benchmarks/fit_cost_model.py): leaving each 3x3 layer out of the
@@ -156,7 +156,7 @@ def _readers(graph: Graph):
         if op.kind is OpKind.RESHAPE:
             root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
             continue
-        need = op.name if op.kind in WEIGHTED else sources[op.inputs[0]]
+        need = op.name if op.kind in WEIGHTED else sources[first_activation(op, sources)]
         for n in op.inputs[:1] if op.kind in WEIGHTED else [n for n in op.inputs if n in sources]:
             readers.setdefault(root.get(n, n), []).append((i, sources[n] if op.kind is OpKind.QUANTIZE else need, n))
         produced[op.outputs[0]] = i

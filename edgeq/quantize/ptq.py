@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgeqError
-from ..ir import (ACTIVATION_TYPES, BIAS_TYPE, CHANNEL_AXIS, INDEXED, WEIGHTED, DType, Graph, NoAttrs, Op, OpKind,
-                  QParams, Tensor, verify)
-from .scheme import WEIGHT_DTYPE, QuantSpec, converted, quantize_bias, quantize_weights, weight_axis
+from ..ir import (ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, INDEXED, WEIGHTED, DType, Graph, NoAttrs,
+                  Op, OpKind, QParams, Tensor, verify)
+from .scheme import (WEIGHT_DTYPE, QuantSpec, converted, first_activation, quantize_bias, quantize_constant,
+                     quantize_weights, weight_axis)
 
 
 def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
@@ -29,6 +30,11 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
         tensors[out.name] = Tensor(out.name, out.shape, types[out.name], spec.qparams(out.name, types[out.name]))
         if op.kind in INDEXED:                     # integer constants, as they are
             tensors.update({n: graph.tensors[n] for n in op.inputs[1:] if n and graph.tensors[n].is_const})
+        if op.kind in BROADCASTING:                # a constant operand, quantized as its value
+            for c in (graph.tensors[n] for n in op.inputs if graph.tensors[n].is_const):
+                dtype = types[first_activation(op, types)]
+                q = spec.constant_qparams(op, c.data, dtype)
+                tensors[c.name] = Tensor(c.name, c.shape, dtype, q, quantize_constant(c.data, q, dtype))
         if op.kind in WEIGHTED:
             bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
             w, b = (graph.tensors[n] for n in op.inputs[1:3])
@@ -85,6 +91,9 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
             t = graph.tensors[name]
             if t.is_const and op.kind in INDEXED:
                 tensors[name] = t
+            elif t.is_const and op.kind in BROADCASTING:        # a constant operand: its real values
+                real = (t.data.astype(np.float64) - t.qparams.zp) * t.qparams.s
+                tensors[name] = Tensor(name, t.shape, DType.FLOAT32, data=real.astype(np.float32))
             elif not t.is_const:
                 if t.dtype not in ACTIVATION_TYPES:
                     raise EdgeqError(f"{where}: {op.where(i)}: tensor {name!r} is {t.dtype.value}; the quantized "

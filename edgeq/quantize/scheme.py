@@ -61,22 +61,42 @@ class QuantSpec:
 
     def needs(self, op: Op, types: dict[str, DType]) -> dict[int, DType]:
         """Input position → the type `op` reads there, given `types` (dtypes()): a weighted layer its own, the
-        other ops their first input's on every activation input; QUANTIZE reads any."""
+        other ops their first activation input's on every activation input; QUANTIZE reads any."""
         if op.kind is OpKind.QUANTIZE:
             return {}
         if op.kind in WEIGHTED:
             return {0: DType.INT16 if self.is_a16(op.name) else DType.INT8}
-        return {k: types[op.inputs[0]] for k, n in enumerate(op.inputs) if n in types}
+        return {k: types[first_activation(op, types)] for k, n in enumerate(op.inputs) if n in types}
+
+    def constant_qparams(self, op: Op, value: np.ndarray, dtype: DType) -> QParams:
+        """The quantization of a constant operand `value` of a two-input elementwise op whose activations are
+        `dtype`: MAXIMUM's and MINIMUM's the output's (TFLite Micro compares the integers), the others' its own
+        range, as an activation's (TFLite's converter quantizes constant operands so)."""
+        if op.kind in (OpKind.MAXIMUM, OpKind.MINIMUM):
+            return self.qparams(op.outputs[0], dtype)
+        return activation_qparams(float(value.min()), float(value.max()), dtype)
 
 
 def type_sources(graph: Graph) -> dict[str, str | None]:
     """Activation tensor → the op whose precision sets its type: the weighted layer or QUANTIZE writing it, or
-    for an unweighted op's output its first input's source; None for the model input (always int8)."""
+    for an unweighted op's output its first activation input's source; None for the model input (always int8)."""
     sources: dict[str, str | None] = {graph.inputs[0]: None}
     for op in graph.ops:
         mine = op.kind in WEIGHTED or op.kind is OpKind.QUANTIZE
-        sources[op.outputs[0]] = op.name if mine else sources[op.inputs[0]]
+        sources[op.outputs[0]] = op.name if mine else sources[first_activation(op, sources)]
     return sources
+
+
+def first_activation(op: Op, activations) -> str:
+    """The first of `op`'s inputs that is an activation (in `activations`): a two-input elementwise op may take a
+    constant first (1 - x)."""
+    return next(n for n in op.inputs if n in activations)
+
+
+def quantize_constant(value: np.ndarray, q: QParams, dtype: DType) -> np.ndarray:
+    """A constant operand's integers under q (rounded to nearest, clamped to the type), as PTQ writes them and
+    the quantized twin reads them."""
+    return np.clip(np.round(value / q.s) + q.zp, dtype.qmin, dtype.qmax).astype(dtype.numpy)
 
 
 def converted(name: str, dtype: DType) -> str:

@@ -28,7 +28,8 @@ from ..ir import DType, Graph, OpKind
 from ..reference import Executor
 from ..torch_sums import TORCH_SUMS
 from .ptq import dequantize_graph, quantize_graph
-from .scheme import PER_CHANNEL, QuantSpec, bias_scale, converted, weight_qmax, weight_scale
+from .scheme import (PER_CHANNEL, QuantSpec, bias_scale, converted, first_activation, quantize_constant, weight_qmax,
+                     weight_scale)
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:
@@ -112,12 +113,21 @@ class Twin(GraphModule):
         values = {g.inputs[0]: self._act(g.inputs[0], x, exact.get(g.inputs[0]), types[g.inputs[0]])}
         for op in g.ops:
             out = op.outputs[0]
-            args = [values.get(n) for n in op.inputs]
+            args = [self._constant(op, n, types) if n in self.constants else values.get(n) for n in op.inputs]
             for k, d in self.spec.needs(op, types).items():
                 if types[op.inputs[k]] is not d:          # PTQ requantizes it for this op: the same on the twin
                     args[k] = self._act(op.inputs[k], args[k], exact.get(converted(op.inputs[k], d)), d)
             values[out] = self._act(out, self._op(op, args), exact.get(out), types[out])
         return values
+
+    def _constant(self, op, name: str, types: dict[str, DType]) -> torch.Tensor:
+        """A constant operand on the grid PTQ writes it on (no gradient: it is no parameter)."""
+        d = types[first_activation(op, types)]
+        value = self.graph.tensors[name].data
+        q = self.spec.constant_qparams(op, value, d)
+        real = (quantize_constant(value, q, d).astype(np.float64) - q.zp) * q.s
+        c = torch.from_numpy(real.astype(np.float32))
+        return c.permute(0, 3, 1, 2) if c.ndim == 4 else c
 
     def _exact(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         """Every activation tensor as the reference executor computes it for the float batch x (NCHW or [N, K]):

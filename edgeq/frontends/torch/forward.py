@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...ir import POOLS, WEIGHTED, Graph, OpKind, Padding
+from ...ir import BROADCASTING, POOLS, WEIGHTED, Graph, OpKind, Padding
 from ...prepare.qmath import compute_padding_height_width, same_padding
 from ...prepare.resize import nearest
 from ...prepare.strided_slice import slice_ranges
@@ -48,6 +48,13 @@ class GraphModule(nn.Module):
             self.weights[str(i)] = nn.Parameter(torch.from_numpy(to_torch_weight(op.kind, w).copy()))
             self.biases[str(i)] = nn.Parameter(torch.from_numpy(b.copy()))
         self.index = {op.name: str(i) for i, op in enumerate(self.layers)}
+        self.constants = {n: torch.from_numpy(graph.tensors[n].data) for op in graph.ops if op.kind in BROADCASTING
+                          for n in op.inputs if graph.tensors[n].is_const}    # x * 0.5's 0.5, as a tensor
+
+    def operand(self, name: str) -> torch.Tensor:
+        """A constant operand in torch layout (4-D: NCHW)."""
+        c = self.constants[name]
+        return c.permute(NCHW) if c.ndim == 4 else c
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         """The graph's (only) output; with `record`, every activation tensor goes in it, keyed by name."""
@@ -72,7 +79,8 @@ class GraphModule(nn.Module):
         g = self.graph
         values = {g.inputs[0]: x}
         for op in g.ops:
-            values[op.outputs[0]] = self._op(op, [values.get(n) for n in op.inputs])
+            values[op.outputs[0]] = self._op(op, [self.operand(n) if n in self.constants else values.get(n)
+                                                  for n in op.inputs])
         return values
 
     def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -288,8 +288,13 @@ class _Converter:
 
     def _binary(self, node, kind: OpKind) -> str:
         """ADD, SUB, MUL, MAXIMUM, MINIMUM; of flattened feature maps (kept in NCHW order, see _reshape) only when
-        both are flattened alike, or one is and the other has its shape."""
-        a, b = self._in(node, 0), self._in(node, 1)
+        both are flattened alike, or one is and the other has its shape. A Python number (x * 0.5, 1 - x) is a
+        constant operand of shape [1, ...], quantized as its value (scheme.constant_qparams)."""
+        number = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in node.args[:2]]
+        if len(node.args) != 2 or all(number):
+            self.fail(node, "takes two operands, at least one of them a tensor")
+        a, b = (self.b.scalar(float(node.args[i]), self._in(node, 1 - i), node.name) if number[i]
+                else self._in(node, i) for i in range(2))
         out = self.b.elementwise(kind, a, b, node.name)
         flat = {self.nchw[v] for v in (a, b) if v in self.nchw}
         if flat:
