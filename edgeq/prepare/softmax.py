@@ -6,20 +6,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import SOFTMAX_OUT, DType
+from . import fixedpoint as fp
 from . import qmath
 from .operands import Operands
 
 SCALED_DIFF_INTEGER_BITS = 5     # the exp() input is Q5.26
+ACCUMULATION_INTEGER_BITS = 12   # the sum of exps is Q12.19
 
 
 @dataclass(frozen=True, eq=False)
 class SoftmaxParams:
     """int8 input (int8 or int16 output): input_multiplier/input_left_shift/diff_min feed the gemmlowp
-    fixed-point exp. int16: input_multiplier/input_left_shift map input differences onto the exp table's
-    [-10, 0], and the two 513-entry LUTs are those TFLM builds (CMSIS-NN's cmsis_nn_softmax_lut_s16)."""
+    fixed-point exp; a difference from the row's maximum takes one of 256 values, so its exp and its term of the
+    row's sum are tabulated here (the reference looks them up). int16: input_multiplier/input_left_shift map input
+    differences onto the exp table's [-10, 0], and the two 513-entry LUTs are those TFLM builds (CMSIS-NN's
+    cmsis_nn_softmax_lut_s16)."""
     input_multiplier: int
     input_left_shift: int
     diff_min: int = 0
+    exp_table: np.ndarray | None = None          # int8: int64 [256], by maximum - input: exp in Q0.31
+    sum_table: np.ndarray | None = None          # int8: that exp in the sum's Q12.19, 0 below diff_min
     exp_lut: np.ndarray | None = None            # int16 [513], int16 softmax only
     one_over_one_plus_x_lut: np.ndarray | None = None
 
@@ -46,4 +52,8 @@ def prepare_softmax(ops: Operands) -> SoftmaxParams:
     except ValueError:
         ops.fail(f"beta x input scale ({beta:g} x {in_scale:g}) is too small for the int8 softmax", x)
     diff_min = -qmath.calculate_input_radius(SCALED_DIFF_INTEGER_BITS, shift)
-    return SoftmaxParams(multiplier, shift, diff_min)
+    diffs = -np.arange(256, dtype=np.int64)
+    used = diffs >= diff_min
+    exps = fp.exp_on_negative_values(fp.srdhm(np.where(used, diffs, 0) << shift, multiplier))
+    terms = np.where(used, fp.rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0)
+    return SoftmaxParams(multiplier, shift, diff_min, exp_table=exps, sum_table=terms)

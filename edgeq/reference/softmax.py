@@ -1,7 +1,7 @@
 """SOFTMAX over the last axis as TFLite Micro's reference_ops compute it (CMSIS-NN's arm_softmax_* match).
 
-int8 input: gemmlowp fixed point, exp of Q5.26 differences from the row maximum, sums in Q12.19, reciprocal by
-Newton-Raphson. int16 input: exp and 1/(1+x) by the interpolated 513-entry tables from prepare.
+int8 input: gemmlowp fixed point, exp of Q5.26 differences from the row maximum (tabulated by prepare), sums in
+Q12.19, reciprocal by Newton-Raphson. int16 input: exp and 1/(1+x) by the interpolated 513-entry tables from prepare.
 """
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ import numpy as np
 from ..ir import DType, Tensor
 from ..prepare import SoftmaxParams
 from ..prepare import fixedpoint as fp
-
-ACCUMULATION_INTEGER_BITS = 12
+from ..prepare.softmax import ACCUMULATION_INTEGER_BITS
 
 
 def _softmax_int8(x: np.ndarray, p: SoftmaxParams, out: Tensor) -> np.ndarray:
-    diff = x.astype(np.int64) - x.max(axis=-1, keepdims=True)
-    used = diff >= p.diff_min
-    scaled = fp.srdhm(np.where(used, diff, 0) << p.input_left_shift, p.input_multiplier)
-    exps = fp.exp_on_negative_values(scaled)
-    total = np.where(used, fp.rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0).sum(axis=-1, keepdims=True)
+    below = x.max(axis=-1, keepdims=True).astype(np.int64) - x         # 0..255: prepare's tables' index
+    used = below <= -p.diff_min
+    exps = p.exp_table[below]
+    total = p.sum_table[below].sum(axis=-1, keepdims=True)
     headroom = fp.count_leading_zeros(total)
     scale = fp.one_over_one_plus_x_for_x_in_0_1((total << headroom) - (1 << 31))
     qmin, qmax = out.dtype.qmin, out.dtype.qmax
