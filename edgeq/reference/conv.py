@@ -41,32 +41,39 @@ def output_stage(acc: np.ndarray, bias: np.ndarray | None, p, multipliers, shift
     return y.reshape(acc.shape)
 
 
-_PER_CHANNEL: dict = {}         # (id of a layer's parameters, channels, int16) -> its stages' operands
+_LAYER: dict = {}           # (id of a layer's parameters, what) -> a value made from its constants
+
+
+def once(p, what, make: Callable):
+    """make(), the same at every call with the layer's parameters `p` (its weights, bias and quantization are
+    constants), so made once and dropped with `p`: a batch of one image spent a fifth of its time remaking them."""
+    key = (id(p), what)
+    if key not in _LAYER:
+        _LAYER[key] = make()
+        weakref.finalize(p, _LAYER.pop, key, None)
+    return _LAYER[key]
 
 
 def _per_channel(p, bias, multipliers, shifts, channels: int, int16: bool) -> tuple:
     """A layer's bias, multipliers (int16: reduced to 16 bits) and shifts as int64 arrays of one per channel, the
-    stages' operands; the same at every call with the layer's parameters `p`, so made once and dropped with `p` (a
-    batch of one image spent a fifth of its time making them)."""
-    key = (id(p), channels, int16)
-    if key not in _PER_CHANNEL:
-        full = lambda v: np.broadcast_to(np.asarray(v, np.int64), (channels,)).copy()      # noqa: E731
-        _PER_CHANNEL[key] = (np.zeros(channels, np.int64) if bias is None else bias.astype(np.int64),
-                             full(qmath.reduced_multiplier(multipliers) if int16 else multipliers), full(shifts))
-        weakref.finalize(p, _PER_CHANNEL.pop, key, None)
-    return _PER_CHANNEL[key]
+    stages' operands."""
+    full = lambda v: np.broadcast_to(np.asarray(v, np.int64), (channels,)).copy()      # noqa: E731
+    return once(p, ("stages", channels, int16), lambda: (
+        np.zeros(channels, np.int64) if bias is None else bias.astype(np.int64),
+        full(qmath.reduced_multiplier(multipliers) if int16 else multipliers), full(shifts)))
 
 
-def _bounds(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> tuple[int, int, int]:
+def _bounds(x_dtype: np.dtype, p, weights_by_output: np.ndarray) -> tuple[int, int, int]:
     """(lowest and highest offset input value, largest sum of |w| over one output)."""
     info = np.iinfo(x_dtype)
-    return info.min + input_offset, info.max + input_offset, \
-        int(np.abs(weights_by_output.astype(np.int64)).sum(axis=-1).max(initial=0))
+    w_bound = once(p, "w_bound", lambda: int(np.abs(weights_by_output.astype(np.int64)).sum(axis=-1).max(initial=0)))
+    return info.min + p.input_offset, info.max + p.input_offset, w_bound
 
 
-def exact_float(x_dtype: np.dtype, input_offset: int, weights_by_output: np.ndarray) -> type:
-    """The narrowest float type in which sums of (x + input_offset) * w over one output are exact in any order."""
-    lo, hi, w_bound = _bounds(x_dtype, input_offset, weights_by_output)
+def exact_float(x_dtype: np.dtype, p, weights_by_output: np.ndarray) -> type:
+    """The narrowest float type in which sums of (x + p.input_offset) * w over one output are exact in any
+    order."""
+    lo, hi, w_bound = _bounds(x_dtype, p, weights_by_output)
     return np.float32 if w_bound * max(-lo, hi) < 1 << 24 else np.float64
 
 
@@ -80,10 +87,10 @@ def _exact_sums(x: np.ndarray, weights_by_output: np.ndarray, p: ConvParams, out
     partial sum, else float32 twice, over the high part and the low SPLIT bits of the offset input (x = high * 2^8
     + low, each part's sums exact; int16 inputs: faster than float64 by the width of the vectors), else float64.
     Returns (sums, None), or the high part's and the low part's sums."""
-    dtype = exact_float(x.dtype, p.input_offset, weights_by_output)
+    dtype = exact_float(x.dtype, p, weights_by_output)
     pad = lambda v: pad_hw(v, p.padding, tuple(out.shape[1:3]), k_hw, p.stride, p.dilation)    # noqa: E731
     x = x.reshape(-1, *x.shape[-3:])
-    lo, hi, w_bound = _bounds(x.dtype, p.input_offset, weights_by_output)
+    lo, hi, w_bound = _bounds(x.dtype, p, weights_by_output)
     if dtype is np.float32 or w_bound * max(-(lo >> SPLIT), hi >> SPLIT, (1 << SPLIT) - 1) >= 1 << 24:
         return take(pad(x.astype(dtype) + dtype(p.input_offset)), dtype), None
     from .stages import split
@@ -119,8 +126,8 @@ NUMPY_SUMS = Sums(_im2col_conv, _tap_depthwise)
 def conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) -> np.ndarray:
     x, w, bias = (list(args) + [None])[:3]
     acc, low = _exact_sums(x, w.reshape(w.shape[0], -1), p, out, w.shape[1:3],
-                           lambda xp, dtype: sums.conv(xp, w.astype(dtype), p.stride, p.dilation,
-                                                       tuple(out.shape[1:3])))
+                           lambda xp, dtype: sums.conv(xp, once(p, dtype, lambda: w.astype(dtype)), p.stride,
+                                                       p.dilation, tuple(out.shape[1:3])))
     return output_stage(acc, bias, p, p.multipliers, p.shifts, out, low)
 
 
@@ -129,6 +136,6 @@ def depthwise_conv2d(args, p: ConvParams, out: Tensor, sums: Sums = NUMPY_SUMS) 
     k_hw = w.shape[1:3]
     taps = w.reshape(*k_hw, x.shape[-1], p.depth_multiplier)
     acc, low = _exact_sums(x, w.reshape(-1, w.shape[-1]).T, p, out, k_hw,
-                           lambda xp, dtype: sums.depthwise(xp, taps.astype(dtype), p.stride, p.dilation,
-                                                            tuple(out.shape[1:3])))
+                           lambda xp, dtype: sums.depthwise(xp, once(p, dtype, lambda: taps.astype(dtype)),
+                                                            p.stride, p.dilation, tuple(out.shape[1:3])))
     return output_stage(acc, bias, p, p.multipliers, p.shifts, out, low)

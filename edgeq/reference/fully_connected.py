@@ -12,6 +12,6 @@ from .conv import exact_float, output_stage
 def fully_connected(args, p: FullyConnectedParams, out: Tensor) -> np.ndarray:
     x, w, bias = (list(args) + [None])[:3]
     weights = w.astype(np.int64) + p.filter_offset
-    dtype = exact_float(x.dtype, p.input_offset, weights)
+    dtype = exact_float(x.dtype, p, weights)
     rows = x.reshape(-1, w.shape[1]).astype(dtype) + dtype(p.input_offset)
     return output_stage(rows @ weights.T.astype(dtype), bias, p, p.multiplier, p.shift, out)
