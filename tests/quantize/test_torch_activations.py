@@ -6,7 +6,6 @@ TANH's output quantization as their kernels do, the quantized twin's values are 
 equals tflite-micro byte for byte on cortex-m4 (int8; 16x8 without HARD_SWISH, which TFLite has at int8 only)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -41,11 +40,6 @@ class GateNet(nn.Module):
         y = y.permute(0, 1, 3, 2) + y.transpose(2, 3)                      # rows and columns swapped, twice
         y = y * torch.sigmoid(self.excite(torch.relu(self.squeeze(y.mean((2, 3), keepdim=True)))))
         return self.fc(torch.flatten(y, 1))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return np.random.default_rng(0).uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
 
 
 def _net(hard_swish: bool) -> nn.Module:

@@ -5,7 +5,6 @@ and 16x8. PTQ quantizes each constant as an activation over its value (MAXIMUM's
 compares it with)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -23,11 +22,6 @@ class Scaled(nn.Module):
     def forward(self, x):
         y = 2.0 - torch.relu(self.conv(x) * 0.5 + 1)
         return self.fc(torch.flatten(torch.maximum(y, 0.25 * y), 1))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return np.random.default_rng(0).uniform(0, 1, (32, 1, 8, 8)).astype(np.float32)
 
 
 def _net() -> nn.Module:

@@ -4,7 +4,6 @@ executor's; the quantizer keeps transposed convolutions at int8 weights (TFLite 
 a policy puts the other layers at int4; the firmware equals tflite-micro byte for byte on cortex-m4."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -31,11 +30,6 @@ class Decoder(nn.Module):
     def forward(self, x):
         y = torch.relu(self.up(torch.relu(self.down(x))))
         return self.fc(torch.flatten(self.head(self.up2(y)), 1))
-
-
-@pytest.fixture(scope="module")
-def data():
-    return np.random.default_rng(0).uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
 
 
 def _net() -> nn.Module:
