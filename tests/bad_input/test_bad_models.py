@@ -128,6 +128,10 @@ def _sparse(m, sg, t):
     t["conv_w1"].sparsity.traversalOrder = [0, 1, 2, 3]
 
 
+def _fc_reads_state(m, sg, t):
+    sg.operators[2].inputs = [sg.tensors.index(t["svdf_state1"]), *list(sg.operators[2].inputs)[1:]]
+
+
 def _zero_stride(m, sg, t):
     m.buffers[t["strides1"].buffer].data = np.array([1, 2, 0, 1], "<i4").view(np.uint8)
 
@@ -164,6 +168,8 @@ UNSUPPORTED = {  # case: (model, edit, fragments the message must hold)
                   ["op 0 (SVDF)", "'svdf1' (INT8[1, 4])", "8 filters of rank 4 make 2"]),
     "variable with data": ("int8_svdf", lambda m, sg, t: setattr(t["fc_w1"], "isVariable", True),
                            ["'fc_w1' (INT8", "variable tensor with initial data"]),
+    "variable read by FC": ("int8_svdf", _fc_reads_state, ["op 2 (FULLY_CONNECTED)", "'svdf_state1' (INT16",
+                                                          "only SVDF's"]),
     "wrong slice output": ("int16_strided_slice", lambda m, sg, t: setattr(t["slice1"], "shape", [1, 3, 4, 5]),
                            ["op 1 (STRIDED_SLICE)", "'slice1' (INT16[1, 3, 4, 5])", "[1, 3, 4, 6]"]),
 }
