@@ -296,12 +296,14 @@ class _Net:
         return self._op(OpKind.STRIDED_SLICE, [x, *consts], out,
                         StridedSliceAttrs(begin_mask, end_mask, shrink_axis_mask))
 
-    def mean(self, x: str, keep_dims: bool, like_input: bool = False) -> str:
-        """MEAN over rows and columns: the output over its own range (the input's spread shrinks by the average),
-        or quantized as the input."""
-        axes = self._add("axes", (2,), DType.INT32, None, np.array([1, 2], np.int32))
-        n, _, _, c = self.t(x).shape
-        shape = (n, 1, 1, c) if keep_dims else (n, c)
+    def mean(self, x: str, keep_dims: bool, like_input: bool = False, axes=(1, 2)) -> str:
+        """MEAN over `axes` (rows and columns by default): the output over its own range (the input's spread
+        shrinks by the average), or quantized as the input."""
+        shape, rank = self.t(x).shape, len(self.t(x).shape)
+        reduced = {a % rank for a in axes}
+        shape = tuple(1 if d in reduced else n for d, n in enumerate(shape)) if keep_dims else \
+            tuple(n for d, n in enumerate(shape) if d not in reduced)
+        axes = self._add("axes", (len(axes),), DType.INT32, None, np.array(axes, np.int32))
         if like_input:
             out = self._add("mean", shape, self.act, self.t(x).qparams)
             self.rms[out] = self.rms[x]
@@ -522,9 +524,11 @@ def _maximum_minimum(n: _Net) -> Graph:
 
 def _mean(n: _Net) -> Graph:
     """Global average pooling as Keras exports it (MEAN over rows and columns, dims dropped) on an odd 5x7 map,
-    rescaled to its own output; and with kept dims, quantized as the input, a second output."""
+    rescaled to its own output; with kept dims, quantized as the input, a second output; over the channels (kept,
+    a negative axis) and over the columns and the batch (dropped): the tables' path, a third and fourth."""
     y = n.conv(n.input((1, 5, 7, 4)), 8, kernel=3)
-    return n.graph(n.fc(n.mean(y, keep_dims=False), 4), n.mean(y, keep_dims=True, like_input=True))
+    return n.graph(n.fc(n.mean(y, keep_dims=False), 4), n.mean(y, keep_dims=True, like_input=True),
+                   n.mean(y, keep_dims=True, axes=(-1,)), n.mean(y, keep_dims=False, axes=(0, 2)))
 
 
 def _two_io(n: _Net) -> Graph:

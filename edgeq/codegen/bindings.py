@@ -438,6 +438,15 @@ def _batch_matmul(graph: Graph, i: int, op: Op, p):
                  consts=consts), None
 
 
+def _mean(graph: Graph, i: int, op: Op, p):
+    """MEAN: edgeq's loop (TFLM's reference; CMSIS-NN has no mean): sums, then arm_nn_requantize; over other axes
+    than rows and columns through prepare's tables of bases and offsets."""
+    _act_suffix(graph, i, op, graph.tensors[op.inputs[0]].dtype)
+    consts = {} if p.bases is None else {role: _const(i, role, getattr(p, role), DType.INT32)
+                                         for role in ("bases", "offsets")}
+    return Layer(i, op, "mean", REQUANTIZE, _precision(graph, op), p, consts=consts), None
+
+
 def _svdf(graph: Graph, i: int, op: Op, p: SvdfParams):
     """SVDF: CMSIS-NN's arm_svdf_state_s16_s8, as TFLM calls it. Its state is a variable tensor, planned in the
     arena for the whole run (plan.py), so it outlives each invocation; its two int32 scratch buffers (each filter's
@@ -503,7 +512,7 @@ _BIND = {
     OpKind.TRANSPOSE: _inline_loop("gather", ""),       # the same gather (V.19's arm_transpose_s8: int8 only)
     OpKind.DEPTH_TO_SPACE: _inline_loop("gather", ""),
     OpKind.SPACE_TO_DEPTH: _inline_loop("gather", ""),
-    OpKind.MEAN: _inline_loop("mean"),     # TFLM's reference (CMSIS-NN has no mean): sums, then arm_nn_requantize
+    OpKind.MEAN: _mean,
     OpKind.CONCATENATION: _inline_loop("concatenation", ""),    # row copies, TFLM's reference (CMSIS-NN's
                                                                 # arm_concatenation_* take one input at a time)
     OpKind.RESIZE_NEAREST_NEIGHBOR: _resize,

@@ -155,11 +155,13 @@ class FloatGraphBuilder:
         return self._op(OpKind.RESIZE_NEAREST_NEIGHBOR, [x, s], (n, *size, c),
                         ResizeAttrs(half_pixel_centers=half_pixel_centers), name)
 
-    def mean(self, x: str, keep_dims: bool, name: str) -> str:
-        """The mean over the rows and columns of an NHWC tensor, the axes an int32 constant."""
-        n, _, _, c = self.shape(x)
-        axes = self._tensor(f"{name}/axes", (2,), np.array([1, 2], np.int32), DType.INT32)
-        return self._op(OpKind.MEAN, [x, axes], (n, 1, 1, c) if keep_dims else (n, c), MeanAttrs(keep_dims), name)
+    def mean(self, x: str, axes, keep_dims: bool, name: str) -> str:
+        """The mean over `axes` (the IR's: NHWC for 4-D), given to the op as an int32 constant."""
+        shape, reduced = self.shape(x), sorted({a % len(self.shape(x)) for a in axes})
+        out = tuple(1 if d in reduced else n for d, n in enumerate(shape)) if keep_dims else \
+            tuple(n for d, n in enumerate(shape) if d not in reduced)
+        axes_t = self._tensor(f"{name}/axes", (len(reduced),), np.array(reduced, np.int32), DType.INT32)
+        return self._op(OpKind.MEAN, [x, axes_t], out, MeanAttrs(keep_dims), name)
 
     def concatenation(self, xs: list[str], axis: int, name: str) -> str:
         """The tensors side by side along `axis` (NHWC for 4-D)."""

@@ -1,30 +1,51 @@
-"""MEAN over the rows and columns of an NHWC tensor (global average pooling; reduce_common.cc's
-PrepareMeanOrSumHelper, int8 and int16): the integers summed, less count x the input zero point, and rescaled by a
-multiplier with 1/count folded in (reference_ops::QuantizedMeanOrSum). The tflite-micro edgeq is held to does so
-whatever the quantization; later versions divide truncating when input and output are quantized alike."""
+"""MEAN over any axes (reduce_common.cc's PrepareMeanOrSumHelper, int8 and int16): the integers summed, less count x
+the input zero point, and rescaled by a multiplier with 1/count folded in (reference_ops::QuantizedMeanOrSum). The
+tflite-micro edgeq is held to does so whatever the quantization; later versions divide truncating when input and
+output are quantized alike. Over the rows and columns of a 4-D tensor (global average pooling) the firmware loops
+over pixels and channels; over other axes it reads the input through two tables: where each output's values start,
+and where the values it averages lie from there."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import qmath
 from .operands import Operands
+from .view import row_major_steps
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MeanParams:
-    count: int                       # values averaged per output: rows x columns
+    count: int                       # values averaged per output
     input_zero_point: int
     output_zero_point: int
     multiplier: int                  # input scale / output scale with 1 / count folded in
     shift: int
+    bases: np.ndarray | None = None      # over other axes than rows and columns: each output's first input index
+    offsets: np.ndarray | None = None    # and the input indices it averages, from there (int32)
 
 
 def prepare_mean(ops: Operands) -> MeanParams:
-    x, y = ops.input(0), ops.output
+    x, axes, y = ops.input(0), ops.input(1), ops.output
     ops.activation_dtype()
     (s_in, z_in), (s_out, z_out) = ops.per_tensor(x), ops.per_tensor(y)
-    count = x.shape[1] * x.shape[2]
+    rank = len(x.shape)
+    reduced = sorted({int(a) % rank for a in axes.data.ravel()})
+    kept = [d for d in range(rank) if d not in reduced]
+    count = int(np.prod([x.shape[d] for d in reduced]))
     multiplier, shift = qmath.quantize_multiplier(s_in / s_out)
     fold = min(count.bit_length() - 1, 32, 31 + shift)       # QuantizedMeanOrSum: at most 32, shift - fold >= -31
-    return MeanParams(count=count, input_zero_point=z_in,
-                      output_zero_point=z_out, multiplier=(multiplier << fold) // count, shift=shift - fold)
+    tables = {}
+    if not (rank == 4 and reduced == [1, 2]):
+        steps = row_major_steps(x.shape)
+
+        def index(dims: list[int]) -> np.ndarray:
+            """The flat input index of every position along `dims` (the others at 0), in row-major order."""
+            flat = np.zeros([x.shape[d] for d in dims], np.int64)
+            for k, d in enumerate(dims):
+                flat = flat + np.arange(x.shape[d]).reshape([-1 if j == k else 1 for j in range(len(dims))]) * steps[d]
+            return flat.reshape(-1).astype(np.int32)
+        tables = {"bases": index(kept), "offsets": index(reduced)}
+    return MeanParams(count=count, input_zero_point=z_in, output_zero_point=z_out,
+                      multiplier=(multiplier << fold) // count, shift=shift - fold, **tables)

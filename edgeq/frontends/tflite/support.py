@@ -194,14 +194,15 @@ def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
 
 def _mean(ins: list[Tensor], out: Tensor, keep_dims: bool, fail):
     x, axes = ins
-    if not axes.is_const or axes.dtype is not DType.INT32 or len(x.shape) != 4 \
-            or sorted({int(a) % 4 for a in axes.data.ravel()}) != [1, 2]:
-        fail(axes, f"must be constant int32 axes 1 and 2 of a rank-4 input (edgeq averages over rows and columns: "
-                   f"global average pooling); input {list(x.shape)}")
-    n, _, _, c = x.shape
-    expected = (n, 1, 1, c) if keep_dims else (n, c)
+    rank = len(x.shape)
+    if not axes.is_const or axes.dtype is not DType.INT32 or not 1 <= rank <= 4 or axes.data.size == 0 \
+            or any(not -rank <= int(a) < rank for a in axes.data.ravel()):
+        fail(axes, f"must be constant int32 axes of the rank-{rank} input {list(x.shape)} (rank 1 to 4)")
+    reduced = {int(a) % rank for a in axes.data.ravel()}
+    expected = tuple(1 if d in reduced else n for d, n in enumerate(x.shape)) if keep_dims else \
+        tuple(n for d, n in enumerate(x.shape) if d not in reduced)
     if tuple(out.shape) != expected:
-        fail(out, f"should have shape {list(expected)}: the mean over rows and columns"
+        fail(out, f"should have shape {list(expected)}: the mean over axes {sorted(reduced)}"
                   + (" (keep_dims)" if keep_dims else ""))
 
 

@@ -142,8 +142,10 @@ class GraphModule(nn.Module):
             return self._zero_pad(op, x)
         elif kind is OpKind.STRIDED_SLICE:
             return self._slice(op, x)
-        elif kind is OpKind.MEAN:                         # over rows and columns (NCHW: dims 2 and 3)
-            return x.mean((2, 3), keepdim=attrs.keep_dims)
+        elif kind is OpKind.MEAN:                         # over the IR's axes, taken in the IR's NHWC order
+            axes = [int(a) for a in self.graph.tensors[op.inputs[1]].data]
+            y = (x.permute(NHWC) if x.ndim == 4 else x).mean(axes, keepdim=attrs.keep_dims)
+            return y.permute(NCHW) if y.ndim == 4 else y
         elif kind is OpKind.CONCATENATION:                # the IR's NHWC axis in torch's NCHW
             return torch.cat(args, dim=NHWC[attrs.axis] if x.ndim == 4 else attrs.axis)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value

@@ -322,14 +322,22 @@ class _Converter:
         return self.b.transpose(x, perm, node.name)
 
     def _mean(self, node, x: str) -> str:
-        """x.mean((2, 3)) of an NCHW feature map (global average pooling, keepdim or not): MEAN."""
+        """x.mean(dims, keepdim) over any dims but the batch: MEAN over the IR's axes (NCHW dims of a feature map
+        mapped to NHWC; global average pooling is x.mean((2, 3)))."""
         dims = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
         keep = bool(node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False))
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
-        if len(self.b.shape(x)) != 4 or sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3] or len(dims) != 2:
-            self.fail(node, f"mean over dims {dims}: only over rows and columns of a 4-D feature map "
-                            "(x.mean((2, 3)), global average pooling) is supported")
-        return self.b.mean(x, keep, node.name)
+        rank = len(self.b.shape(x))
+        if not dims or not all(isinstance(d, int) and -rank <= d < rank and d % rank for d in dims) \
+                or x in self.nchw:
+            self.fail(node, f"mean over dims {dims}: give the dims (not the batch axis) of a tensor that is not a "
+                            "flattened feature map")
+        axes = [NHWC.index(d % rank) if rank == 4 else d % rank for d in dims]
+        kept = [d for d in range(rank) if d not in {d % rank for d in dims}]
+        if rank == 4 and not keep and kept != [NHWC[a] for a in sorted(NHWC.index(d) for d in kept)]:
+            self.fail(node, f"mean over dims {dims} without keepdim leaves channels before rows or columns, which "
+                            "the IR keeps in NHWC order: use keepdim=True, or reduce the channels too")
+        return self.b.mean(x, axes, keep, node.name)
 
     def _concatenation(self, node) -> str:
         """torch.cat along any axis but the batch, of tensors of one rank (4-D: NCHW)."""
