@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import EdgeqError
-from ..frontends.torch.forward import GraphModule
+from ..frontends.torch.forward import GraphModule, to_ir, to_torch
 from ..ir import DType, Graph, OpKind
 from ..reference import Executor
 from ..torch_sums import TORCH_SUMS
@@ -84,8 +84,7 @@ class Twin(GraphModule):
         if exact is None:
             return y
         e = torch.from_numpy((exact.astype(np.float64) - q.zp) * q.s).to(y.dtype)
-        e = e.reshape(len(y), *self.graph.tensors[name].shape[1:])                # NHWC, or [N, K]
-        e = e.permute(0, 3, 1, 2) if e.ndim == 4 else e
+        e = to_torch(e.reshape(len(y), *self.graph.tensors[name].shape[1:]))      # from NHWC, or [N, K]
         return y + (e - y).detach()
 
     def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -126,8 +125,7 @@ class Twin(GraphModule):
         value = self.graph.tensors[name].data
         q = self.spec.constant_qparams(op, value, d)
         real = (quantize_constant(value, q, d).astype(np.float64) - q.zp) * q.s
-        c = torch.from_numpy(real.astype(np.float32))
-        return c.permute(0, 3, 1, 2) if c.ndim == 4 else c
+        return to_torch(torch.from_numpy(real.astype(np.float32)))
 
     def _exact(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         """Every activation tensor as the reference executor computes it for the float batch x (NCHW or [N, K]):
@@ -137,12 +135,12 @@ class Twin(GraphModule):
         if self.frozen is not None:
             g = self.frozen.graph
             t = g.tensors[g.inputs[0]]
-            x = (x.permute(0, 2, 3, 1) if x.ndim == 4 else x).numpy().astype(np.float32)
+            x = to_ir(x).numpy().astype(np.float32)
             return self.frozen.run_all([x if t.dtype is DType.FLOAT32 else t.qparams.quantize_half_up(x, t.dtype)])
         d = self.spec.dtypes(self.graph)[self.graph.inputs[0]]
         q = self.spec.qparams(self.graph.inputs[0], d)
         xi = torch.clamp(torch.round(x / q.s) + q.zp, d.qmin, d.qmax)
-        xi = (xi.permute(0, 2, 3, 1) if xi.ndim == 4 else xi).numpy().astype(d.numpy)
+        xi = to_ir(xi).numpy().astype(d.numpy)
         return Executor(quantize_graph(self.float_graph(), self.spec), chunk=max(len(xi), 1),
                         sums=TORCH_SUMS).run_all([xi])
 

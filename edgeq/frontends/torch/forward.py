@@ -22,6 +22,17 @@ from ...prepare.strided_slice import slice_ranges
 # A 4-D activation in torch is NCHW, in the IR NHWC: x.permute(NHWC) is NHWC, IR axis a is torch dimension NHWC[a];
 # x.permute(NCHW) goes back.
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def to_torch(t: torch.Tensor) -> torch.Tensor:
+    """An IR-layout value in torch's layout (4-D: NHWC -> NCHW; other ranks are alike)."""
+    return t.permute(NCHW) if t.ndim == 4 else t
+
+
+def to_ir(t: torch.Tensor) -> torch.Tensor:
+    """to_torch's inverse."""
+    return t.permute(NHWC) if t.ndim == 4 else t
+
 # IR layout → torch layout: conv [O,H,W,I] → [O,I,H,W]; depthwise [1,H,W,C] → [C,1,H,W]; dense as is
 TORCH_AXES = {OpKind.CONV_2D: NCHW, OpKind.DEPTHWISE_CONV_2D: (3, 0, 1, 2), OpKind.TRANSPOSE_CONV: (3, 0, 1, 2)}
 
@@ -53,8 +64,7 @@ class GraphModule(nn.Module):
 
     def operand(self, name: str) -> torch.Tensor:
         """A constant operand in torch layout (4-D: NCHW)."""
-        c = self.constants[name]
-        return c.permute(NCHW) if c.ndim == 4 else c
+        return to_torch(self.constants[name])
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         """The graph's (only) output; with `record`, every activation tensor goes in it, keyed by name."""
@@ -64,7 +74,7 @@ class GraphModule(nn.Module):
         if record is not None:
             record.update(values)
         y = values[self.graph.outputs[0]]
-        return y.permute(NHWC) if y.ndim == 4 else y
+        return to_ir(y)
 
     def logits(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         """The pre-softmax output (the output, or its softmax's input when the graph ends in SOFTMAX); with
@@ -144,17 +154,14 @@ class GraphModule(nn.Module):
             return self._slice(op, x)
         elif kind is OpKind.MEAN:                         # over the IR's axes, taken in the IR's NHWC order
             axes = [int(a) for a in self.graph.tensors[op.inputs[1]].data]
-            y = (x.permute(NHWC) if x.ndim == 4 else x).mean(axes, keepdim=attrs.keep_dims)
-            return y.permute(NCHW) if y.ndim == 4 else y
+            return to_torch(to_ir(x).mean(axes, keepdim=attrs.keep_dims))
         elif kind is OpKind.CONCATENATION:                # the IR's NHWC axis in torch's NCHW
             return torch.cat(args, dim=NHWC[attrs.axis] if x.ndim == 4 else attrs.axis)
         elif kind is OpKind.QUANTIZE:                 # int8 <-> int16 of a deployed graph: same real value
             return x
         elif kind is OpKind.RESHAPE:
             shape = self.graph.tensors[op.outputs[0]].shape
-            nhwc = x.permute(NHWC) if x.ndim == 4 else x
-            y = nhwc.reshape(x.shape[0], *shape[1:])
-            return y.permute(NCHW) if y.ndim == 4 else y
+            return to_torch(to_ir(x).reshape(x.shape[0], *shape[1:]))
         else:
             raise NotImplementedError(f"twin: {op.kind.value} ({op.name}) is not an op of a float graph")
         lo, hi = attrs.activation.bounds
@@ -206,11 +213,10 @@ class GraphModule(nn.Module):
         a, g = op.attrs, self.graph
         ranges = slice_ranges(g.tensors[op.inputs[0]].shape, *(g.tensors[n].data for n in op.inputs[1:]),
                               a.begin_mask, a.end_mask, a.shrink_axis_mask)
-        y = x.permute(NHWC) if x.ndim == 4 else x
+        y = to_ir(x)
         for axis, r in enumerate(ranges[1:], 1):
             y = y.index_select(axis, torch.as_tensor(list(r), dtype=torch.long, device=x.device))
-        y = y.reshape(x.shape[0], *g.tensors[op.outputs[0]].shape[1:])
-        return y.permute(NCHW) if y.ndim == 4 else y
+        return to_torch(y.reshape(x.shape[0], *g.tensors[op.outputs[0]].shape[1:]))
 
     @staticmethod
     def _pad(x, padding: Padding, window, stride, value: float):
