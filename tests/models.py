@@ -24,6 +24,7 @@ from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAt
                       FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
                       QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor, sample_shape, verify)
 from edgeq.oracle import tflm_run
+from edgeq.prepare.mean import mean_shape
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"     # ../shared beside the checkout
@@ -299,10 +300,7 @@ class _Net:
     def mean(self, x: str, keep_dims: bool, like_input: bool = False, axes=(1, 2)) -> str:
         """MEAN over `axes` (rows and columns by default): the output over its own range (the input's spread
         shrinks by the average), or quantized as the input."""
-        shape, rank = self.t(x).shape, len(self.t(x).shape)
-        reduced = {a % rank for a in axes}
-        shape = tuple(1 if d in reduced else n for d, n in enumerate(shape)) if keep_dims else \
-            tuple(n for d, n in enumerate(shape) if d not in reduced)
+        shape = mean_shape(self.t(x).shape, axes, keep_dims)
         axes = self._add("axes", (len(axes),), DType.INT32, None, np.array(axes, np.int32))
         if like_input:
             out = self._add("mean", shape, self.act, self.t(x).qparams)

@@ -16,6 +16,7 @@ from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, BatchMatMulA
                   FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
                   ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from ..ir.ops import ATTRS_OF
+from ..prepare.mean import mean_shape
 from ..prepare.qmath import out_size
 from ..prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -157,11 +158,10 @@ class FloatGraphBuilder:
 
     def mean(self, x: str, axes, keep_dims: bool, name: str) -> str:
         """The mean over `axes` (the IR's: NHWC for 4-D), given to the op as an int32 constant."""
-        shape, reduced = self.shape(x), sorted({a % len(self.shape(x)) for a in axes})
-        out = tuple(1 if d in reduced else n for d, n in enumerate(shape)) if keep_dims else \
-            tuple(n for d, n in enumerate(shape) if d not in reduced)
+        reduced = sorted({a % len(self.shape(x)) for a in axes})
         axes_t = self._tensor(f"{name}/axes", (len(reduced),), np.array(reduced, np.int32), DType.INT32)
-        return self._op(OpKind.MEAN, [x, axes_t], out, MeanAttrs(keep_dims), name)
+        return self._op(OpKind.MEAN, [x, axes_t], mean_shape(self.shape(x), reduced, keep_dims), MeanAttrs(keep_dims),
+                        name)
 
     def concatenation(self, xs: list[str], axis: int, name: str) -> str:
         """The tensors side by side along `axis` (NHWC for 4-D)."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import qmath
 from .operands import Operands
-from .view import row_major_steps
+from .view import StridedView, row_major_steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,6 +24,14 @@ class MeanParams:
     shift: int
     bases: np.ndarray | None = None      # over other axes than rows and columns: each output's first input index
     offsets: np.ndarray | None = None    # and the input indices it averages, from there (int32)
+
+
+def mean_shape(shape, axes, keep_dims: bool) -> tuple[int, ...]:
+    """The output shape of a MEAN of `shape` over `axes` (negative ones count from the end): each reduced axis 1,
+    or dropped."""
+    reduced = {int(a) % len(shape) for a in axes}
+    return tuple(1 if d in reduced else n for d, n in enumerate(shape)) if keep_dims else \
+        tuple(n for d, n in enumerate(shape) if d not in reduced)
 
 
 def prepare_mean(ops: Operands) -> MeanParams:
@@ -39,13 +47,8 @@ def prepare_mean(ops: Operands) -> MeanParams:
     tables = {}
     if not (rank == 4 and reduced == [1, 2]):
         steps = row_major_steps(x.shape)
-
-        def index(dims: list[int]) -> np.ndarray:
-            """The flat input index of every position along `dims` (the others at 0), in row-major order."""
-            flat = np.zeros([x.shape[d] for d in dims], np.int64)
-            for k, d in enumerate(dims):
-                flat = flat + np.arange(x.shape[d]).reshape([-1 if j == k else 1 for j in range(len(dims))]) * steps[d]
-            return flat.reshape(-1).astype(np.int32)
+        index = lambda dims: StridedView(0, tuple(x.shape[d] for d in dims),        # noqa: E731
+                                         tuple(steps[d] for d in dims)).indices().astype(np.int32)
         tables = {"bases": index(kept), "offsets": index(reduced)}
     return MeanParams(count=count, input_zero_point=z_in, output_zero_point=z_out,
                       multiplier=(multiplier << fold) // count, shift=shift - fold, **tables)

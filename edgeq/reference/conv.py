@@ -73,7 +73,10 @@ def _bounds(x_dtype: np.dtype, p, weights_by_output: np.ndarray) -> tuple[int, i
 def exact_float(x_dtype: np.dtype, p, weights_by_output: np.ndarray) -> type:
     """The narrowest float type in which sums of (x + p.input_offset) * w over one output are exact in any
     order."""
-    lo, hi, w_bound = _bounds(x_dtype, p, weights_by_output)
+    return _float_for(*_bounds(x_dtype, p, weights_by_output))
+
+
+def _float_for(lo: int, hi: int, w_bound: int) -> type:
     return np.float32 if w_bound * max(-lo, hi) < 1 << 24 else np.float64
 
 
@@ -87,10 +90,10 @@ def _exact_sums(x: np.ndarray, weights_by_output: np.ndarray, p: ConvParams, out
     partial sum, else float32 twice, over the high part and the low SPLIT bits of the offset input (x = high * 2^8
     + low, each part's sums exact; int16 inputs: faster than float64 by the width of the vectors), else float64.
     Returns (sums, None), or the high part's and the low part's sums."""
-    dtype = exact_float(x.dtype, p, weights_by_output)
+    lo, hi, w_bound = _bounds(x.dtype, p, weights_by_output)
+    dtype = _float_for(lo, hi, w_bound)
     pad = lambda v: pad_hw(v, p.padding, tuple(out.shape[1:3]), k_hw, p.stride, p.dilation)    # noqa: E731
     x = x.reshape(-1, *x.shape[-3:])
-    lo, hi, w_bound = _bounds(x.dtype, p, weights_by_output)
     if dtype is np.float32 or w_bound * max(-(lo >> SPLIT), hi >> SPLIT, (1 << SPLIT) - 1) >= 1 << 24:
         return take(pad(x.astype(dtype) + dtype(p.input_offset)), dtype), None
     from .stages import split

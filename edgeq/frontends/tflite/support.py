@@ -12,6 +12,7 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir import (ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, INDEXED, POOLS, SPATIAL, STATEFUL,
                    WEIGHT_TYPES, WEIGHTED, DType, OpKind, Padding, Tensor)
+from ...prepare.mean import mean_shape
 from ...prepare.qmath import out_size
 from ...prepare.strided_slice import slice_ranges, sliced_shape
 
@@ -198,11 +199,10 @@ def _mean(ins: list[Tensor], out: Tensor, keep_dims: bool, fail):
     if not axes.is_const or axes.dtype is not DType.INT32 or not 1 <= rank <= 4 or axes.data.size == 0 \
             or any(not -rank <= int(a) < rank for a in axes.data.ravel()):
         fail(axes, f"must be constant int32 axes of the rank-{rank} input {list(x.shape)} (rank 1 to 4)")
-    reduced = {int(a) % rank for a in axes.data.ravel()}
-    expected = tuple(1 if d in reduced else n for d, n in enumerate(x.shape)) if keep_dims else \
-        tuple(n for d, n in enumerate(x.shape) if d not in reduced)
+    expected = mean_shape(x.shape, axes.data.ravel(), keep_dims)
+    reduced = sorted({int(a) % rank for a in axes.data.ravel()})
     if tuple(out.shape) != expected:
-        fail(out, f"should have shape {list(expected)}: the mean over axes {sorted(reduced)}"
+        fail(out, f"should have shape {list(expected)}: the mean over axes {reduced}"
                   + (" (keep_dims)" if keep_dims else ""))
 
 
