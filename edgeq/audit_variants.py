@@ -39,7 +39,7 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True,
         squeezer = report_squeezer(report)            # the firmware's preprocessor, when it has one
         fast = lambda x: dequantize(executor.run([squeezer(quantize_inputs(x, report["input"]))])[0])  # noqa: E731
     return DeviceEstimator(name or Path(project_dir).name,
-                           lambda x: dequantize(run_project(project_dir, x, emulator=emulator)[0]),
+                           lambda x: dequantize(run_project(project_dir, x, emulator=emulator, count=False)[0]),
                            tuple(report["input"]["shape"][1:]), int(np.prod(report["output"]["shape"][1:])),
                            fast_predict=fast, recheck_rate=recheck_rate)
 

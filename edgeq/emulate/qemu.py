@@ -57,28 +57,32 @@ class QemuRunner(Runner):
             plugin = None
         self.plugin = Path(plugin) if plugin is not None else None
 
-    def _command(self, image: FirmwareImage, machine: str) -> list[str]:
+    def _command(self, image: FirmwareImage, machine: str, count: bool) -> list[str]:
         command = [
             QEMU, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
             "-chardev", "stdio,id=console", "-semihosting-config", "enable=on,target=native,chardev=console",
             "-kernel", str(image.elf.resolve()),
             "-device", f"loader,file={INPUTS_FILE},addr={image.blob_start:#x}",
         ]
+        if not count:
+            return command
         if self.plugin:
             return command + ["-plugin", f"{self.plugin},mark={image.mark_addr:#x},out={MARKS_FILE}"]
         return command + ["-icount", f"shift={ICOUNT_SHIFT}"]
 
-    def _boot(self, image: FirmwareImage, inputs: np.ndarray, output_bytes: int, timeout_s: float) -> RunResult:
+    def _boot(self, image: FirmwareImage, inputs: np.ndarray, output_bytes: int, timeout_s: float,
+              count: bool) -> RunResult:
         target = get_target(image.target)
         n = inputs.shape[0]
         with tempfile.TemporaryDirectory(prefix="edgeq-qemu-") as tmp:
             work = Path(tmp)
-            flags = 0 if self.plugin else protocol.FLAG_TICKS
+            flags = 0 if self.plugin or not count else protocol.FLAG_TICKS
             (work / INPUTS_FILE).write_bytes(protocol.pack_blob(inputs, output_bytes, flags))
             started = time.perf_counter()
             try:
-                proc = subprocess.run(self._command(image, target.qemu_machine), cwd=work, stdin=subprocess.DEVNULL,
-                                      capture_output=True, text=True, errors="replace", timeout=timeout_s)
+                proc = subprocess.run(self._command(image, target.qemu_machine, count), cwd=work,
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                                      timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 raise EmulatorTimeout(f"{image.elf} did not finish within {timeout_s:.3g} s on QEMU "
                                       f"{target.qemu_machine} ({n} inputs); the model hangs or the limit is "
@@ -89,8 +93,11 @@ class QemuRunner(Runner):
             if proc.returncode != 0:
                 raise EmulatorError(f"QEMU exited with status {proc.returncode} after running {image.elf}:\n"
                                     f"{_tail(proc.stderr)}")
-            marks_per_inference = int(console.start["layers"]) + 1 + protocol.HARNESS_MARKS
             outputs = protocol.read_outputs(work, n, output_bytes, image.elf)
+            stack_bytes = int(console.done["stack_used"])
+            if not count:
+                return RunResult(outputs, [], [], exact=False, stack_bytes=stack_bytes, wall_s=wall_s)
+            marks_per_inference = int(console.start["layers"]) + 1 + protocol.HARNESS_MARKS
             if self.plugin:
                 marks = self._plugin_marks(work / MARKS_FILE, n, marks_per_inference, image)
             else:
@@ -98,8 +105,8 @@ class QemuRunner(Runner):
                 tick_ns = 1e9 / target.cpu_clock_hz
                 marks = ticks * (tick_ns / 2 ** ICOUNT_SHIFT)
         instructions, layers = protocol.split_marks(marks)
-        return RunResult(outputs, instructions, layers, exact=self.plugin is not None,
-                         stack_bytes=int(console.done["stack_used"]), wall_s=wall_s)
+        return RunResult(outputs, instructions, layers, exact=self.plugin is not None, stack_bytes=stack_bytes,
+                         wall_s=wall_s)
 
     @staticmethod
     def _plugin_marks(path: Path, n: int, per_inference: int, image: FirmwareImage) -> np.ndarray:

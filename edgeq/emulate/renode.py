@@ -35,14 +35,15 @@ class RenodeRunner(Runner):
             raise BackendUnavailable("renode is not installed (no `renode` on PATH); install it from "
                                      "https://renode.io or use the qemu runner")
 
-    def _boot(self, image: FirmwareImage, inputs: np.ndarray, output_bytes: int, timeout_s: float) -> RunResult:
+    def _boot(self, image: FirmwareImage, inputs: np.ndarray, output_bytes: int, timeout_s: float,
+              count: bool) -> RunResult:
         target = get_target(image.target)
         board = data_dir("renode") / f"{target.qemu_machine}.repl"
         n = inputs.shape[0]
         with tempfile.TemporaryDirectory(prefix="edgeq-renode-") as tmp:
             work = Path(tmp)
             blob, console_file = work / "inputs.bin", work / "console.txt"
-            blob.write_bytes(protocol.pack_blob(inputs, output_bytes, protocol.FLAG_TICKS))
+            blob.write_bytes(protocol.pack_blob(inputs, output_bytes, protocol.FLAG_TICKS if count else 0))
             run_script = work / "run.resc"
             run_script.write_text("\n".join([
                 f"$repl=@{board}", f"$elf=@{image.elf.resolve()}", f"$vtor={image.vector_table:#x}",
@@ -69,10 +70,12 @@ class RenodeRunner(Runner):
                 proc.wait()
             log_tail = log_file.read_text(errors="replace")[-4000:]
             protocol.check_console(console, image.elf, f"Renode {target.qemu_machine}", log_tail)
-            marks_per_inference = int(console.start["layers"]) + 1 + protocol.HARNESS_MARKS
             outputs = protocol.read_outputs(work, n, output_bytes, image.elf)
+            stack_bytes = int(console.done["stack_used"])
+            if not count:
+                return RunResult(outputs, [], [], exact=False, stack_bytes=stack_bytes, wall_s=wall_s)
+            marks_per_inference = int(console.start["layers"]) + 1 + protocol.HARNESS_MARKS
             ticks = protocol.read_ticks(work, n, marks_per_inference, image.elf)
         marks = ticks * (1e9 / target.cpu_clock_hz) / (1e3 / PERFORMANCE_MIPS)
         instructions, layers = protocol.split_marks(marks)
-        return RunResult(outputs, instructions, layers, exact=False,
-                         stack_bytes=int(console.done["stack_used"]), wall_s=wall_s)
+        return RunResult(outputs, instructions, layers, exact=False, stack_bytes=stack_bytes, wall_s=wall_s)

@@ -57,3 +57,67 @@ def test_batched_cw_linf_is_arts_algorithm(digits):
     ours = CarliniLInfBatched(est, **params).generate(x, onehot)
     assert (est.predict(ours).argmax(1) != y).sum() == (est.predict(art).argmax(1) != y).sum() > 0
     np.testing.assert_allclose(ours, art, atol=1e-5)
+
+
+def test_batched_boundary_is_arts_algorithm(digits):
+    """The suite's Boundary attack takes ART's steps on the whole batch at once. From the same adversarial start
+    and NumPy seed, one sample at a time, it returns ART's example (to float32 rounding); on a batch (the random
+    draws interleave differently) the same success and a median L2 distance within 25 % of ART's."""
+    from art.attacks.evasion import BoundaryAttack
+
+    from edgeq.attacks.boundary import BoundaryBatched
+    from edgeq.attacks.estimator import art_classifier as black_box
+    from edgeq.frontends.torch.forward import GraphModule
+    from edgeq.quantize.ptq import dequantize_graph
+    white = art_classifier(Logits(GraphModule(dequantize_graph(digits.graph)[0])), (8, 8, 1), 10, False)
+    est = black_box(lambda z: white.predict(np.asarray(z, np.float32)), (8, 8, 1), 10)
+    x = digits.x[:24].astype(np.float32)
+    labels = est.predict(x).argmax(1)
+    pool = np.random.default_rng(5).uniform(0, 1, size=(20,) + x.shape).astype(np.float32)
+    pool_labels = np.stack([est.predict(p).argmax(1) for p in pool])
+    start = pool[(pool_labels != labels).argmax(0), np.arange(len(x))]
+    assert (est.predict(start).argmax(1) != labels).all()
+    params = {"delta": 0.1, "epsilon": 1.0, "max_iter": 30, "num_trial": 10, "sample_size": 10, "init_size": 100}
+
+    def run(attack, rows):
+        np.random.seed(1)
+        return attack.generate(x[rows], x_adv_init=start[rows])
+    art_attack = BoundaryAttack(est, targeted=False, verbose=False, **params)
+    ours_attack = BoundaryBatched(est, **params)
+    for i in range(6):
+        np.testing.assert_allclose(run(ours_attack, slice(i, i + 1)), run(art_attack, slice(i, i + 1)), atol=1e-6)
+    art, ours = run(art_attack, slice(None)), run(ours_attack, slice(None))
+    distance = lambda a: np.median(np.linalg.norm((a - x).reshape(len(x), -1), axis=1))  # noqa: E731
+    assert (est.predict(ours).argmax(1) != labels).sum() == (est.predict(art).argmax(1) != labels).sum() == len(x)
+    assert abs(distance(ours) / distance(art) - 1) < 0.25
+
+
+def test_geoda_noise_through_the_basis_one_axis_at_a_time():
+    """GeoDA's subspace noise, mapped through the DCT basis one axis at a time, is ART's product with the whole
+    basis (CIFAR-10's 32 px at the study's sub_dim 75, and a sub_dim above the image size)."""
+    from edgeq.attacks.suite import dct_basis, dct_factor, subspace_noise
+    for sub_dim, res in ((75, 32), (8, 8), (10, 8)):
+        noise = np.random.default_rng(0).normal(size=(sub_dim * sub_dim, 6))
+        whole = (dct_basis(sub_dim, res).astype(np.float32) @ noise).T.reshape(6, res, res).astype(np.float32)
+        np.testing.assert_allclose(subspace_noise(noise, dct_factor(sub_dim, res)), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_pgd_restarts_only_where_needed_match_arts(digits):
+    """The suite's PGD runs restarts 2..n only on the samples still classified right: its robust accuracy on the
+    crafting model is ART's (every restart on every sample) within 2 points, and no worse than one restart's."""
+    from art.attacks.evasion import ProjectedGradientDescent
+
+    from edgeq.frontends.torch.forward import GraphModule
+    from edgeq.quantize.ptq import dequantize_graph
+    est = art_classifier(Logits(GraphModule(dequantize_graph(digits.graph)[0])), (8, 8, 1), 10, False)
+    x, y = digits.x[:300].astype(np.float32), digits.y[:300]
+    accuracy = lambda a: np.mean(est.predict(a).argmax(1) == y)  # noqa: E731
+    params = {"eps": 0.1, "max_iter": 10, "num_random_init": 10}
+    torch.manual_seed(0)
+    np.random.seed(0)
+    art = ProjectedGradientDescent(est, norm=np.inf, eps=0.1, eps_step=0.01, max_iter=10, num_random_init=10,
+                                   verbose=False).generate(x, np.eye(10, dtype=np.float32)[y])
+    ours = SUITE["pgd_linf"].build(est, params)(x, y)
+    one = SUITE["pgd_linf"].build(est, {**params, "num_random_init": 1})(x, y)
+    assert np.abs(ours - x).max() <= 0.1 + 1e-6
+    assert abs(accuracy(ours) - accuracy(art)) <= 0.02 and accuracy(ours) <= accuracy(one) < accuracy(x)

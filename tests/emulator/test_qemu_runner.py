@@ -54,6 +54,18 @@ def test_systick_fallback_tracks_exact_counts(standin_elf, target):
     assert 0 <= overhead.min() and overhead.max() - overhead.min() <= 1 and overhead.max() < 64
 
 
+@pytest.mark.parametrize("plugin", [True, False])
+def test_uncounted_run_gives_outputs_alone(standin_elf, plugin):
+    """count=False (the audit's device answers) boots without the plugin or -icount: the same outputs and stack
+    figure, no counts."""
+    inputs = standin.inputs(4)
+    result = QemuRunner(plugin=plugin).run(standin_elf("cortex-m4"), inputs, standin.BYTES, count=False)
+
+    np.testing.assert_array_equal(result.outputs, inputs + 1)
+    assert result.instructions == [] and result.layer_instructions == [] and not result.exact
+    assert 0 < result.stack_bytes < 16384
+
+
 def test_missing_plugin_warns_and_falls_back(standin_elf, tmp_path):
     with pytest.warns(RuntimeWarning, match="missing.so not found"):
         runner = QemuRunner(plugin=tmp_path / "missing.so")

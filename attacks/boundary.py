@@ -1,0 +1,133 @@
+"""The Boundary attack, ART's algorithm (BoundaryAttack, ART 1.20, untargeted) run on a whole batch at once.
+
+ART walks one sample at a time: each iteration asks the device about `sample_size` orthogonal steps, then about
+as many steps towards the original, so the 14,000 queries an image takes at the study's settings arrive as ~700
+calls of 20 images, and the fast path spends more on each call than on the images in it. Here every sample
+takes the same iterations in lock step: each trial is one call over all samples still in it, each sample with its
+own step sizes, candidates and current example, adapted exactly as ART adapts them for one. The starting points
+come from NumPy's global generator (ART draws them from an unseeded one), so a seeded audit repeats itself.
+Neither ART nor torchattacks has a batched Boundary; the suite's tests hold this one to ART's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class BoundaryBatched:
+    def __init__(self, estimator, delta: float = 0.01, epsilon: float = 0.01, step_adapt: float = 0.667,
+                 max_iter: int = 5000, num_trial: int = 25, sample_size: int = 20, init_size: int = 100,
+                 min_epsilon: float = 0.0):
+        self.estimator = estimator
+        self.delta, self.epsilon, self.step_adapt = delta, epsilon, step_adapt
+        self.max_iter, self.num_trial, self.sample_size = max_iter, num_trial, sample_size
+        self.init_size, self.min_epsilon = init_size, min_epsilon
+        self.clip_min, self.clip_max = estimator.clip_values
+
+    def generate(self, x: np.ndarray, y: np.ndarray | None = None, x_adv_init: np.ndarray | None = None) -> np.ndarray:
+        """Untargeted adversarial examples of x [N, ...], away from the estimator's own labels of x (as ART's
+        untargeted attack: `y` is not read). A sample with no adversarial start comes back unchanged."""
+        x = x.astype(np.float32)
+        labels = self._labels(x)
+        adv = self._starts(x, labels, x_adv_init)
+        out = x.copy()
+        active = np.flatnonzero(np.isfinite(adv.reshape(len(x), -1)[:, 0]))
+        delta = np.full(len(x), float(self.delta))
+        eps = np.full(len(x), float(self.epsilon))
+        for _ in range(self.max_iter):
+            if not active.size:
+                break
+            steps, stuck = self._orthogonal_trials(x, adv, labels, delta, active)
+            out[stuck] = adv[stuck]                                      # ART: "found but not optimal"
+            moved, stuck, candidates = self._toward_trials(x, labels, eps, steps)
+            adv = adv.astype(np.float64)                                  # as ART's examples, once they move
+            adv[moved] = candidates
+            for i in stuck:
+                out[i] = self._best(x[i], steps[i])
+            finished = set(stuck.tolist()) | set(np.flatnonzero(eps < self.min_epsilon).tolist())
+            active = np.array([i for i in moved if i not in finished], dtype=np.int64)
+        out[active] = adv[active]
+        return out
+
+    def _starts(self, x, labels, given) -> np.ndarray:
+        """ART's initial examples: `given` where the estimator already mislabels it, else the first of up to
+        init_size uniform random images that it mislabels; NaN rows where none was found."""
+        adv = np.full(x.shape, np.nan, dtype=np.float32)
+        if given is not None:
+            ok = self._labels(given) != labels
+            adv[ok] = given[ok]
+        searching = np.flatnonzero(~np.isfinite(adv.reshape(len(x), -1)[:, 0]))
+        for _ in range(self.init_size):
+            if not searching.size:
+                break
+            draws = np.random.uniform(self.clip_min, self.clip_max, size=(len(searching),) + x.shape[1:])
+            draws = draws.astype(np.float32)
+            hit = self._labels(draws) != labels[searching]
+            adv[searching[hit]] = draws[hit]
+            searching = searching[~hit]
+        return adv
+
+    def _orthogonal_trials(self, x, adv, labels, delta, active):
+        """Up to num_trial rounds of sample_size orthogonal steps per sample, delta adapted after each round
+        from the share that stays adversarial. Returns {sample: its adversarial steps} and the samples none of
+        whose rounds found one."""
+        steps, pending = {}, active
+        for _ in range(self.num_trial):
+            if not pending.size:
+                break
+            cand = np.clip(adv[pending][:, None] + self._orthogonal(delta[pending], adv[pending], x[pending]),
+                           self.clip_min, self.clip_max)
+            hit = self._labels(cand.reshape((-1,) + x.shape[1:])).reshape(len(pending), -1) != labels[pending, None]
+            delta[pending] = self._adapt(delta[pending], hit.mean(axis=1))
+            for row in np.flatnonzero(hit.any(axis=1)):
+                steps[int(pending[row])] = cand[row][hit[row]]
+            pending = pending[~hit.any(axis=1)]
+        return steps, pending
+
+    def _toward_trials(self, x, labels, eps, steps: dict):
+        """Up to num_trial rounds moving each sample's adversarial steps by eps towards its original, eps
+        adapted per round. Returns the samples that moved, those that never did, and the moved samples' closest
+        adversarial candidates."""
+        pending = np.array(sorted(steps), dtype=np.int64)
+        moved, best = [], []
+        for _ in range(self.num_trial):
+            if not pending.size:
+                break
+            counts = [len(steps[i]) for i in pending]
+            cand = np.concatenate([np.clip(steps[i] + (x[i][None] - steps[i]) * eps[i], self.clip_min, self.clip_max)
+                                   for i in pending])
+            hit = self._labels(cand) != np.repeat(labels[pending], counts)
+            ends = np.cumsum(counts)
+            ratios = np.array([h.mean() for h in np.split(hit, ends[:-1])])
+            eps[pending] = self._adapt(eps[pending], ratios)
+            for i, h, c in zip(pending, np.split(hit, ends[:-1]), np.split(cand, ends[:-1])):
+                if h.any():
+                    moved.append(int(i))
+                    best.append(self._best(x[i], c[h]))
+            pending = pending[ratios == 0]
+        order = np.argsort(moved)
+        return (np.array(moved, dtype=np.int64)[order], pending,
+                np.array(best)[order] if best else np.empty((0,) + x.shape[1:]))
+
+    def _orthogonal(self, delta, current, original) -> np.ndarray:
+        """sample_size of ART's orthogonal perturbations per sample [P, S, ...]: a random direction of length
+        delta * |original - current|, made orthogonal to original - current, then projected onto the sphere."""
+        p, shape = len(current), current.shape[1:]
+        perturb = np.random.randn(p, self.sample_size, int(np.prod(shape))).astype(np.float32)
+        perturb /= np.linalg.norm(perturb, axis=2, keepdims=True)
+        direction = (original - current).reshape(p, 1, -1)          # float32 on the first step, then float64
+        length = np.linalg.norm(direction, axis=2, keepdims=True)
+        perturb *= delta[:, None, None].astype(length.dtype) * length
+        unit = direction / length
+        perturb -= (perturb * unit).sum(axis=2, keepdims=True) * unit
+        hypotenuse = np.sqrt(1 + delta ** 2)[:, None, None]
+        return (((1 - hypotenuse) * -direction + perturb) / hypotenuse).reshape((p, self.sample_size) + shape)
+
+    def _adapt(self, step: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+        return np.where(ratio < 0.2, step * self.step_adapt, np.where(ratio > 0.5, step / self.step_adapt, step))
+
+    @staticmethod
+    def _best(original, candidates) -> np.ndarray:
+        return candidates[np.linalg.norm((candidates - original).reshape(len(candidates), -1), axis=1).argmin()]
+
+    def _labels(self, x) -> np.ndarray:
+        return self.estimator.predict(np.asarray(x, dtype=np.float32), batch_size=max(len(x), 1)).argmax(axis=1)
