@@ -123,7 +123,7 @@ def _square(norm):
     def build(est, p):
         from art.attacks.evasion import SquareAttack
         k = -(-10 // est.input_shape[0]) if norm == 2 else 1
-        view = _upsampled(est, k) if k > 1 else est
+        view = _square_l2_view(est, k) if norm == 2 else est
         generate = _untargeted(SquareAttack(view, norm=norm, eps=p["eps"] * k, p_init=p["p_init"],
                                             max_iter=p["max_iter"], nb_restarts=p.get("nb_restarts", 1),
                                             batch_size=p.get("batch_size", 128), verbose=False), est.nb_classes)
@@ -138,13 +138,25 @@ def _block_mean(x: np.ndarray, k: int) -> np.ndarray:
     return x.reshape(n, h // k, k, w // k, k, c).mean(axis=(2, 4)).astype(np.float32)
 
 
-def _upsampled(est, k: int):
-    """`est` seen through a k-times nearest-neighbour upsampled image, for ART's Square L2, whose initialisation
-    needs images at least 10 px high (5 tiles of 2 px). An L2 budget of k·ε there is at most ε after the block
-    mean that brings a sample back, so the attack's bound holds on the device's inputs."""
+def _square_l2_view(est, k: int):
+    """`est` as ART's Square L2 sees it.
+
+    ART 1.20.1 divides by zero when a sample's perturbation is already at ε and both of a step's windows hold none
+    of it (square_attack.py:478, `delta_new /= norm * sqrt(budget)`: the paper multiplies by the budget), and the
+    candidate it makes is NaN. Such a row never reaches the device: its scores are NaN, so ART's `loss < best`
+    rejects the step and the sample tries other windows. With k > 1, through a k-times nearest-neighbour
+    upsampled image: ART's initialisation needs images at least 10 px high (5 tiles of 2 px); an L2 budget of k·ε
+    there is at most ε after the block mean that brings a sample back."""
     h, w, c = est.input_shape
-    return art_classifier(lambda xu: est.predict(_block_mean(np.asarray(xu, np.float32), k)), (h * k, w * k, c),
-                          est.nb_classes)
+
+    def predict(xu):
+        x = _block_mean(np.asarray(xu, np.float32), k)
+        scores = np.full((len(x), est.nb_classes), np.nan, np.float32)
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if finite.any():
+            scores[finite] = est.predict(x[finite])
+        return scores
+    return art_classifier(predict, (h * k, w * k, c), est.nb_classes)
 
 
 def _zoo(est, p):

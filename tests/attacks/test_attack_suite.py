@@ -121,3 +121,16 @@ def test_pgd_restarts_only_where_needed_match_arts(digits):
     one = SUITE["pgd_linf"].build(est, {**params, "num_random_init": 1})(x, y)
     assert np.abs(ours - x).max() <= 0.1 + 1e-6
     assert abs(accuracy(ours) - accuracy(art)) <= 0.02 and accuracy(ours) <= accuracy(one) < accuracy(x)
+
+
+def test_square_l2_keeps_nan_candidates_off_the_device(digits):
+    """ART's Square L2 can make a NaN candidate (a division by zero in ART 1.20.1): the suite's view answers its
+    row with NaN scores, which ART's loss comparison rejects, and asks the device about the other rows alone."""
+    from edgeq.attacks.suite import _square_l2_view
+    est = api.device_estimator(digits.project, recheck_rate=0.0)
+    x = digits.x[:3].astype(np.float32)
+    upsampled = np.repeat(np.repeat(x, 2, 1), 2, 2)
+    upsampled[1, 3, 5, 0] = np.nan
+    scores = _square_l2_view(est.art(), 2).predict(upsampled)
+    assert np.isnan(scores[1]).all() and est.counts.fast == 2
+    np.testing.assert_array_equal(scores[[0, 2]], est.predict(x[[0, 2]]))
