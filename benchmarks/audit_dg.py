@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from edgeq import api
+from edgeq.attacks.estimator import RECHECK_RATE
 from edgeq.frontends.torch.keras import load_keras_h5
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -27,7 +28,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--restarts", type=int, default=20, help="PGD random restarts (the study: 20)")
-    p.add_argument("--recheck", type=float, default=0.05, help="share of fast-path answers re-run in QEMU")
+    p.add_argument("--recheck", type=float, default=RECHECK_RATE, help="share of fast-path answers re-run in QEMU")
     p.add_argument("--attacks", default="pgd_linf", help="comma list of dg-preset attacks, or all")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per attack run")
     p.add_argument("--chunk", type=int, default=32, help="samples between budget checks")
@@ -41,7 +42,7 @@ def main() -> None:
     projects = {}
     for variant in ("int8", "int16"):
         projects[variant] = args.out / variant
-        if not (projects[variant] / api.REPORT).is_file():
+        if not (projects[variant] / api.REPORT).is_file():          # a rerun resumes with the same firmware
             print(f"compiling {variant} ...", flush=True)
             api.compile_model(models / f"cifar_resnet_{variant}.tflite", "cortex-m4", projects[variant])
     x, y = api.load_dataset(SHARED / "data" / "cifar10_test_first.npz", args.samples)
