@@ -203,16 +203,18 @@ def subspace_noise(noise: np.ndarray, cos: np.ndarray) -> np.ndarray:
 
 def _geoda(est, p):
     """GeoDA loads (or builds and saves) its DCT basis as a file in the working directory: run it in a scratch
-    folder holding the basis. Its noise is drawn as ART draws it and mapped through the basis one axis at a time:
-    ART multiplies by the whole [1024, 5625] basis, 60 % of its time on CIFAR-10 at the study's sub_dim 75."""
+    folder holding the basis. Its Gaussian noise comes from NumPy's Generator (seeded from the legacy generator
+    the audit seeds: 2.9x faster than ART's np.random.normal) and goes through the basis one axis at a time: ART
+    multiplies by the whole [1024, 5625] basis. Together they took 80 % of its time on CIFAR-10 at sub_dim 75."""
     from art.attacks.evasion import GeoDA
     res = est.input_shape[1]
     cos = dct_factor(p["sub_dim"], res)
+    rng = np.random.default_rng(np.random.randint(2**31))
 
     class SeparableGeoDA(GeoDA):
         def _sub_noise(self, num_noises: int, basis: np.ndarray) -> np.ndarray:
             scale = self.clip_max - self.clip_min
-            noise = np.random.normal(size=(basis.shape[1], self.nb_channels * num_noises)) * scale
+            noise = rng.standard_normal((basis.shape[1], self.nb_channels * num_noises)) * scale
             pixels = subspace_noise(noise, cos)
             r_list = pixels.reshape((num_noises, self.nb_channels) + pixels.shape[1:])
             return r_list if self.estimator.channels_first else r_list.transpose((0, 2, 3, 1))
