@@ -91,9 +91,13 @@ class ChunkJob:
 
 def craft_chunk(job: ChunkJob, estimator, x: np.ndarray, y: np.ndarray, start: int) -> np.ndarray:
     """The adversarial examples of one chunk (samples from `start`), the same in any process: the attack is built
-    afresh and seeded by (seed, run, start), so chunks share no state."""
+    afresh and seeded by (seed, run, start), so chunks share no state. A black-box attack's estimator is the
+    device's, whose answers it remembers for the chunk."""
     _seed(job.seed, job.key, start)
-    return SUITE[job.attack].build(estimator, job.params)(x, y)
+    if not isinstance(estimator, DeviceEstimator):
+        return SUITE[job.attack].build(estimator, job.params)(x, y)
+    with estimator.remembering():
+        return SUITE[job.attack].build(estimator.art(), job.params)(x, y)
 
 
 class InProcess:
@@ -104,7 +108,7 @@ class InProcess:
         self.crafters, self.targets = crafters, targets
 
     def chunks(self, job: ChunkJob, x, y, slices):
-        estimator = self.targets[job.target].art() if job.target is not None else self.crafters[job.crafter]
+        estimator = self.targets[job.target] if job.target is not None else self.crafters[job.crafter]
         for s in slices:
             yield s, craft_chunk(job, estimator, x[s], y[s], s.start)
 

@@ -39,7 +39,7 @@ def _chunk(job: ChunkJob, factory_id: str, factory, x: np.ndarray, y: np.ndarray
         return craft_chunk(job, _built(factory_id, factory), x, y, start), None
     device = _built(factory_id, factory)
     before = device.counts.as_dict()
-    x_adv = craft_chunk(job, device.art(), x, y, start)
+    x_adv = craft_chunk(job, device, x, y, start)
     device.verify()
     after = device.counts.as_dict()
     return x_adv, {k: after[k] - before[k] for k in after}

@@ -93,13 +93,16 @@ def test_batched_boundary_is_arts_algorithm(digits):
 
 
 def test_geoda_noise_through_the_basis_one_axis_at_a_time():
-    """GeoDA's subspace noise, mapped through the DCT basis one axis at a time, is ART's product with the whole
-    basis (CIFAR-10's 32 px at the study's sub_dim 75, and a sub_dim above the image size)."""
-    from edgeq.attacks.suite import dct_basis, dct_factor, subspace_noise
+    """GeoDA's subspace noise, mapped through the DCT basis one axis at a time, is the product with ART's whole
+    basis [res*res, sub_dim**2] (u outer, v inner; CIFAR-10's 32 px at the study's sub_dim 75, a sub_dim above
+    the image size)."""
+    from edgeq.attacks.suite import dct_factor, subspace_noise
     for sub_dim, res in ((75, 32), (8, 8), (10, 8)):
+        cos = dct_factor(sub_dim, res)
+        basis = np.einsum("ux,vy->uvyx", cos, cos).reshape(sub_dim * sub_dim, res * res).T
         noise = np.random.default_rng(0).normal(size=(sub_dim * sub_dim, 6))
-        whole = (dct_basis(sub_dim, res).astype(np.float32) @ noise).T.reshape(6, res, res).astype(np.float32)
-        np.testing.assert_allclose(subspace_noise(noise, dct_factor(sub_dim, res)), whole, rtol=1e-5, atol=1e-6)
+        whole = (basis.astype(np.float32) @ noise).T.reshape(6, res, res).astype(np.float32)
+        np.testing.assert_allclose(subspace_noise(noise, cos), whole, rtol=1e-5, atol=1e-6)
 
 
 def test_pgd_restarts_only_where_needed_match_arts(digits):
@@ -134,3 +137,41 @@ def test_square_l2_keeps_nan_candidates_off_the_device(digits):
     scores = _square_l2_view(est.art(), 2).predict(upsampled)
     assert np.isnan(scores[1]).all() and est.counts.fast == 2
     np.testing.assert_array_equal(scores[[0, 2]], est.predict(x[[0, 2]]))
+
+
+def test_batched_geoda_is_arts_algorithm(digits, tmp_path, monkeypatch):
+    """The suite's GeoDA takes ART's steps on the whole batch at once: its binary search lands where ART's does,
+    sample for sample; the whole attack fools as many and ends at a median L2 distance within 25 % of ART's
+    (the noise draws differ)."""
+    from art.attacks.evasion import GeoDA
+
+    from edgeq.attacks.estimator import art_classifier as black_box
+    from edgeq.attacks.geoda import geoda_batched
+    from edgeq.attacks.suite import dct_factor
+    from edgeq.frontends.torch.forward import GraphModule
+    from edgeq.quantize.ptq import dequantize_graph
+    white = art_classifier(Logits(GraphModule(dequantize_graph(digits.graph)[0])), (8, 8, 1), 10, False)
+    est = black_box(lambda z: white.predict(np.asarray(z, np.float32)), (8, 8, 1), 10)
+    x, y = digits.x[:48].astype(np.float32), digits.y[:48]
+    params = {"sub_dim": 8, "bin_search_tol": 1e-3, "max_iter": 400}
+    cos = dct_factor(8, 8)
+    monkeypatch.chdir(tmp_path)                     # ART reads its basis from the working directory
+    np.save("2d_dct_basis_8_8.npy", np.einsum("ux,vy->uvyx", cos, cos).reshape(64, 64).T)
+    art_attack = GeoDA(est, norm=2, verbose=False, **params)
+    art_attack.clip_min, art_attack.clip_max = 0.0, 1.0
+    ours_attack = geoda_batched(est, None, **params)
+    ours_attack.clip_min, ours_attack.clip_max = 0.0, 1.0
+    onehot = np.eye(10, dtype=np.float32)[y]
+    start = np.random.default_rng(0).uniform(0, 1, size=x.shape).astype(np.float32)
+    fooled = est.predict(start).argmax(1) != y
+    ours = ours_attack._binary_search(x[fooled], y[fooled], start[fooled])
+    for i, row in zip(np.flatnonzero(fooled), ours):
+        np.testing.assert_array_equal(art_attack._binary_search(x[[i]], onehot[[i]], start[[i]], tol=1e-3)[0], row)
+
+    np.random.seed(0)
+    art = art_attack.generate(x, onehot)
+    np.random.seed(0)
+    batched = SUITE["geoda"].build(est, params)(x, y)
+    distance = lambda a: np.median(np.linalg.norm((a - x).reshape(len(x), -1), axis=1))  # noqa: E731
+    assert (est.predict(batched).argmax(1) != y).all() and (est.predict(art).argmax(1) != y).all()
+    assert abs(distance(batched) / distance(art) - 1) < 0.25

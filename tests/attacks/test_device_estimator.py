@@ -39,6 +39,26 @@ def test_art_wrapper_predicts_through_the_device(digits):
     np.testing.assert_array_equal(probs, _tflm_probs(digits, digits.x[:8]))
 
 
+def test_remembered_answers_are_counted_not_recomputed(digits):
+    """Within remembering(), a query asked again (in the same call or a later one) is answered from memory with
+    the same scores and counted as asked; re-check picks fall on first sight only. Outside, nothing is kept."""
+    est = api.device_estimator(digits.project, recheck_rate=0.5)
+    computed = []
+    fast = est.fast_predict
+    est.fast_predict = lambda x: computed.append(len(x)) or fast(x)
+    x = digits.x[:6]
+    with est.remembering():
+        first = est.predict(np.concatenate([x, x[:2]]))
+        picked = len(est._pending_x)
+        again = est.predict(x[::-1])
+        assert len(est._pending_x) == picked                # nothing new to re-check
+    est.predict(x[:3])
+    np.testing.assert_array_equal(first[:6], _tflm_probs(digits, x))
+    np.testing.assert_array_equal(first[6:], first[:2])
+    np.testing.assert_array_equal(again, first[:6][::-1])
+    assert computed == [6, 3] and est.counts.fast == 8 + 6 + 3 and est.verify() > 0
+
+
 def test_fast_path_mismatch_is_caught(digits):
     est = api.device_estimator(digits.project, recheck_rate=1.0)
     honest = est.fast_predict
