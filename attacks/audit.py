@@ -8,6 +8,7 @@ every attack."""
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -69,10 +70,12 @@ def _runs(attacks: dict, variants: list[Variant], crafters: list[str]):
 
 
 def _seed(seed: int, key: str, start: int) -> None:
-    """Seeds the generators attacks draw from (NumPy's, and torch's once loaded) for one chunk of one run, so
-    that a run gives the same examples however often it is interrupted and resumed."""
+    """Seeds the generators attacks draw from (NumPy's, Python's: ART's Square L2 flips its tiles with it, and
+    torch's once loaded) for one chunk of one run, so that a run gives the same examples however often it is
+    interrupted and resumed."""
     s = int(digest(np.frombuffer(f"{seed}:{key}:{start}".encode(), np.uint8).astype(np.float32)), 16) % 2**32
     np.random.seed(s)
+    random.seed(s)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(s)
 

@@ -71,3 +71,18 @@ def test_api_audit_writes_report(digits, tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "http" not in page
     assert len(list((tmp_path / "adversarial").glob("*.npz"))) == 5
+
+
+def test_a_chunk_is_the_same_whatever_ran_before(digits):
+    """A chunk seeds every generator its attack draws from: Square L2 (which flips its tiles with Python's random)
+    crafts the same examples after other draws have moved NumPy's and Python's generators."""
+    import random
+
+    from edgeq.attacks.audit import ChunkJob, craft_chunk
+    est = api.device_estimator(digits.project, recheck_rate=0.05)
+    job = ChunkJob("square_l2[int8]", "square_l2", resolve("quick", ["square_l2"])["square_l2"], 0, target="int8")
+    x, y = digits.x[:8].astype(np.float32), digits.y[:8]
+    first = craft_chunk(job, est, x, y, 0)
+    random.random()
+    np.random.rand()
+    np.testing.assert_array_equal(craft_chunk(job, est, x, y, 0), first)
