@@ -14,6 +14,7 @@ import numpy as np
 RANDOM_STEP = 0.02           # ART's random search: the n-th try adds n * 0.02 * Gaussian noise
 RANDOM_TRIES = 1000          # ART searches without end; a sample no try mislabels keeps its clean value
 BOUNDARY_STEP, BOUNDARY_TRIES = 5, 100     # ART's walk along the gradient back to the boundary
+PROBES = 4096                # images per gradient-estimate call (its last steps take ~1,000 per sample)
 
 
 def geoda_batched(estimator, noise, **params):
@@ -69,13 +70,18 @@ def geoda_batched(estimator, noise, **params):
 
         def _gradient(self, boundary, q: int, labels):
             """ART's estimate from q subspace perturbations of each boundary point: the mean of the noise
-            directions that keep the true label, minus those that do not, negated."""
-            n = len(boundary)
-            draws = np.stack([noise(q) for _ in range(n)])                       # [N, q, ...]
-            probes = boundary[:, None] + self.sigma * draws
-            same = self._labels(probes.reshape((-1,) + boundary.shape[1:])).reshape(n, q) == labels[:, None]
-            sign = np.where(same, 1.0, -1.0).reshape((n, q) + (1,) * (boundary.ndim - 1))
-            return -(sign * draws).sum(axis=1) / q
+            directions that keep the true label, minus those that do not, negated. Samples go PROBES // q at a
+            time, to bound the memory the probes take."""
+            grad = np.empty(boundary.shape)
+            group = max(1, PROBES // q)
+            for s in range(0, len(boundary), group):
+                b, n = boundary[s:s + group], len(boundary[s:s + group])
+                draws = np.stack([noise(q) for _ in range(n)])                     # [n, q, ...]
+                probes = (b[:, None] + self.sigma * draws).reshape((-1,) + b.shape[1:])
+                same = self._labels(probes).reshape(n, q) == labels[s:s + group, None]
+                sign = np.where(same, 1.0, -1.0).reshape((n, q) + (1,) * (b.ndim - 1))
+                grad[s:s + group] = -(sign * draws).sum(axis=1) / q
+            return grad
 
         def _walk(self, x, labels, grad):
             """From each clean sample along its gradient in steps of 5 until mislabelled (at most 100 steps)."""
