@@ -50,7 +50,7 @@ def main() -> None:
     report = api.audit(projects, x, y, float_model=load_keras_h5(models / "cifar_resnet_float.h5"),
                        float_outputs="probabilities", white_box=args.white_box, preset="dg", attacks=args.attacks,
                        overrides={"pgd_linf": pgd} if "pgd" in args.attacks or args.attacks == "all" else None,
-                       out_dir=args.out, recheck_rate=args.recheck,
+                       out_dir=args.out / "audit", recheck_rate=args.recheck,
                        budget_s=args.budget_s, chunk=args.chunk)
     runs = [{"key": r["key"], "eps": r.get("eps"), "eps_steps": r.get("eps_steps"), "status": r["status"],
              "samples_done": r.get("samples_done"), "elapsed_s": r.get("elapsed_s"), "queries": r.get("queries"),
