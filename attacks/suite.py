@@ -222,5 +222,5 @@ SUITE: dict[str, Attack] = {a.name: a for a in [
     Attack("square_linf", "black", "linf", _square(np.inf), ("nb_restarts", "batch_size"), asks_again=True),
     Attack("zoo", "black", "l2", _zoo, ("learning_rate", "nb_parallel", "variable_h"), asks_again=True),
     Attack("boundary", "black", "l2", _boundary, ("num_trial", "sample_size", "init_size")),
-    Attack("geoda", "black", "l2", _geoda),
+    Attack("geoda", "black", "l2", _geoda, ()),
 ]}
