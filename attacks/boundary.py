@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .estimator import predicted_labels
+
 
 class BoundaryBatched:
     def __init__(self, estimator, delta: float = 0.01, epsilon: float = 0.01, step_adapt: float = 0.667,
@@ -39,7 +41,7 @@ class BoundaryBatched:
             steps, stuck = self._orthogonal_trials(x, adv, labels, delta, active)
             out[stuck] = adv[stuck]                                      # ART: "found but not optimal"
             moved, stuck, candidates = self._toward_trials(x, labels, eps, steps)
-            adv = adv.astype(np.float64)                                  # as ART's examples, once they move
+            adv = adv.astype(np.float64, copy=False)                      # as ART's examples, once they move
             adv[moved] = candidates
             for i in stuck:
                 out[i] = self._best(x[i], steps[i])
@@ -96,10 +98,11 @@ class BoundaryBatched:
             cand = np.concatenate([np.clip(steps[i] + (x[i][None] - steps[i]) * eps[i], self.clip_min, self.clip_max)
                                    for i in pending])
             hit = self._labels(cand) != np.repeat(labels[pending], counts)
-            ends = np.cumsum(counts)
-            ratios = np.array([h.mean() for h in np.split(hit, ends[:-1])])
+            ends = np.cumsum(counts)[:-1]
+            hits = np.split(hit, ends)
+            ratios = np.array([h.mean() for h in hits])
             eps[pending] = self._adapt(eps[pending], ratios)
-            for i, h, c in zip(pending, np.split(hit, ends[:-1]), np.split(cand, ends[:-1])):
+            for i, h, c in zip(pending, hits, np.split(cand, ends)):
                 if h.any():
                     moved.append(int(i))
                     best.append(self._best(x[i], c[h]))
@@ -130,4 +133,4 @@ class BoundaryBatched:
         return candidates[np.linalg.norm((candidates - original).reshape(len(candidates), -1), axis=1).argmin()]
 
     def _labels(self, x) -> np.ndarray:
-        return self.estimator.predict(np.asarray(x, dtype=np.float32), batch_size=max(len(x), 1)).argmax(axis=1)
+        return predicted_labels(self.estimator, x)

@@ -93,18 +93,21 @@ class DeviceEstimator:
         if first:
             new = np.fromiter(first.values(), np.int64, len(first))
             self._memo.update(zip(first, self._answer(x[new], [keys[i] for i in new])))
-        if self.fast_predict is None:
-            self.counts.device += len(x) - len(first)
-        else:
-            self.counts.fast += len(x) - len(first)
+        self._count(len(x) - len(first))
         return np.stack([self._memo[k] for k in keys])
 
-    def _answer(self, x: np.ndarray, keys: list[bytes]) -> np.ndarray:
+    def _count(self, n: int) -> None:
+        """n queries asked, answered by the fast path when there is one, else by the device."""
         if self.fast_predict is None:
-            self.counts.device += len(x)
+            self.counts.device += n
+        else:
+            self.counts.fast += n
+
+    def _answer(self, x: np.ndarray, keys: list[bytes]) -> np.ndarray:
+        self._count(len(x))
+        if self.fast_predict is None:
             return np.asarray(self.device_predict(x), dtype=np.float32)
         y = np.asarray(self.fast_predict(x), dtype=np.float32)
-        self.counts.fast += len(x)
         picked = np.array([int.from_bytes(k[:8], "little") for k in keys], np.float64) / 2.0**64 < self.recheck_rate
         if picked.any():
             self._pending_x.append(x[picked])
@@ -140,6 +143,11 @@ class DeviceEstimator:
     def art(self):
         """This estimator as an ART black-box classifier over NHWC inputs in [0, 1]."""
         return art_classifier(self.predict, tuple(self.input_shape), self.nb_classes)
+
+
+def predicted_labels(estimator, x: np.ndarray) -> np.ndarray:
+    """An ART estimator's labels of x, asked in one call (the batched attacks' query)."""
+    return estimator.predict(np.asarray(x, dtype=np.float32), batch_size=max(len(x), 1)).argmax(axis=1)
 
 
 def art_classifier(predict: Predict, input_shape: tuple[int, ...], nb_classes: int):

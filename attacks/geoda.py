@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .estimator import predicted_labels
+
 RANDOM_STEP = 0.02           # ART's random search: the n-th try adds n * 0.02 * Gaussian noise
 RANDOM_TRIES = 1000          # ART searches without end; a sample no try mislabels keeps its clean value
 BOUNDARY_STEP, BOUNDARY_TRIES = 5, 100     # ART's walk along the gradient back to the boundary
@@ -37,7 +39,7 @@ def geoda_batched(estimator, noise, **params):
             return np.clip(adv, self.clip_min, self.clip_max).astype(np.float32)
 
         def _labels(self, x) -> np.ndarray:
-            return self.estimator.predict(np.asarray(x, np.float32), batch_size=max(len(x), 1)).argmax(axis=1)
+            return predicted_labels(self.estimator, x)
 
         def _random_search(self, x, labels):
             out = x.copy()
@@ -75,7 +77,8 @@ def geoda_batched(estimator, noise, **params):
             grad = np.empty(boundary.shape)
             group = max(1, PROBES // q)
             for s in range(0, len(boundary), group):
-                b, n = boundary[s:s + group], len(boundary[s:s + group])
+                b = boundary[s:s + group]
+                n = len(b)
                 draws = np.stack([noise(q) for _ in range(n)])                     # [n, q, ...]
                 probes = (b[:, None] + self.sigma * draws).reshape((-1,) + b.shape[1:])
                 same = self._labels(probes).reshape(n, q) == labels[s:s + group, None]
