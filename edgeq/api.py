@@ -154,7 +154,7 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
                              "outputs; the audit attacks classifiers (one input, one output of class scores)")
         if reports[name].get("state_bytes"):
             raise UsageError(f"{d} keeps {reports[name]['state_bytes']} B of state from one invocation to the next "
-                             "(SVDF); the audit scores each input on its own: audit a stateless classifier")
+                             "(SVDF, LSTM); the audit scores each input on its own: audit a stateless classifier")
         lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
         if hi > 1.5:
             raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "

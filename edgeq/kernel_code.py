@@ -112,7 +112,7 @@ def target_library(target: str) -> KernelCode:
                       {k: v for p in parts for k, v in p.symbols.items()})
 
 
-EDGEQ_KERNELS = ("edgeq_conv_s8.c", "edgeq_conv_mve.c")  # firmware/ sources of edgeq's own kernels
+EDGEQ_KERNELS = ("edgeq_conv_s8.c", "edgeq_conv_mve.c", "edgeq_lstm.c")  # firmware/ sources of edgeq's own kernels
 
 
 def _edgeq_kernels(target: str, build: Path) -> list[Path]:

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType,
-                      FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
-                      QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor, sample_shape, verify)
+                      FullyConnectedAttrs, Graph, LeakyReluAttrs, LstmAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding,
+                      PoolAttrs, QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor, sample_shape,
+                      verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.mean import mean_shape
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
@@ -168,6 +169,32 @@ class _Net:
                          np.round(self.rng.normal(0.0, 0.5 * unit_rms, filters // rank) / bias_scale).astype(np.int32))
         out = self._activation("svdf", (batch, filters // rank), unit_rms, activation)
         return self._op(OpKind.SVDF, [x, features, time, bias, state], out, SvdfAttrs(rank, activation))
+
+    def lstm(self, x: str, units: int, cell_power: int = -11, cell_clip: float = 0.0, time_major: bool = False) -> str:
+        """UNIDIRECTIONAL_SEQUENCE_LSTM as TFLite's converter writes Keras's LSTM (8x8->16): int8 weights per
+        tensor for each gate's input [S, I] and recurrent [S, S] product, int32 biases at the input's scale times
+        that gate's input weights' (the forget gate's near +1, as Keras starts it), an int8 variable hidden state
+        quantized as the output over (-1, 1), an int16 variable cell state at 2^cell_power; no peephole,
+        projection or layer normalization."""
+        shape = self.t(x).shape
+        batch, depth = shape[1 if time_major else 0], shape[2]
+        inputs: list[str | None] = [x] + [None] * 23
+        for g in range(4):
+            inputs[1 + g] = self._weights("lstm_w", (units, depth), 0, False, 1.0, depth * self.rms[x] ** 2)
+            inputs[5 + g] = self._weights("lstm_r", (units, units), 0, False, 1.0, units)
+        for g in range(4):
+            s_bias = np.float64(self.t(x).qparams.s) * np.float64(self.t(inputs[1 + g]).qparams.s)
+            bias = self.rng.normal(1.0 if g == 1 else 0.0, 0.3, units) / s_bias
+            inputs[12 + g] = self._add("lstm_bias", (units,), DType.INT32, QParams(s_bias, 0),
+                                       np.round(bias).astype(np.int32))
+        quantization = self._qparams(-self.rng.uniform(0.7, 1.0), self.rng.uniform(0.7, 1.0))
+        inputs[18] = self._add("lstm_hidden", (batch, units), DType.INT8, quantization)
+        inputs[19] = self._add("lstm_cell", (batch, units), DType.INT16, QParams(2.0 ** cell_power, 0))
+        for k in (18, 19):
+            self.tensors[inputs[k]].variable = True
+        out = self._add("lstm", (*shape[:2], units), DType.INT8, quantization)
+        self.rms[out] = 0.5
+        return self._op(OpKind.SEQUENCE_LSTM, inputs, out, LstmAttrs(cell_clip=cell_clip, time_major=time_major))
 
     def _weighted(self, kind: OpKind, prefix: str, x: str, w: str, out_shape, attrs, gain: float,
                   bias: bool) -> str:
@@ -552,6 +579,15 @@ def _svdf(n: _Net) -> Graph:
     return n.graph(n.fc(n.svdf(y, 6, rank=1, memory=3), 4))
 
 
+def _lstm(n: _Net) -> Graph:
+    """Keyword spotting's recurrent layers: two stacked LSTMs over 6 steps (the second's cell state at 2^-13,
+    clipped at 3), a classifier on every step; beside them a time-major LSTM over a batch of 2, its cell at 2^-9.
+    Each keeps its hidden and cell states from one invocation to the next."""
+    x = n.input((1, 6, 5))
+    y = n.fc(n.lstm(n.lstm(x, 8), 6, cell_power=-13, cell_clip=3.0), 4)
+    return n.graph(y, n.lstm(n.input((4, 2, 3)), 5, cell_power=-9, time_major=True))
+
+
 def _rows(n: _Net) -> Graph:
     """Tensors whose first axis is no batch of 1: a [4, 8] input through a FULLY_CONNECTED over its last axis, a
     [4, 6] output (the device protocol and `edgeq run` take and give such tensors whole per sample)."""
@@ -652,6 +688,7 @@ _TOPOLOGIES = {
     "constant_operands": (_constant_operands, ("int8", "int16")),
     "batch_matmul": (_batch_matmul, ("int8", "int16")),
     "svdf": (_svdf, ("int8",)),
+    "lstm": (_lstm, ("int8",)),
     "rows": (_rows, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),

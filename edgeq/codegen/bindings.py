@@ -20,7 +20,7 @@ import numpy as np
 from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError, UsageError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
-from ..prepare import ConvParams, LookupParams, StridedView, SvdfParams, prepare_op
+from ..prepare import ConvParams, LookupParams, LstmParams, StridedView, SvdfParams, prepare_op
 from ..prepare.view import broadcast_view
 from . import relayout
 from .probe import Query, probe
@@ -462,6 +462,17 @@ def _svdf(graph: Graph, i: int, op: Op, p: SvdfParams):
         None
 
 
+def _lstm(graph: Graph, i: int, op: Op, p: LstmParams):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: edgeq's edgeq_lstm_s8 (TFLM's reference LstmStep; see firmware/edgeq_lstm.c for
+    why not CMSIS-NN's). The hidden and cell states are variables planned in the arena for the whole run; the
+    scratch holds the four gates' int16 outputs for one batch row."""
+    consts = {f"{role}{g}": _const(i, f"{role}{g}", graph.tensors[op.inputs[k + g]].data, dtype)
+              for role, k, dtype in (("w", 1, DType.INT8), ("r", 5, DType.INT8), ("bias", 12, DType.INT32))
+              for g in range(4)}
+    return Layer(i, op, "lstm", "edgeq_lstm_s8", label(DType.INT8, DType.INT8), p, consts=consts,
+                 scratch=2 * 4 * p.units, macs=p.batch * p.time * 4 * p.units * (p.input_size + p.units)), None
+
+
 def _softmax(graph: Graph, i: int, op: Op, p):
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     function = SOFTMAX[x.dtype, y.dtype]
@@ -518,6 +529,7 @@ _BIND = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: _resize,
     OpKind.BATCH_MATMUL: _batch_matmul,
     OpKind.SVDF: _svdf,
+    OpKind.SEQUENCE_LSTM: _lstm,
     OpKind.SOFTMAX: _softmax,
     OpKind.QUANTIZE: _quantize,
     OpKind.DEQUANTIZE: _quantize,

@@ -12,8 +12,9 @@ from .types import DType, QParams
 @dataclass(eq=False)
 class Tensor:
     """A value in the graph. `data` is set for constants (weights, biases); activations have none. A `variable`
-    (SVDF's state) is an op's memory: no data, zero when the model starts, rewritten in place by the op that reads
-    it and kept from one invocation to the next (TFLite's is_variable tensors)."""
+    (SVDF's state, an LSTM's hidden and cell states) is an op's memory: no data, at its zero point (real 0) when the
+    model starts, rewritten in place by the op that reads it and kept from one invocation to the next (TFLite's
+    is_variable tensors)."""
 
     name: str
     shape: tuple[int, ...]

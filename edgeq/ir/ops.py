@@ -46,6 +46,11 @@ class OpKind(enum.Enum):
     SVDF = "SVDF"                              # in [B, I], weights_feature [F, I], weights_time [F, M], bias [F/rank],
                                                # state [B, F*M] (a variable: the last M feature values of each filter,
                                                # kept across invocations) -> out [B, F/rank]
+    SEQUENCE_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"   # TFLite's 24 inputs, the absent ones None: in [B, T, I]
+                                               # ([T, B, I] time major), input weights [S, I] and recurrent [S, S]
+                                               # of the input, forget, cell and output gates (1-4, 5-8), their
+                                               # biases (12-15), hidden state [B, S] and cell state [B, S]
+                                               # (variables 18, 19) -> out [B, T, S]: the hidden state each step
     SOFTMAX = "SOFTMAX"                        # in [..., C] -> out, over the last axis
     RESHAPE = "RESHAPE"                        # in -> out, same bytes: planned as an alias, no copy
     QUANTIZE = "QUANTIZE"                      # float in -> int out (model edge) or int -> int requantize
@@ -67,8 +72,8 @@ WEIGHTED = tuple(CHANNEL_AXIS)
 INDEXED = (OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.MEAN, OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.TRANSPOSE)
 # Weighted ops whose kernels take int8 weights only (TFLite Micro's TRANSPOSE_CONV): the quantizer never gives them int4
 INT8_WEIGHTS = (OpKind.TRANSPOSE_CONV,)
-# The ops that keep state from one invocation to the next in a variable tensor (their last input)
-STATEFUL = (OpKind.SVDF,)
+# The ops that keep state from one invocation to the next in variable tensors, and which of their inputs those are
+STATEFUL = {OpKind.SVDF: (4,), OpKind.SEQUENCE_LSTM: (18, 19)}
 # The ops whose output quantization their kernels fix, by type: [0, 1) or [-1, 1) over the type's range (SOFTMAX's is
 # types.SOFTMAX_OUT, by input and output type)
 FIXED_OUT = {OpKind.LOGISTIC: {DType.INT8: QParams(1 / 256, -128), DType.INT16: QParams(1 / 32768, 0)},
@@ -181,6 +186,12 @@ class SvdfAttrs:
 
 
 @dataclass(frozen=True)
+class LstmAttrs:
+    cell_clip: float = 0.0                     # the cell state clipped to +-cell_clip where above 0
+    time_major: bool = False                   # input and output [T, B, ...] rather than [B, T, ...]
+
+
+@dataclass(frozen=True)
 class SoftmaxAttrs:
     beta: float = 1.0
 
@@ -219,6 +230,7 @@ ATTRS_OF = {
     OpKind.SPACE_TO_DEPTH: BlockAttrs,
     OpKind.BATCH_MATMUL: BatchMatMulAttrs,
     OpKind.SVDF: SvdfAttrs,
+    OpKind.SEQUENCE_LSTM: LstmAttrs,
     OpKind.SOFTMAX: SoftmaxAttrs,
     OpKind.RESHAPE: NoAttrs,
     OpKind.QUANTIZE: NoAttrs,

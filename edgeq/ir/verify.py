@@ -26,8 +26,10 @@ def verify(graph: Graph) -> Graph:
             fail(f"variable {name!r} is {'a constant' if t.is_const else 'a graph input or output'}")
     variables = {n for n, t in graph.tensors.items() if t.variable}
     for i, op in enumerate(graph.ops):
-        if any(n in variables for n in op.inputs) and op.kind not in STATEFUL:
-            fail(f"{op.where(i)} reads a variable; only {', '.join(k.value for k in STATEFUL)} keep state")
+        slots = STATEFUL.get(op.kind, ())
+        if any(n in variables for k, n in enumerate(op.inputs) if k not in slots):
+            fail(f"{op.where(i)} reads a variable; only {', '.join(k.value for k in STATEFUL)} keep state, in their "
+                 "state inputs")
     available = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const} | variables
     for n in graph.inputs + graph.outputs:
         if n not in graph.tensors:

@@ -7,11 +7,11 @@ with the same numbers. Imports `edgeq.ir`, `edgeq.errors`, numpy, CMSIS-NN's sig
 where kernels run, numba (requantize.py); refusals are UnsupportedModelError naming the file, the op and the tensor.
 """
 from .params import (AddParams, BatchMatMulParams, ConcatParams, ConvParams, FullyConnectedParams, LeakyReluParams,
-                     LookupParams, MeanParams, MulParams, PadParams, PoolParams, QuantizeParams, Relu6Params,
-                     ReluParams, ResizeParams, SigmoidS16Params, SoftmaxParams, StridedView, SvdfParams, prepare_graph,
-                     prepare_op)
+                     LookupParams, LstmParams, MeanParams, MulParams, PadParams, PoolParams, QuantizeParams,
+                     Relu6Params, ReluParams, ResizeParams, SigmoidS16Params, SoftmaxParams, StridedView, SvdfParams,
+                     prepare_graph, prepare_op)
 
 __all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams",
-           "LookupParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params",
-           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "SvdfParams",
-           "prepare_graph", "prepare_op"]
+           "LookupParams", "LstmParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams",
+           "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView",
+           "SvdfParams", "prepare_graph", "prepare_op"]

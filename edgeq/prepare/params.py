@@ -21,6 +21,7 @@ from .fully_connected import FullyConnectedParams, prepare_fully_connected
 from .hard_swish import prepare_hard_swish
 from .leaky_relu import LeakyReluParams, prepare_leaky_relu
 from .logistic_tanh import LookupParams, SigmoidS16Params, prepare_logistic_tanh
+from .lstm import LstmParams, prepare_lstm
 from .maximum_minimum import prepare_maximum_minimum
 from .mean import MeanParams, prepare_mean
 from .mul import MulParams, prepare_mul
@@ -38,9 +39,9 @@ from .transpose_conv import prepare_transpose_conv
 from .view import StridedView
 
 __all__ = ["AddParams", "BatchMatMulParams", "ConcatParams", "ConvParams", "FullyConnectedParams", "LeakyReluParams",
-           "LookupParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams", "Relu6Params",
-           "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView", "SvdfParams",
-           "prepare_graph", "prepare_op"]
+           "LookupParams", "LstmParams", "MeanParams", "MulParams", "PadParams", "PoolParams", "QuantizeParams",
+           "Relu6Params", "ReluParams", "ResizeParams", "SigmoidS16Params", "SoftmaxParams", "StridedView",
+           "SvdfParams", "prepare_graph", "prepare_op"]
 
 
 def _prepare_reshape(ops: Operands) -> None:
@@ -79,6 +80,7 @@ _PREPARE = {
     OpKind.SPACE_TO_DEPTH: prepare_depth_space,
     OpKind.BATCH_MATMUL: prepare_batch_matmul,
     OpKind.SVDF: prepare_svdf,
+    OpKind.SEQUENCE_LSTM: prepare_lstm,
     OpKind.SOFTMAX: prepare_softmax,
     OpKind.RESHAPE: _prepare_reshape,
     OpKind.QUANTIZE: prepare_quantize,

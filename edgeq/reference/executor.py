@@ -5,8 +5,9 @@ TFLite Micro and with the firmware.
 Arrays carry a leading sample axis. A tensor of shape (1, *rest) (a batch-1 model tensor) is fed and returned
 as (N, *rest); any other shape S as (N, *S).
 
-A graph with state (SVDF's variables) takes the N samples as N invocations in order, from zero state at every
-run: what the firmware computes from reset, and tflite-micro from a new interpreter.
+A graph with state (SVDF's and LSTM's variables) takes the N samples as N invocations in order, from zero state
+(each variable at its zero point) at every run: what the firmware computes from reset, and tflite-micro from a new
+interpreter.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .relu import relu
 from .pooling import average_pool, max_pool
 from .quantize import dequantize, quantize
 from .softmax import softmax
+from .lstm import sequence_lstm
 from .svdf import svdf
 from .transpose_conv import transpose_conv2d
 from .view import strided_view
@@ -65,6 +67,7 @@ KERNELS = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: lambda args, p, out: args[0].take(p.rows, axis=-3).take(p.cols, axis=-2),
     OpKind.BATCH_MATMUL: batch_matmul,
     OpKind.SVDF: svdf,
+    OpKind.SEQUENCE_LSTM: sequence_lstm,
     OpKind.SOFTMAX: softmax,
     OpKind.RESHAPE: lambda args, p, out: args[0],          # same bytes; the executor reshapes every output
     OpKind.QUANTIZE: quantize,
@@ -127,7 +130,7 @@ class Executor:
         if len(counts) != 1 or 0 in counts:
             raise ValueError(f"inputs need the same, nonzero number of samples, got {sorted(counts)}")
         n = counts.pop()
-        state = {t.name: np.zeros(t.shape, t.dtype.numpy) for t in self.variables}
+        state = {t.name: np.full(t.shape, t.qparams.zp if t.qparams else 0, t.dtype.numpy) for t in self.variables}
         piece = self.chunk if self.threads < 2 or n < 2 * MIN_PIECE else \
             min(self.chunk, max(MIN_PIECE, -(-n // self.threads)))
         run = lambda s: self._run_chunk([a[s:s + piece] for a in batch], keep, state)  # noqa: E731

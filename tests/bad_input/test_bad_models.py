@@ -132,6 +132,12 @@ def _fc_reads_state(m, sg, t):
     sg.operators[2].inputs = [sg.tensors.index(t["svdf_state1"]), *list(sg.operators[2].inputs)[1:]]
 
 
+def _lstm_peephole(m, sg, t):
+    inputs = list(sg.operators[0].inputs)
+    inputs[9] = inputs[5]
+    sg.operators[0].inputs = inputs
+
+
 def _zero_stride(m, sg, t):
     m.buffers[t["strides1"].buffer].data = np.array([1, 2, 0, 1], "<i4").view(np.uint8)
 
@@ -168,6 +174,15 @@ UNSUPPORTED = {  # case: (model, edit, fragments the message must hold)
                   ["op 0 (SVDF)", "'svdf1' (INT8[1, 4])", "8 filters of rank 4 make 2"]),
     "variable with data": ("int8_svdf", lambda m, sg, t: setattr(t["fc_w1"], "isVariable", True),
                            ["'fc_w1' (INT8", "variable tensor with initial data"]),
+    "LSTM peephole": ("int8_lstm", _lstm_peephole, ["op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM)", "'lstm_r1' (INT8",
+                                                     "input 9 (peephole)"]),
+    "LSTM cell activation": ("int8_lstm", lambda m, sg, t: setattr(sg.operators[0].builtinOptions,
+                                                                   "fusedActivationFunction", 1),
+                             ["op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM)", "'lstm1' (INT8)", "not TANH"]),
+    "LSTM int8 cell state": ("int8_lstm", lambda m, sg, t: setattr(t["lstm_cell1"], "type", tfl.TensorType.INT8),
+                             ["op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM)", "'lstm_cell1' (INT8", "int16 variable cell"]),
+    "LSTM state not variable": ("int8_lstm", lambda m, sg, t: setattr(t["lstm_hidden1"], "isVariable", False),
+                                ["op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM)", "'lstm_hidden1' (INT8", "variable hidden"]),
     "variable read by FC": ("int8_svdf", _fc_reads_state, ["op 2 (FULLY_CONNECTED)", "'svdf_state1' (INT16",
                                                           "only SVDF's"]),
     "wrong slice output": ("int16_strided_slice", lambda m, sg, t: setattr(t["slice1"], "shape", [1, 3, 4, 5]),

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ...errors import ModelFormatError, UnsupportedModelError
 from ...ir import (Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConvAttrs, FullyConnectedAttrs, LeakyReluAttrs,
-                   NoAttrs, OpKind, Padding, PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs,
-                   ConcatAttrs, MeanAttrs)
+                   LstmAttrs, NoAttrs, OpKind, Padding, PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs,
+                   SvdfAttrs, ConcatAttrs, MeanAttrs)
 from .schema import BUILTIN_CODE, Options
 
 
@@ -23,6 +23,8 @@ class OpDef:
     name: str | None = None                    # the TFLite op, when another than the IR kind of the same name
     order: tuple[int, ...] | None = None       # the file's input for each IR input, when they differ (TRANSPOSE_CONV
                                                # puts output_shape, the filter, then the input; the writer writes it)
+    absent: tuple[int, ...] = ()               # inputs the file may give as -1 though counted in min_inputs (the
+                                               # LSTM's 24: support.py says which it needs)
 
     @property
     def builtin(self) -> int:
@@ -57,6 +59,7 @@ OPDEFS = {d.kind: d for d in (
     OpDef(OpKind.SPACE_TO_DEPTH, Options.SPACE_TO_DEPTH, 1, 1, 1),
     OpDef(OpKind.BATCH_MATMUL, Options.BATCH_MATMUL, 2, 2, 2),
     OpDef(OpKind.SVDF, Options.SVDF, 5, 5, 5),          # TFLite Micro reads the bias: required here
+    OpDef(OpKind.SEQUENCE_LSTM, Options.UNIDIRECTIONAL_SEQUENCE_LSTM, 24, 24, 24, absent=tuple(range(1, 24))),
     OpDef(OpKind.SOFTMAX, Options.SOFTMAX, 1, 1, 1),
     OpDef(OpKind.RESHAPE, Options.RESHAPE, 1, 2, 1),
     OpDef(OpKind.QUANTIZE, Options.NONE, 1, 1, 1),
@@ -110,6 +113,14 @@ def to_attrs(kind: OpKind, o: dict, where: str, depth_multiplier: int = 1, rank:
         if o["rank"] < 1:
             raise ModelFormatError(f"{where}: SVDF rank {o['rank']}; it must be at least 1")
         return SvdfAttrs(rank=o["rank"], activation=_activation(o, where))
+    if kind is OpKind.SEQUENCE_LSTM:
+        if o["fused_activation_function"] != 4:
+            raise UnsupportedModelError(f"{where}: an LSTM whose cell gate's activation is not TANH (code "
+                                        f"{o['fused_activation_function']}) is not supported; TFLite Micro's integer "
+                                        "LSTM takes TANH")
+        if not math.isfinite(o["cell_clip"]) or o["cell_clip"] < 0:
+            raise ModelFormatError(f"{where}: LSTM cell clip {o['cell_clip']}; it must be 0 (none) or positive")
+        return LstmAttrs(cell_clip=float(o["cell_clip"]), time_major=bool(o["time_major"]))
     if kind in (OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH):
         if o["block_size"] < 1:
             raise ModelFormatError(f"{where}: block size {o['block_size']}; it must be at least 1")
@@ -175,6 +186,8 @@ def to_options(kind: OpKind, attrs, out_shape: tuple[int, ...]) -> dict:
         return {"adj_x": attrs.adj_x, "adj_y": attrs.adj_y}
     if kind is OpKind.SVDF:
         return {"rank": attrs.rank, "fused_activation_function": act[attrs.activation]}
+    if kind is OpKind.SEQUENCE_LSTM:
+        return {"fused_activation_function": 4, "cell_clip": attrs.cell_clip, "time_major": attrs.time_major}
     if kind is OpKind.RESIZE_NEAREST_NEIGHBOR:
         return {"align_corners": attrs.align_corners, "half_pixel_centers": attrs.half_pixel_centers}
     if kind is OpKind.STRIDED_SLICE:

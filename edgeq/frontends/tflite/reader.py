@@ -142,8 +142,9 @@ class _Reader:
         if opdef.options is not schema.Options.NONE and op.options_type not in (schema.Options.NONE, opdef.options):
             raise ModelFormatError(f"{at} carries builtin options of union type {op.options_type}, "
                                    f"expected {opdef.options.name}")
-        if -1 in op.inputs[:opdef.min_inputs]:
-            raise ModelFormatError(f"{at} lacks required input {op.inputs.index(-1)}")
+        missing = [i for i, k in enumerate(op.inputs[:opdef.min_inputs]) if k == -1 and i not in opdef.absent]
+        if missing:
+            raise ModelFormatError(f"{at} lacks required input {missing[0]}")
         return opdef, where, at
 
     def _name(self, index: int, where: str) -> str:

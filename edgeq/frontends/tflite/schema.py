@@ -100,6 +100,7 @@ class Options(enum.IntEnum):
     RESIZE_NEAREST_NEIGHBOR = 74
     LEAKY_RELU = 75
     DEPTH_TO_SPACE = 94
+    UNIDIRECTIONAL_SEQUENCE_LSTM = 71
     BATCH_MATMUL = 101
 
 
@@ -125,6 +126,10 @@ OPTION_FIELDS: dict[Options, tuple[tuple[str, int, str, object], ...]] = {
     Options.SOFTMAX: (("beta", 0, "f32", 0.0),),
     Options.SVDF: (("rank", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0),
                    ("asymmetric_quantize_inputs", 2, "bool", False)),
+    Options.UNIDIRECTIONAL_SEQUENCE_LSTM: (("fused_activation_function", 0, "i8", 0), ("cell_clip", 1, "f32", 0.0),
+                                           ("proj_clip", 2, "f32", 0.0), ("time_major", 3, "bool", False),
+                                           ("asymmetric_quantize_inputs", 4, "bool", False),
+                                           ("diagonal_recurrent_tensors", 5, "bool", False)),
     Options.CONCATENATION: (("axis", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0)),
     Options.ADD: (("fused_activation_function", 0, "i8", 0), ("pot_scale_int16", 1, "bool", True)),
     Options.RESHAPE: (("new_shape", 0, "[i32", None),),

@@ -27,10 +27,13 @@ def check(kind: OpKind, ins: list[Tensor | None], out: Tensor, where: str,
     fail = _failing(where)
     x = ins[0]
     for t in ins:
-        if t is not None and t.variable and not (kind in STATEFUL and t is ins[-1]):
-            fail(t, "is a variable (state kept across invocations); only SVDF's state input may be one")
+        if t is not None and t.variable and not any(t is ins[k] for k in STATEFUL.get(kind, ())):
+            fail(t, "is a variable (state kept across invocations); only SVDF's state and an LSTM's hidden and cell "
+                    "states may be one")
     if kind is OpKind.SVDF:
         return _svdf(ins, out, where, fail)
+    if kind is OpKind.SEQUENCE_LSTM:
+        return _lstm(ins, out, fail)
     if kind is OpKind.QUANTIZE:
         if not (x.dtype is DType.FLOAT32 and x.name in graph_inputs or {x.dtype, out.dtype} == set(ACTIVATION_TYPES)):
             fail(x, "is neither a float32 graph input nor int8 -> int16 or back: QUANTIZE is supported at the "
@@ -177,6 +180,48 @@ def _svdf(ins: list[Tensor | None], out: Tensor, where: str, fail):
                     "tensor with zero point 0 (the state: each filter's last memory-size features)")
 
 
+LSTM_ABSENT = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 17: "projection",
+               20: "layer normalization", 21: "layer normalization", 22: "layer normalization",
+               23: "layer normalization"}
+
+
+def _lstm(ins: list[Tensor | None], out: Tensor, fail):
+    """TFLite Micro's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8->16): int8 input [B, T, I] and output [B, T, S],
+    int8 weights per tensor (zero point 0) for each gate's input [S, I] and recurrent [S, S] product, int32 biases
+    [S], an int8 variable hidden state and an int16 variable cell state (zero point 0), each [B, S]; no peephole,
+    projection or layer normalization (inputs 9-11, 16, 17, 20-23 absent), as in every model Keras exports."""
+    x, hidden, cell = ins[0], ins[18], ins[19]
+    for k, what in LSTM_ABSENT.items():
+        if ins[k] is not None:
+            fail(ins[k], f"is input {k} ({what}); edgeq's LSTM takes none (TFLite Micro's integer LSTM has no "
+                         f"{what})")
+    for t in (x, out):
+        _activation(t, fail)
+        if t.dtype is not DType.INT8 or len(t.shape) != 3:
+            fail(t, "must be int8 [batch, time, features] (edgeq's LSTM is TFLite Micro's 8x8->16 one)")
+    size, units = x.shape[2], out.shape[2]
+    for k in range(1, 9):
+        w, shape = ins[k], (units, size if k <= 4 else units)
+        if w is None or not w.is_const or w.dtype is not DType.INT8 or w.qparams is None or w.qparams.per_channel \
+                or w.qparams.zp != 0 or w.shape != shape:
+            fail(w or out, f"must be constant int8 {'input' if k <= 4 else 'recurrent'} weights {list(shape)} "
+                           f"quantized per tensor with zero point 0 (input {k})")
+    for k in range(12, 16):
+        b = ins[k]
+        if b is None or not b.is_const or b.dtype is not DType.INT32 or b.shape != (units,):
+            fail(b or out, f"must be a constant int32 gate bias [{units}] (input {k})")
+    if hidden is None or not hidden.variable or hidden.dtype is not DType.INT8 or len(hidden.shape) != 2 \
+            or hidden.shape[1] != units:
+        fail(hidden or out, f"must be the int8 variable hidden state [batch, {units}] (input 18)")
+    _activation(hidden, fail)
+    if cell is None or not cell.variable or cell.dtype is not DType.INT16 or cell.shape != hidden.shape \
+            or cell.qparams is None or cell.qparams.per_channel or cell.qparams.zp != 0:
+        fail(cell or out, f"must be the int16 variable cell state {list(hidden.shape)} quantized per tensor with "
+                          "zero point 0 (input 19)")
+    if out.shape[:2] != x.shape[:2]:
+        fail(out, f"must be {[*x.shape[:2], units]}: the input's batch and time axes, then the units")
+
+
 def _slice(ins: list[Tensor | None], out: Tensor, attrs, fail):
     x, indices = ins[0], ins[1:]
     for t, what in zip(indices, ("begin", "end", "strides")):
@@ -228,6 +273,9 @@ def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, w
     if kind is OpKind.SVDF and ins[1].shape[0] != attrs.rank * out.shape[1]:
         _failing(where)(out, f"has {out.shape[1]} units; {ins[1].shape[0]} filters of rank {attrs.rank} make "
                              f"{ins[1].shape[0] / attrs.rank:g}")
+    if kind is OpKind.SEQUENCE_LSTM and ins[18].shape[0] != ins[0].shape[1 if attrs.time_major else 0]:
+        _failing(where)(ins[18], f"has {ins[18].shape[0]} rows; the {'time-major ' * attrs.time_major}input "
+                                 f"{list(ins[0].shape)} has a batch of {ins[0].shape[1 if attrs.time_major else 0]}")
     if kind not in SPATIAL:
         return
     x = ins[0]
