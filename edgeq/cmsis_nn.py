@@ -32,6 +32,8 @@ class Api:
     declared: frozenset[str]  # which of OPTIONAL_FUNCTIONS the headers declare
     helium_s4_depthwise: bool  # arm_depthwise_conv_s4_opt has a Helium path (its source tests ARM_MATH_MVEI)
     mat_mult_row_offset: bool  # arm_nn_mat_mult_nt_t_s8 takes the output's row_address_offset (edgeq_conv_s8_mve)
+    stateful_lstm: bool      # arm_lstm_unidirectional_s8 starts from and keeps a caller's hidden and cell states
+                             # (cmsis_nn_lstm_context.hidden_state), as TFLite Micro's LSTM does
 
     def defines(self) -> tuple[str, ...]:
         """The flags as C macros (-DEDGEQ_S16_BIAS_STRUCT..., -DEDGEQ_HAS_ARM_CONVOLVE_EVEN_S4...), for C that
@@ -42,7 +44,7 @@ class Api:
 
 # functions one generation has and the other lacks, which a wrapper may call
 OPTIONAL_FUNCTIONS = ("arm_convolve_fast_s16", "arm_convolve_1_x_n_s4", "arm_convolve_even_s4", "arm_transpose_s8",
-                      "arm_pad_s8", "arm_maximum_s8", "arm_minimum_s8")
+                      "arm_pad_s8", "arm_maximum_s8", "arm_minimum_s8", "arm_lstm_unidirectional_s8")
 
 
 def _prototype(header: str, function: str) -> str:
@@ -56,6 +58,8 @@ def read_api(root: Path) -> Api:
     text = (root / "Include" / "arm_nnfunctions.h").read_text()
     header = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     support = re.sub(r"/\*.*?\*/", "", (root / "Include" / "arm_nnsupportfunctions.h").read_text(), flags=re.S)
+    types = re.sub(r"/\*.*?\*/", "", (root / "Include" / "arm_nn_types.h").read_text(), flags=re.S)
+    lstm_context = re.search(r"\{([^{}]*)\}\s*cmsis_nn_lstm_context\s*;", types)
     revision = re.search(r"\$Revision:\s*(V[\d.]+)", text)
     s4_depthwise = root / "Source" / "ConvolutionFunctions" / "arm_depthwise_conv_s4_opt.c"
     return Api(revision=revision.group(1) if revision else "unknown",
@@ -65,7 +69,9 @@ def read_api(root: Path) -> Api:
                one_by_n_sized_by_params="conv_params" in _prototype(header, "arm_convolve_1_x_n_s8_get_buffer_size"),
                declared=frozenset(f for f in OPTIONAL_FUNCTIONS if _prototype(header, f)),
                helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text(),
-               mat_mult_row_offset="row_address_offset" in _prototype(support, "arm_nn_mat_mult_nt_t_s8"))
+               mat_mult_row_offset="row_address_offset" in _prototype(support, "arm_nn_mat_mult_nt_t_s8"),
+               stateful_lstm=bool(_prototype(header, "arm_lstm_unidirectional_s8") and lstm_context
+                                  and "hidden_state" in lstm_context.group(1)))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from edgeq.demo_model import load_digits_split
 from edgeq.frontends.tflite import write_tflite
 from edgeq.ir import Graph
 from tests.digits_mlp import build_digits_mlp
+from tests.models import upstream_cmsis_nn
 
 
 @dataclass
@@ -31,3 +32,9 @@ def digits(tmp_path_factory) -> Deployed:
     model.write_bytes(write_tflite(graph))
     api.compile_model(model, "cortex-m4", out / "m4")
     return Deployed(out / "m4", model.read_bytes(), graph, data.x_test, data.y_test)
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    """Build against current upstream CMSIS-NN for this test (CMSIS_NN_PATH); skips without ../shared."""
+    monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))

@@ -153,6 +153,9 @@ def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> 
     UPSTREAM). Dims as TFLM fills them: PAD's and MAXIMUM/MINIMUM's shapes with leading 1s, TRANSPOSE's with
     trailing ones."""
     op, function = layer.op, UPSTREAM.get(layer.op.kind)
+    if op.kind is OpKind.SEQUENCE_LSTM:
+        return _cmsis_lstm(graph, layer) if api.stateful_lstm and (kernels == "cmsis-nn" or simd == "mve") \
+            and _cmsis_lstm_exact(graph, op, layer.params) else layer
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if function not in api.declared or x.dtype is not DType.INT8 or len(x.shape) > 4:
         return layer
@@ -174,6 +177,36 @@ def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> 
     extended = [(1,) * (4 - len(shape)) + shape for shape in shapes]
     return replace(layer, call="cmsis_extreme", function=function, broadcast=None,
                    dims=dict(zip(("input_1", "input_2", "output"), extended)))
+
+
+def _cmsis_lstm_exact(graph: Graph, op: Op, p: LstmParams) -> bool:
+    """Whether current CMSIS-NN's LSTM computes TFLM's integers for this layer. It saturates each gate's two
+    products once, after adding them, where TFLM saturates each first; and adds the input and cell gates' product to
+    the cell state before saturating it, where TFLM saturates the product first. They agree wherever the recurrent
+    product cannot leave int16 alone (bounded here from the weights and the hidden state's range) and the cell
+    state's scale is at least 2^-14 (the product of two gates is then within +-2^14 cell steps)."""
+    reach = max(abs(-128 - p.hidden_offset), abs(127 - p.hidden_offset))
+    for g, (multiplier, shift) in enumerate(p.recurrent_fc):
+        rows = np.abs(graph.tensors[op.inputs[5 + g]].data.astype(np.int64)).sum(axis=1).max()
+        if rows * reach * multiplier * 2.0 ** (shift - 31) + 1 >= 32767:
+            return False
+    return p.cell_power >= -14
+
+
+def _cmsis_lstm(graph: Graph, layer: Layer) -> Layer:
+    """The LSTM on current CMSIS-NN's arm_lstm_unidirectional_s8, as TFLM's CMSIS-NN kernel fills it, with the
+    hidden and cell states (the layer's variables) as its context's states: each gate's effective biases (the bias
+    plus the input's offset times each row's weight sum; the hidden state's offset times the recurrent rows') are
+    computed here; the scratch holds two [batch, units] int16 buffers."""
+    op, p, i = layer.op, layer.params, layer.index
+    consts = dict(layer.consts)
+    for g in range(4):
+        w, r = (graph.tensors[op.inputs[k + g]].data.astype(np.int64) for k in (1, 5))
+        bias = graph.tensors[op.inputs[12 + g]].data.astype(np.int64)
+        consts[f"input_sum{g}"] = _const(i, f"input_sum{g}", bias - p.input_offset * w.sum(axis=1), DType.INT32)
+        consts[f"hidden_sum{g}"] = _const(i, f"hidden_sum{g}", -p.hidden_offset * r.sum(axis=1), DType.INT32)
+    return replace(layer, call="cmsis_lstm", function="arm_lstm_unidirectional_s8", consts=consts,
+                   scratch=2 * 2 * p.batch * p.units)
 
 
 def _right_ones(shape) -> Dims:

@@ -39,6 +39,7 @@ class LstmParams:
     forget_cell: tuple[int, int]       # forget gate x cell state into the cell state
     input_cell: tuple[int, int]        # input gate x cell gate into the cell state
     hidden: tuple[int, int]            # tanh(cell) x output gate into the hidden state
+    cell_power: int                    # the cell state's scale is 2^cell_power (rounded, as TFLM's CheckedLog2)
     cell_clip: int                     # |cell state| at most this where above 0 (the float clip over its scale;
                                        # TFLM clips where the float one is above 0: at least one step here)
     gate: SigmoidS16Params             # the gates' sigmoid and the cell gate's tanh, on 2^-12 inputs
@@ -71,5 +72,5 @@ def prepare_lstm(ops: Operands) -> LstmParams:
         forget_cell=qmath.quantize_multiplier(GATE_OUT_SCALE * c_scale / c_scale),
         input_cell=qmath.quantize_multiplier(GATE_OUT_SCALE * GATE_OUT_SCALE / c_scale),
         hidden=qmath.quantize_multiplier(GATE_OUT_SCALE * GATE_OUT_SCALE / h_scale),
-        cell_clip=int(min(max(attrs.cell_clip / c_scale, -32768.0), 32767.0)),
+        cell_power=power, cell_clip=int(min(max(attrs.cell_clip / c_scale, -32768.0), 32767.0)),
         gate=SigmoidS16Params(3, 0, sigmoid_table()), cell_tanh=cell_tanh)

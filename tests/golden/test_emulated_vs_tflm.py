@@ -11,8 +11,7 @@ import pytest
 from edgeq import api
 from edgeq.codegen.bindings import UPSTREAM
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from tests.models import (MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model,
-                          upstream_cmsis_nn)
+from tests.models import MODELS, SHARED_TFLITE, cifar, cifar_inputs, oracle, random_inputs, shared_model
 
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 
@@ -63,12 +62,6 @@ def test_shared_model_on_m4(rel, tmp_path):
 def test_shared_model_on_other_targets(rel, target, tmp_path):
     model = shared_model(rel).read_bytes()
     assert_device_matches_tflm(model, [cifar_inputs(read_tflite(model), cifar(8)[0])], target, tmp_path)
-
-
-@pytest.fixture
-def upstream(monkeypatch):
-    """Build against current upstream CMSIS-NN for this test (CMSIS_NN_PATH)."""
-    monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])

@@ -70,19 +70,42 @@ def test_constants_are_the_oracles(model, monkeypatch, alternative):
     assert any((a != b.reshape(a.shape)).any() for a, b in zip(Executor(graph).run(x), tflm))
 
 
-def test_device_keeps_state_between_invocations(model, tmp_path):
+def _lstm_kernels_on_device(model: bytes, target: str, tmp_path, kernels: str = "edgeq", n: int = 24) -> list[str]:
+    """Compiles and runs n invocations on `target`, checks every output byte against tflite-micro's, and returns
+    the kernels the LSTM layers ran on."""
     path = tmp_path / "lstm.tflite"
     path.write_bytes(model)
-    report = api.compile_model(path, "cortex-m4", tmp_path / "m4")
-    assert report["state_bytes"] == STATE_BYTES
-    assert [layer["kernel"] for layer in report["layers"] if layer["op"] == OpKind.SEQUENCE_LSTM.value] == \
-        ["edgeq_lstm_s8"] * 3
-    assert "void edgeq_model_reset(void);" in (tmp_path / "m4" / "model.h").read_text()
+    report = api.compile_model(path, target, tmp_path / target, kernels=kernels)
     graph = read_tflite(model)
-    x = random_inputs(graph, 24, seed=6)
-    y, _ = api.run_project(tmp_path / "m4", dict(zip(graph.inputs, x)))
+    x = random_inputs(graph, n, seed=6)
+    y, _ = api.run_project(tmp_path / target, dict(zip(graph.inputs, x)))
     for name, expected in zip(graph.outputs, oracle(model, x)):
-        assert np.array_equal(y[name], expected.reshape(y[name].shape))
+        assert np.array_equal(y[name], expected.reshape(y[name].shape)), name
+    return [layer["kernel"] for layer in report["layers"] if layer["op"] == OpKind.SEQUENCE_LSTM.value]
+
+
+def test_device_keeps_state_between_invocations(model, tmp_path):
+    assert _lstm_kernels_on_device(model, "cortex-m4", tmp_path) == ["edgeq_lstm_s8"] * 3
+    assert api.load_report(tmp_path / "cortex-m4")["state_bytes"] == STATE_BYTES
+    assert "void edgeq_model_reset(void);" in (tmp_path / "cortex-m4" / "model.h").read_text()
+
+
+@pytest.mark.parametrize("target, kernels", [("cortex-m4", "cmsis-nn"), ("cortex-m55", "edgeq")])
+def test_current_cmsis_nn_runs_it(model, target, kernels, tmp_path, upstream):
+    """Current CMSIS-NN's arm_lstm_unidirectional_s8 (V.19) starts from and keeps the caller's states: it runs the
+    LSTMs by default on cortex-m55 (Helium), with --kernels cmsis-nn on cortex-m4."""
+    assert _lstm_kernels_on_device(model, target, tmp_path, kernels) == ["arm_lstm_unidirectional_s8"] * 3
+
+
+def test_layer_cmsis_nn_could_saturate_differently_stays_on_edgeqs(tmp_path, upstream):
+    """Where a recurrent product alone can leave int16 (the first LSTM's forget-gate recurrent weights read at 8
+    times their scale), CMSIS-NN's one saturation of both products could differ from TFLM's two: that layer runs
+    on edgeq's kernel, the others on CMSIS-NN's."""
+    graph = MODELS["int8_lstm"]()
+    r = graph.tensors[graph.ops[0].inputs[6]]
+    r.qparams = replace(r.qparams, scale=r.qparams.scale * 8)
+    assert _lstm_kernels_on_device(write_tflite(graph), "cortex-m4", tmp_path, "cmsis-nn", n=8) == \
+        ["edgeq_lstm_s8", "arm_lstm_unidirectional_s8", "arm_lstm_unidirectional_s8"]
 
 
 def test_cell_clip_below_one_step_is_refused(tmp_path):
