@@ -135,13 +135,14 @@ static inline void edgeq_tanh_s16(const int16_t *input, int16_t *output, int32_t
     }
 }
 
-/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 input, weights and hidden state, int16 gates and cell state (edgeq_lstm.c).
- * Gates in TFLite's order; `hidden_offset` is minus the hidden state's zero point, as `input_offset` the input's. */
+/* UNIDIRECTIONAL_SEQUENCE_LSTM, int8 weights, int16 gates and cell state (edgeq_lstm.c): int8 input and hidden state
+ * with int32 biases (edgeq_lstm_s8) or int16 ones with int64 biases (edgeq_lstm_s16). Gates in TFLite's order;
+ * `input_offset` and `hidden_offset` are minus the input's and hidden state's zero points. */
 enum { EDGEQ_LSTM_INPUT, EDGEQ_LSTM_FORGET, EDGEQ_LSTM_CELL, EDGEQ_LSTM_OUTPUT };
 
 typedef struct {
     int32_t batch, time, input_size, units, time_major;
-    int32_t input_offset, hidden_offset;
+    int32_t input_offset, hidden_offset, act_min, act_max;
     int32_t input_fc_multiplier[4], input_fc_shift[4];          /* input x weights + bias into int16 at 2^-12 */
     int32_t recurrent_fc_multiplier[4], recurrent_fc_shift[4];  /* hidden x recurrent weights, likewise */
     int32_t forget_cell_multiplier, forget_cell_shift;          /* forget gate x cell into the cell's scale */
@@ -151,13 +152,15 @@ typedef struct {
     int32_t cell_tanh_multiplier, cell_tanh_shift;              /* the cell state into tanh's steps of 1/12288 */
     const int8_t *input_weights[4];                             /* [units, input_size] each */
     const int8_t *recurrent_weights[4];                         /* [units, units] each */
-    const int32_t *bias[4];                                     /* [units] each */
-} edgeq_lstm_s8_params;
+    const void *bias[4];                                        /* [units] each, int32 (s8) or int64 (s16) */
+} edgeq_lstm_params;
 
-/* The input's time steps through the cell, from the hidden ([batch, units] int8) and cell ([batch, units] int16)
- * states the last call left, which it updates; `scratch` holds 4 x units int16. The output ([batch, time, units],
- * or [time, batch, units] where time major) must not overlap the input. */
-void edgeq_lstm_s8(const edgeq_lstm_s8_params *p, const int8_t *input, int8_t *output, int8_t *hidden,
-                   int16_t *cell, int16_t *scratch);
+/* The input's time steps through the cell, from the hidden ([batch, units]) and cell ([batch, units] int16) states
+ * the last call left, which it updates; `scratch` holds 4 x units int16. The output ([batch, time, units], or
+ * [time, batch, units] where time major) must not overlap the input. */
+void edgeq_lstm_s8(const edgeq_lstm_params *p, const int8_t *input, int8_t *output, int8_t *hidden, int16_t *cell,
+                   int16_t *scratch);
+void edgeq_lstm_s16(const edgeq_lstm_params *p, const int16_t *input, int16_t *output, int16_t *hidden,
+                    int16_t *cell, int16_t *scratch);
 
 #endif

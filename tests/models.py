@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.ir import (FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs, DType,
-                      FullyConnectedAttrs, Graph, LeakyReluAttrs, LstmAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding,
-                      PoolAttrs, QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor, sample_shape,
-                      verify)
+from edgeq.ir import (BIAS_TYPE, FIXED_OUT, Activation, AddAttrs, BatchMatMulAttrs, BlockAttrs, ConcatAttrs, ConvAttrs,
+                      DType, FullyConnectedAttrs, Graph, LeakyReluAttrs, LstmAttrs, MeanAttrs, NoAttrs, Op, OpKind,
+                      Padding, PoolAttrs, QParams, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, SvdfAttrs, Tensor,
+                      sample_shape, verify)
 from edgeq.oracle import tflm_run
 from edgeq.prepare.mean import mean_shape
 from edgeq.prepare.strided_slice import slice_ranges, sliced_shape
@@ -171,11 +171,11 @@ class _Net:
         return self._op(OpKind.SVDF, [x, features, time, bias, state], out, SvdfAttrs(rank, activation))
 
     def lstm(self, x: str, units: int, cell_power: int = -11, cell_clip: float = 0.0, time_major: bool = False) -> str:
-        """UNIDIRECTIONAL_SEQUENCE_LSTM as TFLite's converter writes Keras's LSTM (8x8->16): int8 weights per
-        tensor for each gate's input [S, I] and recurrent [S, S] product, int32 biases at the input's scale times
-        that gate's input weights' (the forget gate's near +1, as Keras starts it), an int8 variable hidden state
-        quantized as the output over (-1, 1), an int16 variable cell state at 2^cell_power; no peephole,
-        projection or layer normalization."""
+        """UNIDIRECTIONAL_SEQUENCE_LSTM as TFLite's converter writes Keras's LSTM (8x8->16, or 16x8): int8
+        weights per tensor for each gate's input [S, I] and recurrent [S, S] product, int32 (int64) biases at the
+        input's scale times that gate's input weights' (the forget gate's near +1, as Keras starts it), a variable
+        hidden state quantized as the output over (-1, 1), an int16 variable cell state at 2^cell_power; no
+        peephole, projection or layer normalization."""
         shape = self.t(x).shape
         batch, depth = shape[1 if time_major else 0], shape[2]
         inputs: list[str | None] = [x] + [None] * 23
@@ -185,14 +185,14 @@ class _Net:
         for g in range(4):
             s_bias = np.float64(self.t(x).qparams.s) * np.float64(self.t(inputs[1 + g]).qparams.s)
             bias = self.rng.normal(1.0 if g == 1 else 0.0, 0.3, units) / s_bias
-            inputs[12 + g] = self._add("lstm_bias", (units,), DType.INT32, QParams(s_bias, 0),
-                                       np.round(bias).astype(np.int32))
+            inputs[12 + g] = self._add("lstm_bias", (units,), BIAS_TYPE[self.act], QParams(s_bias, 0),
+                                       np.round(bias).astype(BIAS_TYPE[self.act].numpy))
         quantization = self._qparams(-self.rng.uniform(0.7, 1.0), self.rng.uniform(0.7, 1.0))
-        inputs[18] = self._add("lstm_hidden", (batch, units), DType.INT8, quantization)
+        inputs[18] = self._add("lstm_hidden", (batch, units), self.act, quantization)
         inputs[19] = self._add("lstm_cell", (batch, units), DType.INT16, QParams(2.0 ** cell_power, 0))
         for k in (18, 19):
             self.tensors[inputs[k]].variable = True
-        out = self._add("lstm", (*shape[:2], units), DType.INT8, quantization)
+        out = self._add("lstm", (*shape[:2], units), self.act, quantization)
         self.rms[out] = 0.5
         return self._op(OpKind.SEQUENCE_LSTM, inputs, out, LstmAttrs(cell_clip=cell_clip, time_major=time_major))
 
@@ -688,7 +688,7 @@ _TOPOLOGIES = {
     "constant_operands": (_constant_operands, ("int8", "int16")),
     "batch_matmul": (_batch_matmul, ("int8", "int16")),
     "svdf": (_svdf, ("int8",)),
-    "lstm": (_lstm, ("int8",)),
+    "lstm": (_lstm, ("int8", "int16")),
     "rows": (_rows, ("int8", "int16")),
     "broadcasting": (_broadcasting, ("int8", "int16")),
     "resize": (_resize, ("int8", "int16")),

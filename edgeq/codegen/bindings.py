@@ -185,7 +185,8 @@ def _cmsis_lstm_exact(graph: Graph, op: Op, p: LstmParams) -> bool:
     the cell state before saturating it, where TFLM saturates the product first. They agree wherever the recurrent
     product cannot leave int16 alone (bounded here from the weights and the hidden state's range) and the cell
     state's scale is at least 2^-14 (the product of two gates is then within +-2^14 cell steps)."""
-    reach = max(abs(-128 - p.hidden_offset), abs(127 - p.hidden_offset))
+    lo, hi = (-32768, 32767) if p.wide else (-128, 127)
+    reach = max(abs(lo - p.hidden_offset), abs(hi - p.hidden_offset))
     for g, (multiplier, shift) in enumerate(p.recurrent_fc):
         rows = np.abs(graph.tensors[op.inputs[5 + g]].data.astype(np.int64)).sum(axis=1).max()
         if rows * reach * multiplier * 2.0 ** (shift - 31) + 1 >= 32767:
@@ -194,19 +195,19 @@ def _cmsis_lstm_exact(graph: Graph, op: Op, p: LstmParams) -> bool:
 
 
 def _cmsis_lstm(graph: Graph, layer: Layer) -> Layer:
-    """The LSTM on current CMSIS-NN's arm_lstm_unidirectional_s8, as TFLM's CMSIS-NN kernel fills it, with the
+    """The LSTM on current CMSIS-NN's arm_lstm_unidirectional_s8 / _s16, as TFLM's CMSIS-NN kernel fills it, with the
     hidden and cell states (the layer's variables) as its context's states: each gate's effective biases (the bias
     plus the input's offset times each row's weight sum; the hidden state's offset times the recurrent rows') are
     computed here; the scratch holds two [batch, units] int16 buffers."""
     op, p, i = layer.op, layer.params, layer.index
-    consts = dict(layer.consts)
+    consts, sums = dict(layer.consts), DType.INT64 if p.wide else DType.INT32
     for g in range(4):
         w, r = (graph.tensors[op.inputs[k + g]].data.astype(np.int64) for k in (1, 5))
         bias = graph.tensors[op.inputs[12 + g]].data.astype(np.int64)
-        consts[f"input_sum{g}"] = _const(i, f"input_sum{g}", bias - p.input_offset * w.sum(axis=1), DType.INT32)
-        consts[f"hidden_sum{g}"] = _const(i, f"hidden_sum{g}", -p.hidden_offset * r.sum(axis=1), DType.INT32)
-    return replace(layer, call="cmsis_lstm", function="arm_lstm_unidirectional_s8", consts=consts,
-                   scratch=2 * 2 * p.batch * p.units)
+        consts[f"input_sum{g}"] = _const(i, f"input_sum{g}", bias - p.input_offset * w.sum(axis=1), sums)
+        consts[f"hidden_sum{g}"] = _const(i, f"hidden_sum{g}", -p.hidden_offset * r.sum(axis=1), sums)
+    return replace(layer, call="cmsis_lstm", function=f"arm_lstm_unidirectional_s{16 if p.wide else 8}",
+                   consts=consts, scratch=2 * 2 * p.batch * p.units)
 
 
 def _right_ones(shape) -> Dims:
@@ -496,14 +497,17 @@ def _svdf(graph: Graph, i: int, op: Op, p: SvdfParams):
 
 
 def _lstm(graph: Graph, i: int, op: Op, p: LstmParams):
-    """UNIDIRECTIONAL_SEQUENCE_LSTM: edgeq's edgeq_lstm_s8 (TFLM's reference LstmStep; see firmware/edgeq_lstm.c for
-    why not CMSIS-NN's). The hidden and cell states are variables planned in the arena for the whole run; the
-    scratch holds the four gates' int16 outputs for one batch row."""
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: edgeq's edgeq_lstm_s8 / _s16 (TFLM's reference LstmStep; firmware/edgeq_lstm.c
+    says why not CMSIS-NN's, _upstream where current CMSIS-NN's runs instead). The hidden and cell states are
+    variables planned in the arena for the whole run; the scratch holds the four gates' int16 outputs for one batch
+    row."""
+    act = graph.tensors[op.inputs[0]].dtype
     consts = {f"{role}{g}": _const(i, f"{role}{g}", graph.tensors[op.inputs[k + g]].data, dtype)
-              for role, k, dtype in (("w", 1, DType.INT8), ("r", 5, DType.INT8), ("bias", 12, DType.INT32))
+              for role, k, dtype in (("w", 1, DType.INT8), ("r", 5, DType.INT8), ("bias", 12, BIAS_TYPE[act]))
               for g in range(4)}
-    return Layer(i, op, "lstm", "edgeq_lstm_s8", label(DType.INT8, DType.INT8), p, consts=consts,
-                 scratch=2 * 4 * p.units, macs=p.batch * p.time * 4 * p.units * (p.input_size + p.units)), None
+    return Layer(i, op, "lstm", f"edgeq_lstm_{_act_suffix(graph, i, op, act)}", label(act, DType.INT8), p,
+                 consts=consts, scratch=2 * 4 * p.units,
+                 macs=p.batch * p.time * 4 * p.units * (p.input_size + p.units)), None
 
 
 def _softmax(graph: Graph, i: int, op: Op, p):

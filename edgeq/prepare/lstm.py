@@ -1,6 +1,6 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM: lstm_eval_common.cc's PrepareGateParametersInteger, CreateInterGateMulParams and
-CreateLstmCellStateInfo for TFLite Micro's integer LSTM (int8 input, weights and hidden state; int16 gates and cell
-state).
+CreateLstmCellStateInfo for TFLite Micro's integer LSTM (int8 weights; int16 gates and cell state; int8 input and
+hidden state with int32 sums, or int16 ones with int64 sums: 16x8).
 
 Each gate is two FULLY_CONNECTEDs into int16 at 2^-12 (the input's with the gate bias, the hidden state's without),
 added saturating, then int16 sigmoid (or tanh for the cell gate) out at 2^-15; the cell state is forget * cell +
@@ -32,6 +32,7 @@ class LstmParams:
     input_size: int
     units: int
     time_major: bool
+    wide: bool                         # 16x8: int16 input and hidden state, int64 biases and sums
     input_offset: int                  # the input's zero point (subtracted)
     hidden_offset: int                 # the hidden state's zero point (subtracted when read, added when written)
     input_fc: tuple[tuple[int, int], ...]        # input x weights (+ bias) into 2^-12
@@ -48,7 +49,8 @@ class LstmParams:
 
 def prepare_lstm(ops: Operands) -> LstmParams:
     x, y, hidden, cell = ops.input(0), ops.output, ops.input(18), ops.input(19)
-    for t, dtype in ((x, DType.INT8), (y, DType.INT8), (hidden, DType.INT8), (cell, DType.INT16)):
+    ops.require_dtype(x, DType.INT8, DType.INT16)
+    for t, dtype in ((y, x.dtype), (hidden, x.dtype), (cell, DType.INT16)):
         ops.require_dtype(t, dtype)
     attrs = ops.op.attrs
     (in_scale, in_zp), (h_scale, h_zp), (c_scale, _) = (ops.per_tensor(t) for t in (x, hidden, cell))
@@ -68,6 +70,7 @@ def prepare_lstm(ops: Operands) -> LstmParams:
     batch, time = (x.shape[1], x.shape[0]) if attrs.time_major else x.shape[:2]
     return LstmParams(
         batch=batch, time=time, input_size=x.shape[2], units=y.shape[2], time_major=attrs.time_major,
+        wide=x.dtype is DType.INT16,
         input_offset=in_zp, hidden_offset=h_zp, input_fc=tuple(fc[:4]), recurrent_fc=tuple(fc[4:]),
         forget_cell=qmath.quantize_multiplier(GATE_OUT_SCALE * c_scale / c_scale),
         input_cell=qmath.quantize_multiplier(GATE_OUT_SCALE * GATE_OUT_SCALE / c_scale),

@@ -1,8 +1,8 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM keeps its hidden and cell states from one invocation to the next, as TFLite Micro
 does: a run of N inputs is N invocations in order from zero state (the hidden state at its zero point), on the
 reference (across its chunks) and on the device (one emulator run), byte for byte as tflite-micro invoked N times.
-The builder model stacks two LSTMs (cell states at 2^-11 and 2^-13, the second clipped) under a classifier, beside
-a time-major LSTM over a batch of 2 (cell state at 2^-9)."""
+The builder model (int8 and 16x8) stacks two LSTMs (cell states at 2^-11 and 2^-13, the second clipped) under a
+classifier, beside a time-major LSTM over a batch of 2 (cell state at 2^-9)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,11 +19,17 @@ from edgeq.prepare.lstm import GATE_OUT_SCALE
 from edgeq.reference import Executor
 from tests.models import MODELS, oracle, random_inputs
 
-STATE_BYTES = (8 + 6 + 2 * 5) * 3          # int8 hidden and int16 cell states [batch, units] of each LSTM
+UNITS = 8 + 6 + 2 * 5                      # [batch, units] of each LSTM's hidden and cell states
+STATE_BYTES = {"int8_lstm": UNITS * (1 + 2), "int16_lstm": UNITS * (2 + 2)}
+
+
+@pytest.fixture(scope="module", params=sorted(STATE_BYTES))
+def model(request) -> bytes:
+    return write_tflite(MODELS[request.param]())
 
 
 @pytest.fixture(scope="module")
-def model() -> bytes:
+def int8_model() -> bytes:
     return write_tflite(MODELS["int8_lstm"]())
 
 
@@ -56,15 +62,15 @@ def _float32_products(p, ops):
 
 
 @pytest.mark.parametrize("alternative", [_source_gate_scale, _float32_products])
-def test_constants_are_the_oracles(model, monkeypatch, alternative):
+def test_constants_are_the_oracles(int8_model, monkeypatch, alternative):
     """prepare's constants are the ones tflite-micro computes with, where its source reads otherwise: 2^-15 for the
     gates' output scale and the double product of the scales; either alternative puts outputs a step off here."""
     import edgeq.prepare.params as params
     prepare = params._PREPARE[OpKind.SEQUENCE_LSTM]
     assert GATE_OUT_SCALE == 2.0 ** -15
-    graph = read_tflite(model)
+    graph = read_tflite(int8_model)
     x = random_inputs(graph, 60, seed=11)
-    tflm = oracle(model, x)
+    tflm = oracle(int8_model, x)
     assert all(np.array_equal(a, b.reshape(a.shape)) for a, b in zip(Executor(graph).run(x), tflm))
     monkeypatch.setitem(params._PREPARE, OpKind.SEQUENCE_LSTM, lambda ops: alternative(prepare(ops), ops))
     assert any((a != b.reshape(a.shape)).any() for a, b in zip(Executor(graph).run(x), tflm))
@@ -85,16 +91,18 @@ def _lstm_kernels_on_device(model: bytes, target: str, tmp_path, kernels: str = 
 
 
 def test_device_keeps_state_between_invocations(model, tmp_path):
-    assert _lstm_kernels_on_device(model, "cortex-m4", tmp_path) == ["edgeq_lstm_s8"] * 3
-    assert api.load_report(tmp_path / "cortex-m4")["state_bytes"] == STATE_BYTES
+    wide = read_tflite(model).tensors["input1"].dtype.bits == 16
+    assert _lstm_kernels_on_device(model, "cortex-m4", tmp_path) == [f"edgeq_lstm_s{16 if wide else 8}"] * 3
+    assert api.load_report(tmp_path / "cortex-m4")["state_bytes"] == STATE_BYTES[f"int{16 if wide else 8}_lstm"]
     assert "void edgeq_model_reset(void);" in (tmp_path / "cortex-m4" / "model.h").read_text()
 
 
 @pytest.mark.parametrize("target, kernels", [("cortex-m4", "cmsis-nn"), ("cortex-m55", "edgeq")])
 def test_current_cmsis_nn_runs_it(model, target, kernels, tmp_path, upstream):
-    """Current CMSIS-NN's arm_lstm_unidirectional_s8 (V.19) starts from and keeps the caller's states: it runs the
-    LSTMs by default on cortex-m55 (Helium), with --kernels cmsis-nn on cortex-m4."""
-    assert _lstm_kernels_on_device(model, target, tmp_path, kernels) == ["arm_lstm_unidirectional_s8"] * 3
+    """Current CMSIS-NN's arm_lstm_unidirectional_s8 / _s16 (V.19) start from and keep the caller's states: they
+    run the LSTMs by default on cortex-m55 (Helium), with --kernels cmsis-nn on cortex-m4."""
+    bits = read_tflite(model).tensors["input1"].dtype.bits
+    assert _lstm_kernels_on_device(model, target, tmp_path, kernels) == [f"arm_lstm_unidirectional_s{bits}"] * 3
 
 
 def test_layer_cmsis_nn_could_saturate_differently_stays_on_edgeqs(tmp_path, upstream):

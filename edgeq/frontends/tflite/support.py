@@ -186,19 +186,21 @@ LSTM_ABSENT = {9: "peephole", 10: "peephole", 11: "peephole", 16: "projection", 
 
 
 def _lstm(ins: list[Tensor | None], out: Tensor, fail):
-    """TFLite Micro's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8->16): int8 input [B, T, I] and output [B, T, S],
-    int8 weights per tensor (zero point 0) for each gate's input [S, I] and recurrent [S, S] product, int32 biases
-    [S], an int8 variable hidden state and an int16 variable cell state (zero point 0), each [B, S]; no peephole,
-    projection or layer normalization (inputs 9-11, 16, 17, 20-23 absent), as in every model Keras exports."""
+    """TFLite Micro's integer UNIDIRECTIONAL_SEQUENCE_LSTM: int8 (or int16) input [B, T, I] and output [B, T, S],
+    int8 weights per tensor (zero point 0) for each gate's input [S, I] and recurrent [S, S] product, int32 (int64)
+    biases [S], a variable hidden state of the input's type and an int16 variable cell state (zero point 0), each
+    [B, S]; no peephole, projection or layer normalization (inputs 9-11, 16, 17, 20-23 absent), as in every model
+    Keras exports."""
     x, hidden, cell = ins[0], ins[18], ins[19]
     for k, what in LSTM_ABSENT.items():
         if ins[k] is not None:
             fail(ins[k], f"is input {k} ({what}); edgeq's LSTM takes none (TFLite Micro's integer LSTM has no "
                          f"{what})")
+    _activation(x, fail)
     for t in (x, out):
         _activation(t, fail)
-        if t.dtype is not DType.INT8 or len(t.shape) != 3:
-            fail(t, "must be int8 [batch, time, features] (edgeq's LSTM is TFLite Micro's 8x8->16 one)")
+        if t.dtype is not x.dtype or len(t.shape) != 3:
+            fail(t, f"must be {x.dtype.value} [batch, time, features], as the input is")
     size, units = x.shape[2], out.shape[2]
     for k in range(1, 9):
         w, shape = ins[k], (units, size if k <= 4 else units)
@@ -208,11 +210,11 @@ def _lstm(ins: list[Tensor | None], out: Tensor, fail):
                            f"quantized per tensor with zero point 0 (input {k})")
     for k in range(12, 16):
         b = ins[k]
-        if b is None or not b.is_const or b.dtype is not DType.INT32 or b.shape != (units,):
-            fail(b or out, f"must be a constant int32 gate bias [{units}] (input {k})")
-    if hidden is None or not hidden.variable or hidden.dtype is not DType.INT8 or len(hidden.shape) != 2 \
+        if b is None or not b.is_const or b.dtype is not BIAS_TYPE[x.dtype] or b.shape != (units,):
+            fail(b or out, f"must be a constant {BIAS_TYPE[x.dtype].value} gate bias [{units}] (input {k})")
+    if hidden is None or not hidden.variable or hidden.dtype is not x.dtype or len(hidden.shape) != 2 \
             or hidden.shape[1] != units:
-        fail(hidden or out, f"must be the int8 variable hidden state [batch, {units}] (input 18)")
+        fail(hidden or out, f"must be the {x.dtype.value} variable hidden state [batch, {units}] (input 18)")
     _activation(hidden, fail)
     if cell is None or not cell.variable or cell.dtype is not DType.INT16 or cell.shape != hidden.shape \
             or cell.qparams is None or cell.qparams.per_channel or cell.qparams.zp != 0:
