@@ -44,7 +44,8 @@ class Api:
 
 # functions one generation has and the other lacks, which a wrapper may call
 OPTIONAL_FUNCTIONS = ("arm_convolve_fast_s16", "arm_convolve_1_x_n_s4", "arm_convolve_even_s4", "arm_transpose_s8",
-                      "arm_pad_s8", "arm_maximum_s8", "arm_minimum_s8", "arm_lstm_unidirectional_s8")
+                      "arm_pad_s8", "arm_maximum_s8", "arm_minimum_s8", "arm_lstm_unidirectional_s8",
+                      "arm_batch_matmul_s8", "arm_batch_matmul_s16")
 
 
 def _prototype(header: str, function: str) -> str:

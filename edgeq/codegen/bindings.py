@@ -157,6 +157,10 @@ def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> 
         return _cmsis_lstm(graph, layer) if api.stateful_lstm and (kernels == "cmsis-nn" or simd == "mve") \
             and _cmsis_lstm_exact(graph, op, layer.params) else layer
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if op.kind is OpKind.BATCH_MATMUL:
+        function = f"arm_batch_matmul_s{x.dtype.bits}"
+        return _cmsis_batch_matmul(graph, layer, function, simd) if function in api.declared and \
+            kernels == "cmsis-nn" and len(y.shape) <= 4 else layer
     if function not in api.declared or x.dtype is not DType.INT8 or len(x.shape) > 4:
         return layer
     if kernels != "cmsis-nn":
@@ -208,6 +212,23 @@ def _cmsis_lstm(graph: Graph, layer: Layer) -> Layer:
         consts[f"hidden_sum{g}"] = _const(i, f"hidden_sum{g}", -p.hidden_offset * r.sum(axis=1), sums)
     return replace(layer, call="cmsis_lstm", function=f"arm_lstm_unidirectional_s{16 if p.wide else 8}",
                    consts=consts, scratch=2 * 2 * p.batch * p.units)
+
+
+def _cmsis_batch_matmul(graph: Graph, layer: Layer, function: str, simd: str) -> Layer:
+    """BATCH_MATMUL on current CMSIS-NN's arm_batch_matmul_s8 / _s16, as TFLM's CMSIS-NN kernel calls it: each
+    operand's matrices as [batch, height, rows, depth] (batch axes broadcast), the right-hand one transposed: the
+    layer's scratch holds, for Helium's int8 kernel, one int32 sum per output column, then lhs transposed (adj_x)
+    and rhs transposed (unless adj_y)."""
+    op, p = layer.op, layer.params
+    (lhs, rhs), y = (graph.tensors[n] for n in op.inputs), graph.tensors[op.outputs[0]]
+    batch = (1,) * (4 - len(y.shape)) + tuple(y.shape[:-2])
+    lead = lambda t: (1,) * (len(y.shape) - len(t.shape)) + (1,) * (4 - len(y.shape)) + tuple(t.shape[:-2])  # noqa: E731
+    dims = {"input_lhs": (*lead(lhs), p.rows, p.depth), "input_rhs": (*lead(rhs), p.cols, p.depth),
+            "output": (*batch, p.rows, p.cols)}
+    transposed = (lhs.nbytes if op.attrs.adj_x else 0) + (0 if op.attrs.adj_y else rhs.nbytes)
+    sums = 4 * p.cols if simd == "mve" and lhs.dtype is DType.INT8 else 0
+    return replace(layer, call="cmsis_batch_matmul", function=function, dims=dims, consts={},
+                   scratch=transposed + sums)
 
 
 def _right_ones(shape) -> Dims:
