@@ -11,6 +11,10 @@
  * stdin, one layer a line: <family> then 19 integers: input n h w c, filter n h w c, output n h w c,
  * stride h w, padding h w, dilation h w, channel multiplier.
  *
+ * A transposed convolution ("tconv_s8") has two buffers: it prints <ctx size> <kernel> <second buffer's size>, the
+ * second being current CMSIS-NN's reversed filter (its wrapper's reverse convolution) or the January 2024 kernel's
+ * int32 output image (output_ctx, out h x w x c x 4 as its header documents).
+ *
  * The stubs' signatures follow the CMSIS-NN generation, which probe.py passes as the EDGEQ_* macros (cmsis_nn.Api).
  */
 #include <stdio.h>
@@ -165,6 +169,19 @@ int main(void)
         DW_CASE("dw_s8", arm_depthwise_conv_wrapper_s8, int8_t, int32_t, int8_t)
         DW_CASE("dw_s4", arm_depthwise_conv_wrapper_s4, int8_t, int32_t, int8_t)
         DW_CASE("dw_s16", arm_depthwise_conv_wrapper_s16, int16_t, int64_t, int16_t)
+        if (strcmp(name, "tconv_s8") == 0)
+        {
+#if defined(EDGEQ_TRANSPOSE_CONV_SIZED_BY_PARAMS)
+            const cmsis_nn_transpose_conv_params tconv = {0, 0, stride, pad, {0, 0}, dil, act};
+            size = arm_transpose_conv_s8_get_buffer_size(&tconv, &in, &filter, &out);
+            ran_size = arm_transpose_conv_s8_get_reverse_conv_buffer_size(&tconv, &in, &filter);
+            ran = ran_size ? "reverse_conv" : "arm_transpose_conv_s8";
+#else
+            size = arm_transpose_conv_s8_get_buffer_size(&in, &filter, &out);
+            ran_size = out.h * out.w * out.c * (int32_t)sizeof(int32_t);
+            ran = "arm_transpose_conv_s8";
+#endif
+        }
         if (strcmp(name, "fc_s8") == 0)
             size = ran_size = HOST_SIZE(arm_fully_connected_s8_get_buffer_size)(&filter);
         if (strcmp(name, "fc_s16") == 0)

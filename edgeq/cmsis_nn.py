@@ -32,6 +32,8 @@ class Api:
     declared: frozenset[str]  # which of OPTIONAL_FUNCTIONS the headers declare
     helium_s4_depthwise: bool  # arm_depthwise_conv_s4_opt has a Helium path (its source tests ARM_MATH_MVEI)
     mat_mult_row_offset: bool  # arm_nn_mat_mult_nt_t_s8 takes the output's row_address_offset (edgeq_conv_s8_mve)
+    transpose_conv_sized_by_params: bool  # arm_transpose_conv_s8_get_buffer_size(params, input, filter, output), and
+                                          # arm_transpose_conv_wrapper_s8 picks a reverse convolution where it can
     stateful_lstm: bool      # arm_lstm_unidirectional_s8 starts from and keeps a caller's hidden and cell states
                              # (cmsis_nn_lstm_context.hidden_state), as TFLite Micro's LSTM does
 
@@ -71,6 +73,8 @@ def read_api(root: Path) -> Api:
                declared=frozenset(f for f in OPTIONAL_FUNCTIONS if _prototype(header, f)),
                helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text(),
                mat_mult_row_offset="row_address_offset" in _prototype(support, "arm_nn_mat_mult_nt_t_s8"),
+               transpose_conv_sized_by_params="transpose_conv_params" in _prototype(
+                   header, "arm_transpose_conv_s8_get_buffer_size"),
                stateful_lstm=bool(_prototype(header, "arm_lstm_unidirectional_s8") and lstm_context
                                   and "hidden_state" in lstm_context.group(1)))
 

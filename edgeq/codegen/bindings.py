@@ -21,6 +21,7 @@ from ..cmsis_nn import Api, find_cmsis_nn
 from ..errors import UnsupportedModelError, UsageError
 from ..ir import ACTIVATION_TYPES, BIAS_TYPE, BROADCASTING, CHANNEL_AXIS, DType, Graph, Op, OpKind, label, pack_int4
 from ..prepare import ConvParams, LookupParams, LstmParams, StridedView, SvdfParams, prepare_op
+from ..prepare import qmath
 from ..prepare.view import broadcast_view
 from . import relayout
 from .probe import Query, probe
@@ -157,6 +158,9 @@ def _upstream(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> 
         return _cmsis_lstm(graph, layer) if api.stateful_lstm and (kernels == "cmsis-nn" or simd == "mve") \
             and _cmsis_lstm_exact(graph, op, layer.params) else layer
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if op.kind is OpKind.TRANSPOSE_CONV:     # by default where measured faster: current CMSIS-NN on Helium
+        wanted = kernels == "cmsis-nn" or (simd == "mve" and api.transpose_conv_sized_by_params)
+        return _cmsis_transpose_conv(graph, layer, api, simd) if wanted and x.dtype is DType.INT8 else layer
     if op.kind is OpKind.BATCH_MATMUL:
         function = f"arm_batch_matmul_s{x.dtype.bits}"
         return _cmsis_batch_matmul(graph, layer, function, simd) if function in api.declared and \
@@ -212,6 +216,42 @@ def _cmsis_lstm(graph: Graph, layer: Layer) -> Layer:
         consts[f"hidden_sum{g}"] = _const(i, f"hidden_sum{g}", -p.hidden_offset * r.sum(axis=1), sums)
     return replace(layer, call="cmsis_lstm", function=f"arm_lstm_unidirectional_s{16 if p.wide else 8}",
                    consts=consts, scratch=2 * 2 * p.batch * p.units)
+
+
+def _cmsis_transpose_conv(graph: Graph, layer: Layer, api: Api, simd: str) -> Layer:
+    """TRANSPOSE_CONV (int8) on CMSIS-NN, as TFLM's CMSIS-NN kernel calls it: current CMSIS-NN's
+    arm_transpose_conv_wrapper_s8 (a reverse convolution where the stride is at most 2 and there are more than 16
+    input channels, its filter reversed into a second buffer at each call) or the January 2024 arm_transpose_conv_s8
+    (a column buffer of kh x kw x input pixels x output channels int32, then the output image as int32). The
+    padding's odd pixel goes in padding_offsets (the January 2024 kernel reads the padding after there: TFLM's
+    offset alone puts its outputs off where the padding is uneven, measured on the builder model). CMSIS-NN sizes
+    both buffers (probe.c), one after the other in the layer's scratch. Builder model, current CMSIS-NN, cortex-m55:
+    14,956-338,968 instructions a layer against edgeq's loop's 24,563-500,356 (the default there); cortex-m4
+    27,530-432,991 against 24,998-497,650."""
+    op, p = layer.op, layer.params
+    x, w, y = (graph.tensors[n] for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    dims = {"input": tuple(x.shape), "filter": tuple(w.shape), "bias": (1, 1, 1, y.shape[3]), "output": tuple(y.shape)}
+    query = Query("tconv_s8", dims["input"], dims["filter"], dims["output"], p.stride, p.padding, (1, 1))
+    answer = probe([query], simd)[0]
+    offsets = tuple(qmath.padding_offset(s, 1, y.shape[1 + k], w.shape[1 + k], x.shape[1 + k])
+                    for k, s in enumerate(p.stride))
+    if not api.transpose_conv_sized_by_params:      # the January 2024 kernel reads it as the padding after
+        offsets = tuple(o + pad for o, pad in zip(offsets, p.padding))
+    function = "arm_transpose_conv_wrapper_s8" if api.transpose_conv_sized_by_params else "arm_transpose_conv_s8"
+    first = -(-answer.scratch // 4) * 4                 # the second buffer (int32 on V.12) 4-byte aligned
+    return replace(layer, call="cmsis_transpose_conv", function=function, dims=dims,
+                   params=CmsisTransposeConv(p, offsets, (answer.scratch, answer.kernel_scratch), first),
+                   consts=_weights_consts(graph, layer.index, op, "s8", p), scratch=first + answer.kernel_scratch)
+
+
+@dataclass(frozen=True)
+class CmsisTransposeConv:
+    """A TRANSPOSE_CONV on CMSIS-NN: prepare's parameters, TFLM's padding offsets (h, w), the two buffers' sizes
+    and where the second starts in the scratch."""
+    conv: ConvParams
+    padding_offsets: tuple[int, int]
+    buffers: tuple[int, int]
+    second_at: int
 
 
 def _cmsis_batch_matmul(graph: Graph, layer: Layer, function: str, simd: str) -> Layer:

@@ -87,6 +87,11 @@ def padding_with_offset(stride: int, dilation: int, image: int, filt: int, out: 
     return _padding_total(stride, dilation, image, filt, out) // 2
 
 
+def padding_offset(stride: int, dilation: int, image: int, filt: int, out: int) -> int:
+    """ComputePaddingWithOffset's offset: the odd pixel of the total padding, if any (TFLM's height/width_offset)."""
+    return _padding_total(stride, dilation, image, filt, out) % 2
+
+
 def same_padding(image: int, filt: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """SAME padding as (before, after) along one axis: padding_with_offset's, and the rest after it."""
     total = _padding_total(stride, dilation, image, filt, out_size(True, image, filt, stride, dilation))

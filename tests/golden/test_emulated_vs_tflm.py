@@ -84,17 +84,27 @@ def test_shared_model_on_upstream_cmsis_nn(rel, target, tmp_path, upstream):
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
 @pytest.mark.parametrize("name", ["int8_pad", "int8_transpose", "int8_maximum_minimum", "int8_broadcasting",
-                                  "int8_constant_operands", "int8_batch_matmul", "int16_batch_matmul"])
+                                  "int8_constant_operands", "int8_batch_matmul", "int16_batch_matmul",
+                                  "int8_transpose_conv"])
 def test_upstream_only_kernels_of_glue_ops(name, target, tmp_path, upstream):
     """--kernels cmsis-nn on current CMSIS-NN: PAD, TRANSPOSE (rank 1-4), MAXIMUM and MINIMUM run on its int8
     kernels (arm_pad_s8, arm_transpose_s8, arm_maximum_s8, arm_minimum_s8), BATCH_MATMUL (rank 2-4) on
-    arm_batch_matmul_s8 / _s16, as TFLM calls them."""
+    arm_batch_matmul_s8 / _s16, TRANSPOSE_CONV on arm_transpose_conv_wrapper_s8, as TFLM calls them."""
     graph = MODELS[name]()
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=13), target, tmp_path,
                                kernels="cmsis-nn")
     bits = graph.tensors[graph.inputs[0]].dtype.bits
     expected = {**{kind.value: function for kind, function in UPSTREAM.items()},
-                "BATCH_MATMUL": f"arm_batch_matmul_s{bits}"}
+                "BATCH_MATMUL": f"arm_batch_matmul_s{bits}", "TRANSPOSE_CONV": "arm_transpose_conv_wrapper_s8"}
     rows = [row for row in api.load_report(tmp_path / target)["layers"]
             if row["op"] in expected and len(row["input_shapes"][0]) <= 4]
     assert rows and all(row["kernel"] == expected[row["op"]] for row in rows)
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+def test_setup_cmsis_nn_transpose_conv(target, tmp_path):
+    """--kernels cmsis-nn on the setup's CMSIS-NN (January 2024): TRANSPOSE_CONV on its arm_transpose_conv_s8."""
+    graph = MODELS["int8_transpose_conv"]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 8, seed=13), target, tmp_path,
+                               kernels="cmsis-nn")
+    assert {row["kernel"] for row in api.load_report(tmp_path / target)["layers"]} == {"arm_transpose_conv_s8"}
