@@ -26,6 +26,103 @@ static arm_cmsis_nn_status product(const int8_t *fields, int32_t rows, int32_t c
 #endif
 }
 
+/* A layer's geometry as locals, read once from the CMSIS-NN structs (which the copies below might alias). */
+typedef struct {
+    int32_t in_w, in_h, in_c, k_w, k_h, row_bytes, cols, stride_w, stride_h, pad_w, pad_h, out_w, out_h;
+    int8_t pad_value;
+} geometry;
+
+/* The receptive field of output pixel (ox, oy) into `field` (k_h rows of k_w x in_c bytes), padded with the input's
+ * zero point: each filter row inside the input in one copy. */
+__attribute__((always_inline)) static inline void receptive_field(const geometry g, const int8_t *input, int32_t ox,
+                                                                  int32_t oy, int8_t *field)
+{
+    const int32_t x0 = ox * g.stride_w - g.pad_w, y0 = oy * g.stride_h - g.pad_h;
+    const int whole_rows = x0 >= 0 && x0 + g.k_w <= g.in_w;
+    for (int32_t ky = 0; ky < g.k_h; ky++, field += g.row_bytes)
+    {
+        const int32_t y = y0 + ky;
+        if (y < 0 || y >= g.in_h)
+        {
+            arm_memset_s8(field, g.pad_value, g.row_bytes);
+        }
+        else if (whole_rows)
+        {
+            arm_memcpy_s8(field, input + (y * g.in_w + x0) * g.in_c, g.row_bytes);
+        }
+        else
+        {
+            for (int32_t kx = 0; kx < g.k_w; kx++)
+            {
+                const int32_t x = x0 + kx;
+                if (x < 0 || x >= g.in_w)
+                {
+                    arm_memset_s8(field + kx * g.in_c, g.pad_value, g.in_c);
+                }
+                else
+                {
+                    arm_memcpy_s8(field + kx * g.in_c, input + (y * g.in_w + x) * g.in_c, g.in_c);
+                }
+            }
+        }
+    }
+}
+
+/* `rows` pixels' outputs of channels [c0, c0 + n) from their receptive fields in `fields`, to `out` (the first
+ * pixel's), pixels `stride` bytes apart: directly where those are all channels, else through `staging`. */
+__attribute__((always_inline)) static inline arm_cmsis_nn_status
+flush(const int8_t *fields, int32_t rows, int32_t cols, const cmsis_nn_conv_params *conv,
+      const cmsis_nn_per_channel_quant_params *quant, const int8_t *filter, const int32_t *bias, int32_t n,
+      int32_t stride, int8_t *out, int8_t *staging)
+{
+    if (product(fields, rows, cols, conv, quant, filter, bias, n, n == stride ? out : staging) != ARM_CMSIS_NN_SUCCESS)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    for (int32_t r = 0; n != stride && r < rows; r++)
+    {
+        arm_memcpy_s8(out + r * stride, staging + r * n, n);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+/* Output channels [c0, c0 + n) of every pixel: four receptive fields at a time times `filter` (those channels' int8
+ * weights), written from `out` + c0, pixels out_dims->c bytes apart. */
+static arm_cmsis_nn_status channels(const cmsis_nn_conv_params *conv, const cmsis_nn_per_channel_quant_params *quant,
+                                    const cmsis_nn_dims *in_dims, const int8_t *input, const cmsis_nn_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias, const cmsis_nn_dims *out_dims,
+                                    int32_t c0, int32_t n, int8_t *out, int8_t *fields, int8_t *staging)
+{
+    const geometry g = {in_dims->w, in_dims->h, in_dims->c, filter_dims->w, filter_dims->h,
+                        filter_dims->w * in_dims->c, filter_dims->h * filter_dims->w * in_dims->c, conv->stride.w,
+                        conv->stride.h, conv->padding.w, conv->padding.h, out_dims->w, out_dims->h,
+                        (int8_t)-conv->input_offset};
+    const int32_t stride = out_dims->c;
+    const cmsis_nn_per_channel_quant_params block = {quant->multiplier + c0, quant->shift + c0};
+    const int32_t *block_bias = bias == NULL ? NULL : bias + c0;
+    int32_t rows = 0;
+    out += c0;
+    for (int32_t oy = 0; oy < g.out_h; oy++)
+    {
+        for (int32_t ox = 0; ox < g.out_w; ox++)
+        {
+            receptive_field(g, input, ox, oy, fields + rows * g.cols);
+            if (++rows == 4)
+            {
+                if (flush(fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging) !=
+                    ARM_CMSIS_NN_SUCCESS)
+                {
+                    return ARM_CMSIS_NN_ARG_ERROR;
+                }
+                out += rows * stride;
+                rows = 0;
+            }
+        }
+    }
+    return rows == 0 ? ARM_CMSIS_NN_SUCCESS
+                     : flush(fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging);
+}
+
 arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
                                       const cmsis_nn_per_channel_quant_params *quant_params,
                                       const cmsis_nn_dims *input_dims, const int8_t *input_data,
@@ -34,73 +131,68 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *output_dims, int8_t *output_data)
 {
     (void)bias_dims;
-    const int32_t in_w = input_dims->w, in_h = input_dims->h, in_c = input_dims->c;
-    const int32_t k_w = filter_dims->w, k_h = filter_dims->h;
-    const int32_t out_w = output_dims->w, out_h = output_dims->h, out_c = output_dims->c;
-    const int32_t row_bytes = k_w * in_c, cols = k_h * row_bytes;
-    const int8_t pad_value = (int8_t)-conv_params->input_offset;
-    int8_t *const fields = (int8_t *)ctx->buf;
-    int8_t *out = output_data;
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t n = 0; n < input_dims->n; n++)
     {
-        const int8_t *input = input_data + n * in_h * in_w * in_c;
-        int8_t *field = fields;
-        int32_t rows = 0;
-        for (int32_t oy = 0; oy < out_h; oy++)
+        if (channels(conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims, filter_data,
+                     bias_data, output_dims, 0, output_dims->c, output_data + n * out_size, (int8_t *)ctx->buf,
+                     NULL) != ARM_CMSIS_NN_SUCCESS)
         {
-            for (int32_t ox = 0; ox < out_w; ox++)
-            {
-                const int32_t x0 = ox * conv_params->stride.w - conv_params->padding.w;
-                const int32_t y0 = oy * conv_params->stride.h - conv_params->padding.h;
-                const int whole_rows = x0 >= 0 && x0 + k_w <= in_w;
-                for (int32_t ky = 0; ky < k_h; ky++, field += row_bytes)
-                {
-                    const int32_t y = y0 + ky;
-                    if (y < 0 || y >= in_h)
-                    {
-                        arm_memset_s8(field, pad_value, row_bytes);
-                    }
-                    else if (whole_rows)
-                    {
-                        arm_memcpy_s8(field, input + (y * in_w + x0) * in_c, row_bytes);
-                    }
-                    else
-                    {
-                        for (int32_t kx = 0; kx < k_w; kx++)
-                        {
-                            const int32_t x = x0 + kx;
-                            if (x < 0 || x >= in_w)
-                            {
-                                arm_memset_s8(field + kx * in_c, pad_value, in_c);
-                            }
-                            else
-                            {
-                                arm_memcpy_s8(field + kx * in_c, input + (y * in_w + x) * in_c, in_c);
-                            }
-                        }
-                    }
-                }
-                if (++rows == 4)
-                {
-                    if (product(fields, rows, cols, conv_params, quant_params, filter_data, bias_data, out_c, out) !=
-                        ARM_CMSIS_NN_SUCCESS)
-                    {
-                        return ARM_CMSIS_NN_ARG_ERROR;
-                    }
-                    out += rows * out_c;
-                    rows = 0;
-                    field = fields;
-                }
-            }
+            return ARM_CMSIS_NN_ARG_ERROR;
         }
-        if (rows > 0)
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+/* Values [first, first + count) of a filter laid out by edgeq/codegen/relayout.py conv_s4_mve, unpacked into `dst`
+ * from the start of their first 32-value chunk; returns where value `first` landed. */
+static const int8_t *unpack_s4(const int8_t *packed, int32_t first, int32_t count, int8_t *dst)
+{
+    const int32_t chunk = first / 32, chunks = (first + count + 31) / 32 - chunk;
+    const int8_t *src = packed + 16 * chunk;
+    int8_t *at = dst;
+    for (int32_t k = 0; k < chunks; k++, src += 16, at += 32)
+    {
+        const int8x16_t v = vldrbq_s8(src);
+        vstrbq_s8(at, vshrq_n_s8(vshlq_n_s8(v, 4), 4));        /* low nibbles: values 0-15, sign-extended */
+        vstrbq_s8(at + 16, vshrq_n_s8(v, 4));                   /* high nibbles: values 16-31 */
+    }
+    return dst + first % 32;
+}
+
+arm_cmsis_nn_status edgeq_conv_s4_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                      const cmsis_nn_per_channel_quant_params *quant_params,
+                                      const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                      const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                      const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+                                      const cmsis_nn_dims *output_dims, int8_t *output_data)
+{
+    (void)bias_dims;
+    const int32_t cols = filter_dims->h * filter_dims->w * input_dims->c, out_c = output_dims->c;
+    int8_t *const fields = (int8_t *)ctx->buf, *const staging = fields + 4 * cols;
+    int8_t *const weights = staging + 4 * out_c;
+    /* the rest of the scratch holds the unpacked weights of `block` channels (and a chunk's slack) */
+    int32_t block = (ctx->size - 4 * cols - 4 * out_c - 64) / cols;
+    block = block >= out_c ? out_c : block;
+    if (block < 1)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * out_c;
+    for (int32_t c0 = 0; c0 < out_c; c0 += block)
+    {
+        const int32_t n_ch = out_c - c0 < block ? out_c - c0 : block;
+        const int8_t *filter = unpack_s4(packed_filter, c0 * cols, n_ch * cols, weights);
+        for (int32_t n = 0; n < input_dims->n; n++)
         {
-            if (product(fields, rows, cols, conv_params, quant_params, filter_data, bias_data, out_c, out) !=
+            if (channels(conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims, filter,
+                         bias_data, output_dims, c0, n_ch, output_data + n * out_size, fields, staging) !=
                 ARM_CMSIS_NN_SUCCESS)
             {
                 return ARM_CMSIS_NN_ARG_ERROR;
             }
-            out += rows * out_c;
         }
     }
     return ARM_CMSIS_NN_SUCCESS;

@@ -52,6 +52,18 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
                                       const cmsis_nn_dims *output_dims, int8_t *output_data);
 
+/* CONV_2D with int4 weights for Cortex-M with Helium (M55), undilated, in place of arm_convolve_s4 / _even_s4: the
+ * weights (edgeq/codegen/relayout.py conv_s4_mve: 32 a 16-byte vector, value j low and 16 + j high in byte j) of as
+ * many output channels as the scratch holds unpacked to int8 by two vector shifts per 32, then edgeq_conv_s8_mve's
+ * receptive fields and CMSIS-NN's int8 product. The scratch (ctx->size bytes): four receptive fields, 4 x output
+ * channels of staging, then the unpacked block and 64 bytes of slack. The output must not overlap the input. */
+arm_cmsis_nn_status edgeq_conv_s4_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                      const cmsis_nn_per_channel_quant_params *quant_params,
+                                      const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                      const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                      const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+                                      const cmsis_nn_dims *output_dims, int8_t *output_data);
+
 /* One int8 ADD of two tensors of one shape (TFLM's rescaling: edgeq/prepare/add.py). */
 typedef struct {
     int32_t size;

@@ -82,8 +82,9 @@ class Layer:
     overlap: int | None = None    # the output may start this many bytes after its input's start (see plan.py)
     bias_struct: bool = False     # the bias goes in a cmsis_nn_bias_data (16x8 convolution, CMSIS-NN V.19 API)
     upscale_dims: bool = False    # a NULL upscale_dims before the output's (arm_convolve_s8, CMSIS-NN V.19 API)
-    cmsis_nn: Layer | None = None  # on one of edgeq's kernels: the CMSIS-NN binding it replaces (the planner reverts
-                                   # to it where edgeq's scratch would grow the arena)
+    fallback: Layer | None = None  # on one of edgeq's kernels: the binding it replaces (CMSIS-NN's, or the same
+                                   # kernel with less scratch), which the planner takes where the scratch would grow
+                                   # the arena
     broadcast: tuple[StridedView, StridedView] | None = None   # a two-input op's inputs read along the output's
                                                                # axes, where their shapes differ
 
@@ -279,14 +280,41 @@ def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
     """The layer on edgeq's own kernel, where `kernels` allows one that beats the CMSIS-NN one bound."""
     if layer.function == "arm_elementwise_add_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "dsp" \
             and graph.tensors[layer.op.outputs[0]].size >= ADD_TABLE_ELEMENTS:
-        return replace(layer, call="edgeq_add", function="edgeq_add_s8", scratch=ADD_TABLE_BYTES, cmsis_nn=layer)
+        return replace(layer, call="edgeq_add", function="edgeq_add_s8", scratch=ADD_TABLE_BYTES, fallback=layer)
     if layer.function == "arm_convolve_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "mve" \
             and layer.params.dilation == (1, 1):
-        return replace(layer, function="edgeq_conv_s8_mve", upscale_dims=False, cmsis_nn=layer)
+        return replace(layer, function="edgeq_conv_s8_mve", upscale_dims=False, fallback=layer)
+    if layer.function in S4_CONVOLUTIONS and kernels in ("edgeq", "edgeq-wide") \
+            and simd == "mve" and layer.params.dilation == (1, 1):
+        return _edgeq_conv_s4_mve(graph, layer)
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
     taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
     if own and layer.dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
         return _edgeq_conv(graph, layer, own)
+    return layer
+
+
+S4_CONVOLUTIONS = ("arm_convolve_s4", "arm_convolve_even_s4", "arm_convolve_1x1_s4", "arm_convolve_1x1_s4_fast")
+S4_MVE_UNPACKED_BYTES = 16384     # at most this many int8 weights unpacked at a time by edgeq_conv_s4_mve
+
+
+def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
+    """An int4 convolution on Helium on edgeq_conv_s4_mve: as many output channels' weights as fit
+    S4_MVE_UNPACKED_BYTES unpacked to int8 (two vector shifts per 32, from relayout.conv_s4_mve's layout) and run
+    through edgeq_conv_s8_mve's receptive fields and CMSIS-NN's int8 product; its fallbacks unpack half as many
+    channels at a time, down to one, then CMSIS-NN's kernel. The scratch holds four receptive fields, four pixels'
+    outputs of one block of channels, and the unpacked block (and a chunk's slack either side). The output is
+    written channel block by channel block, so it may not overlap the input."""
+    w = graph.tensors[layer.op.inputs[1]].data
+    channels, cols = w.shape[0], w[0].size
+    filters = _const(layer.index, "filter", relayout.conv_s4_mve(w), DType.INT8)
+    blocks = [min(channels, max(1, S4_MVE_UNPACKED_BYTES // cols))]
+    while blocks[-1] > 1:                    # fallbacks with fewer channels at a time, then CMSIS-NN's kernel
+        blocks.append(blocks[-1] // 2)
+    for block in reversed(blocks):
+        layer = replace(layer, function="edgeq_conv_s4_mve", consts={**layer.consts, "filter": filters},
+                        fallback=layer, overlap=None,
+                        scratch=4 * cols + 4 * channels + 2 * relayout.S4_MVE_CHUNK + block * cols)
     return layer
 
 
@@ -354,7 +382,7 @@ def _edgeq_conv(graph: Graph, layer: Layer, function: str) -> Layer:
     laid = relayout.conv_s4_dsp(w) if function == "edgeq_conv_s4_dsp" else relayout.conv_s8_dsp(w, wide)
     filters = _const(layer.index, "filter", laid, DType.INT16 if wide else DType.INT8)
     layer = replace(layer, call="edgeq_conv", function=function, consts={**layer.consts, "filter": filters},
-                    cmsis_nn=layer,
+                    fallback=layer,
                     scratch=relayout.conv_scratch(w.shape[3], relayout.conv_depth(w[0].size))[1])
     x, y = graph.tensors[layer.op.inputs[0]], graph.tensors[layer.op.outputs[0]]
     return replace(layer, overlap=_overlap(layer, OVERLAP_GROUP[layer.function], x.dtype.bits // 8,

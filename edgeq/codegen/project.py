@@ -114,20 +114,32 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
 
 def plan_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> tuple[list[Layer], MemoryPlan]:
     """The layers as bound for `simd` and their arena's memory plan (what generate_project lays out), checked;
-    for the graph lowered (passes.lower), as generate_project deploys it. With the default kernels a layer on one of
-    edgeq's kernels goes back to CMSIS-NN's where edgeq's larger scratch would grow the arena."""
+    for the graph lowered (passes.lower), as generate_project deploys it. With the default kernels each layer on one of
+    edgeq's kernels takes the fastest of its bindings (its fallbacks: less scratch, at last CMSIS-NN's) that keeps
+    the arena within the one CMSIS-NN's kernels need, layer by layer in order."""
     graph = lower(graph)
     layers = bind_graph(graph, simd, kernels)
     plan = _plan(graph, layers)
     if kernels == "edgeq":
-        for i, layer in enumerate(layers):
-            if layer.cmsis_nn is not None and layer.scratch > layer.cmsis_nn.scratch:
-                trial = layers[:i] + [layer.cmsis_nn] + layers[i + 1:]
-                smaller = _plan(graph, trial)
-                if smaller.arena_bytes < plan.arena_bytes:
-                    layers, plan = trial, smaller
+        options = [_fallbacks(layer) for layer in layers]          # fastest first, CMSIS-NN's last
+        layers = [chain[-1] for chain in options]
+        limit = _plan(graph, layers).arena_bytes
+        for i, chain in enumerate(options):
+            for option in chain[:-1]:
+                trial = layers[:i] + [option] + layers[i + 1:]
+                if _plan(graph, trial).arena_bytes <= limit:
+                    layers = trial
+                    break
+        plan = _plan(graph, layers)
     check_no_overlap(plan)
     return layers, plan
+
+
+def _fallbacks(layer: Layer) -> list[Layer]:
+    chain = [layer]
+    while chain[-1].fallback is not None:
+        chain.append(chain[-1].fallback)
+    return chain
 
 
 def _plan(graph: Graph, layers: list[Layer]) -> MemoryPlan:

@@ -2,7 +2,8 @@
 them: input channels not a multiple of 4 (the int8 field path) and a depth not one of 4, an odd number of output
 channels and of output pixels (the last pair is one), a single output channel, dilation, strides, both paddings,
 per-tensor weights; the builder models and the shared models (each kernel choice: --kernels). On cortex-m55,
-edgeq_conv_s8_mve with both CMSIS-NN generations (its product is CMSIS-NN's, whose signature they change)."""
+edgeq_conv_s8_mve and edgeq_conv_s4_mve with both CMSIS-NN generations (their product is CMSIS-NN's, whose signature
+they change)."""
 from __future__ import annotations
 
 import pytest
@@ -27,6 +28,11 @@ LAYERS = {
     "int4_dilated_stride_2_relu6": lambda: conv(DType.INT8, (3, 2), stride=(2, 2), dilation=(2, 2), padding=VALID,
                                                 act=Activation.RELU6, channels=(12, 7), wtype=DType.INT4),
 }
+# int4 on Helium: 576 weights a channel, so edgeq_conv_s4_mve unpacks 28 of the 40 channels at a time (two blocks,
+# the second through its staging), and a chunk of 32 values straddles each channel block's start
+HELIUM_S4 = {"int4_3_in_5_out_odd_pixels": LAYERS["int4_3_in_5_out_odd_pixels"],
+             "int4_64_in_40_out_blocks": lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 40), wtype=DType.INT4),
+             "int4_dilated_stride_2_relu6": LAYERS["int4_dilated_stride_2_relu6"]}
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 
 
@@ -69,3 +75,17 @@ def test_layer_on_helium(case, generation, tmp_path, monkeypatch):
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path)
     kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
     assert kernel == ("arm_convolve_s8" if case.startswith("dilated") else "edgeq_conv_s8_mve")
+
+
+@pytest.mark.parametrize("generation", ["setup", "upstream"])
+@pytest.mark.parametrize("case", sorted(HELIUM_S4))
+def test_int4_layer_on_helium(case, generation, tmp_path, monkeypatch):
+    """Undilated int4 convolutions run as edgeq_conv_s4_mve (edgeq-wide: whatever its scratch), dilated ones stay on
+    CMSIS-NN's."""
+    if generation == "upstream":
+        monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
+    graph = HELIUM_S4[case]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path,
+                               "edgeq-wide")
+    kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
+    assert (kernel == "edgeq_conv_s4_mve") != case.startswith("int4_dilated")
