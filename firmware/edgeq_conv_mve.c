@@ -198,4 +198,81 @@ arm_cmsis_nn_status edgeq_conv_s4_mve(const cmsis_nn_context *ctx, const cmsis_n
     return ARM_CMSIS_NN_SUCCESS;
 }
 
+__attribute__((always_inline)) static inline int16_t s16_output(int64_t sum, int32_t multiplier, int32_t shift,
+                                                                 int32_t lo, int32_t hi)
+{
+    const int32_t q = arm_nn_requantize_s64(sum, REDUCE_MULTIPLIER(multiplier), shift);
+    return (int16_t)(q < lo ? lo : (q > hi ? hi : q));
+}
+
+/* 16x8: each output pixel's receptive field copied once (int16 values, as bytes: the zero point is 0, so padding is
+ * zero bytes), then each output channel's int64 sum over it, eight products a vector multiply-accumulate (tail
+ * predicated), requantized as TFLM's 64-bit MultiplyByQuantizedMultiplier (arm_nn_requantize_s64). */
+arm_cmsis_nn_status edgeq_conv_s16_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                       const cmsis_nn_dims *input_dims, const int16_t *input_data,
+                                       const cmsis_nn_dims *filter_dims, const int8_t *filter_data,
+                                       const cmsis_nn_dims *bias_dims, const int64_t *bias_data,
+                                       const cmsis_nn_dims *output_dims, int16_t *output_data)
+{
+    (void)bias_dims;
+    const int32_t in_c = input_dims->c, out_c = output_dims->c;
+    const geometry g = {input_dims->w, input_dims->h, 2 * in_c, filter_dims->w, filter_dims->h,
+                        filter_dims->w * 2 * in_c, filter_dims->h * filter_dims->w * 2 * in_c, conv_params->stride.w,
+                        conv_params->stride.h, conv_params->padding.w, conv_params->padding.h, output_dims->w,
+                        output_dims->h, 0};
+    const int32_t taps = g.cols / 2, lo = conv_params->activation.min, hi = conv_params->activation.max;
+    const int32_t *multipliers = quant_params->multiplier, *shifts = quant_params->shift;
+    int16_t *const field = (int16_t *)ctx->buf;
+    int16_t *out = output_data;
+    for (int32_t n = 0; n < input_dims->n; n++)
+    {
+        const int8_t *input = (const int8_t *)(input_data + n * g.in_h * g.in_w * in_c);
+        for (int32_t oy = 0; oy < g.out_h; oy++)
+        {
+            for (int32_t ox = 0; ox < g.out_w; ox++)
+            {
+                receptive_field(g, input, ox, oy, (int8_t *)field);
+                const int8_t *weights = filter_data;
+                int32_t o = 0;
+                for (; o + 4 <= out_c; o += 4, weights += 4 * taps)     /* four channels share each field load */
+                {
+                    int64_t sum0 = bias_data == NULL ? 0 : bias_data[o];
+                    int64_t sum1 = bias_data == NULL ? 0 : bias_data[o + 1];
+                    int64_t sum2 = bias_data == NULL ? 0 : bias_data[o + 2];
+                    int64_t sum3 = bias_data == NULL ? 0 : bias_data[o + 3];
+                    const int16_t *x = field;
+                    const int8_t *w = weights;
+                    for (int32_t k = taps; k > 0; k -= 8, x += 8, w += 8)
+                    {
+                        const mve_pred16_t lanes = vctp16q((uint32_t)k);
+                        const int16x8_t v = vldrhq_z_s16(x, lanes);
+                        sum0 = vmlaldavaq_p_s16(sum0, v, vldrbq_z_s16(w, lanes), lanes);
+                        sum1 = vmlaldavaq_p_s16(sum1, v, vldrbq_z_s16(w + taps, lanes), lanes);
+                        sum2 = vmlaldavaq_p_s16(sum2, v, vldrbq_z_s16(w + 2 * taps, lanes), lanes);
+                        sum3 = vmlaldavaq_p_s16(sum3, v, vldrbq_z_s16(w + 3 * taps, lanes), lanes);
+                    }
+                    *out++ = s16_output(sum0, multipliers[o], shifts[o], lo, hi);
+                    *out++ = s16_output(sum1, multipliers[o + 1], shifts[o + 1], lo, hi);
+                    *out++ = s16_output(sum2, multipliers[o + 2], shifts[o + 2], lo, hi);
+                    *out++ = s16_output(sum3, multipliers[o + 3], shifts[o + 3], lo, hi);
+                }
+                for (; o < out_c; o++, weights += taps)
+                {
+                    int64_t sum = bias_data == NULL ? 0 : bias_data[o];
+                    const int16_t *x = field;
+                    const int8_t *w = weights;
+                    for (int32_t k = taps; k > 0; k -= 8, x += 8, w += 8)
+                    {
+                        const mve_pred16_t lanes = vctp16q((uint32_t)k);
+                        sum = vmlaldavaq_p_s16(sum, vldrhq_z_s16(x, lanes), vldrbq_z_s16(w, lanes), lanes);
+                    }
+                    *out++ = s16_output(sum, multipliers[o], shifts[o], lo, hi);
+                }
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 #endif

@@ -134,7 +134,7 @@ def bind_graph(graph: Graph, simd: str, kernels: str = "edgeq") -> list[Layer]:
     api = find_cmsis_nn().api
     for (i, q), answer in zip(asked, probe([q for _, q in asked], simd)):
         layers[i] = _apply(graph, layers[i], q, answer, api, simd)
-    return [_own(graph, _upstream(graph, layer, api, kernels, simd), kernels, simd) for layer in layers]
+    return [_own(graph, _upstream(graph, layer, api, kernels, simd), api, kernels, simd) for layer in layers]
 
 
 # int8 ops current CMSIS-NN (V.19) has kernels for, which TFLM calls there; the setup's V.12 has none, and edgeq's
@@ -276,7 +276,7 @@ def _right_ones(shape) -> Dims:
     return tuple(shape) + (1,) * (4 - len(shape))
 
 
-def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
+def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer:
     """The layer on edgeq's own kernel, where `kernels` allows one that beats the CMSIS-NN one bound."""
     if layer.function == "arm_elementwise_add_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "dsp" \
             and graph.tensors[layer.op.outputs[0]].size >= ADD_TABLE_ELEMENTS:
@@ -284,6 +284,11 @@ def _own(graph: Graph, layer: Layer, kernels: str, simd: str) -> Layer:
     if layer.function == "arm_convolve_s8" and kernels in ("edgeq", "edgeq-wide") and simd == "mve" \
             and layer.params.dilation == (1, 1):
         return replace(layer, function="edgeq_conv_s8_mve", upscale_dims=False, fallback=layer)
+    if layer.function in ("arm_convolve_s16", "arm_convolve_fast_s16") and kernels in ("edgeq", "edgeq-wide") \
+            and simd == "mve" and not api.helium_s16_conv and layer.params.dilation == (1, 1):
+        taps = int(np.prod(layer.dims["filter"][1:]))
+        return replace(layer, function="edgeq_conv_s16_mve", bias_struct=False, fallback=layer, overlap=None,
+                       scratch=2 * taps)
     if layer.function in S4_CONVOLUTIONS and kernels in ("edgeq", "edgeq-wide") \
             and simd == "mve" and layer.params.dilation == (1, 1):
         return _edgeq_conv_s4_mve(graph, layer)

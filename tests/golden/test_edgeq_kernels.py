@@ -3,7 +3,7 @@ them: input channels not a multiple of 4 (the int8 field path) and a depth not o
 channels and of output pixels (the last pair is one), a single output channel, dilation, strides, both paddings,
 per-tensor weights; the builder models and the shared models (each kernel choice: --kernels). On cortex-m55,
 edgeq_conv_s8_mve and edgeq_conv_s4_mve with both CMSIS-NN generations (their product is CMSIS-NN's, whose signature
-they change)."""
+they change), and edgeq_conv_s16_mve where the CMSIS-NN has no Helium int16 convolution."""
 from __future__ import annotations
 
 import pytest
@@ -89,3 +89,21 @@ def test_int4_layer_on_helium(case, generation, tmp_path, monkeypatch):
                                "edgeq-wide")
     kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
     assert (kernel == "edgeq_conv_s4_mve") != case.startswith("int4_dilated")
+
+
+HELIUM_S16 = {"s16_3_in_5_out_odd_pixels": lambda: conv(DType.INT16, (7, 7), (3, 2), padding=VALID, channels=(3, 5)),
+              "s16_7_in_6_out_stride_2": lambda: conv(DType.INT16, (5, 4), stride=(2, 2), channels=(7, 6))}
+
+
+@pytest.mark.parametrize("generation", ["setup", "upstream"])
+@pytest.mark.parametrize("case", sorted(HELIUM_S16))
+def test_s16_layer_on_helium(case, generation, tmp_path, monkeypatch):
+    """16x8 convolutions on Helium run as edgeq_conv_s16_mve with the setup's CMSIS-NN (which has no Helium int16
+    convolution) and stay on current CMSIS-NN's own Helium arm_convolve_s16 (faster than edgeq's)."""
+    if generation == "upstream":
+        monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
+    graph = HELIUM_S16[case]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path,
+                               "edgeq-wide")
+    kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
+    assert kernel == ("edgeq_conv_s16_mve" if generation == "setup" else "arm_convolve_s16")
