@@ -28,11 +28,7 @@ LAYERS = {
     "int4_dilated_stride_2_relu6": lambda: conv(DType.INT8, (3, 2), stride=(2, 2), dilation=(2, 2), padding=VALID,
                                                 act=Activation.RELU6, channels=(12, 7), wtype=DType.INT4),
 }
-# int4 on Helium: 576 weights a channel, so edgeq_conv_s4_mve unpacks 28 of the 40 channels at a time (two blocks,
-# the second through its staging), and a chunk of 32 values straddles each channel block's start
-HELIUM_S4 = {"int4_3_in_5_out_odd_pixels": LAYERS["int4_3_in_5_out_odd_pixels"],
-             "int4_64_in_40_out_blocks": lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 40), wtype=DType.INT4),
-             "int4_dilated_stride_2_relu6": LAYERS["int4_dilated_stride_2_relu6"]}
+
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
 
 
@@ -64,46 +60,35 @@ def test_shared_model(rel, kernels, tmp_path):
     assert_device_matches_tflm(model, [cifar_inputs(read_tflite(model), cifar(4)[0])], "cortex-m4", tmp_path, kernels)
 
 
+# Cortex-M55: each layer, the --kernels it runs with, and the kernel it should run on with the setup's and with
+# current CMSIS-NN. int4 (edgeq-wide: whatever edgeq_conv_s4_mve's scratch): 576 weights a channel in the 64-input
+# layer, so 28 of its 40 channels are unpacked at a time (two blocks, the second through the staging) and a chunk of
+# 32 values straddles each block's start. 16x8: edgeq's kernel where the CMSIS-NN has no Helium int16 convolution.
+HELIUM = {
+    **{case: (layer, "edgeq", ("arm_convolve_s8",) * 2 if case.startswith("dilated") else ("edgeq_conv_s8_mve",) * 2)
+       for case, layer in LAYERS.items() if not case.startswith("int4")},
+    "int4_3_in_5_out_odd_pixels": (LAYERS["int4_3_in_5_out_odd_pixels"], "edgeq-wide", ("edgeq_conv_s4_mve",) * 2),
+    "int4_64_in_40_out_blocks": (lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 40), wtype=DType.INT4),
+                                 "edgeq-wide", ("edgeq_conv_s4_mve",) * 2),
+    "int4_dilated_stride_2_relu6": (LAYERS["int4_dilated_stride_2_relu6"], "edgeq-wide",
+                                    ("arm_convolve_s4", "arm_convolve_even_s4")),
+    "s16_3_in_5_out_odd_pixels": (lambda: conv(DType.INT16, (7, 7), (3, 2), padding=VALID, channels=(3, 5)),
+                                  "edgeq-wide", ("edgeq_conv_s16_mve", "arm_convolve_s16")),
+    "s16_7_in_6_out_stride_2": (lambda: conv(DType.INT16, (5, 4), stride=(2, 2), channels=(7, 6)), "edgeq-wide",
+                                ("edgeq_conv_s16_mve", "arm_convolve_s16")),
+}
+
+
 @pytest.mark.parametrize("generation", ["setup", "upstream"])
-@pytest.mark.parametrize("case", [c for c in sorted(LAYERS) if not c.startswith("int4")])
+@pytest.mark.parametrize("case", sorted(HELIUM))
 def test_layer_on_helium(case, generation, tmp_path, monkeypatch):
-    """Undilated int8 convolutions run as edgeq_conv_s8_mve (receptive fields by whole filter rows where they lie
-    inside the input, by taps at its edges), dilated ones stay on arm_convolve_s8."""
+    """Undilated convolutions on edgeq's Helium kernels: int8 edgeq_conv_s8_mve (receptive fields by whole filter
+    rows where they lie inside the input, by taps at its edges), int4 edgeq_conv_s4_mve, 16x8 edgeq_conv_s16_mve
+    (setup CMSIS-NN only: current CMSIS-NN's own is faster); dilated ones stay on CMSIS-NN's."""
     if generation == "upstream":
         monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
-    graph = LAYERS[case]()
-    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path)
+    layer, kernels, expected = HELIUM[case]
+    graph = layer()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path, kernels)
     kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
-    assert kernel == ("arm_convolve_s8" if case.startswith("dilated") else "edgeq_conv_s8_mve")
-
-
-@pytest.mark.parametrize("generation", ["setup", "upstream"])
-@pytest.mark.parametrize("case", sorted(HELIUM_S4))
-def test_int4_layer_on_helium(case, generation, tmp_path, monkeypatch):
-    """Undilated int4 convolutions run as edgeq_conv_s4_mve (edgeq-wide: whatever its scratch), dilated ones stay on
-    CMSIS-NN's."""
-    if generation == "upstream":
-        monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
-    graph = HELIUM_S4[case]()
-    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path,
-                               "edgeq-wide")
-    kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
-    assert (kernel == "edgeq_conv_s4_mve") != case.startswith("int4_dilated")
-
-
-HELIUM_S16 = {"s16_3_in_5_out_odd_pixels": lambda: conv(DType.INT16, (7, 7), (3, 2), padding=VALID, channels=(3, 5)),
-              "s16_7_in_6_out_stride_2": lambda: conv(DType.INT16, (5, 4), stride=(2, 2), channels=(7, 6))}
-
-
-@pytest.mark.parametrize("generation", ["setup", "upstream"])
-@pytest.mark.parametrize("case", sorted(HELIUM_S16))
-def test_s16_layer_on_helium(case, generation, tmp_path, monkeypatch):
-    """16x8 convolutions on Helium run as edgeq_conv_s16_mve with the setup's CMSIS-NN (which has no Helium int16
-    convolution) and stay on current CMSIS-NN's own Helium arm_convolve_s16 (faster than edgeq's)."""
-    if generation == "upstream":
-        monkeypatch.setenv("CMSIS_NN_PATH", str(upstream_cmsis_nn()))
-    graph = HELIUM_S16[case]()
-    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=9), "cortex-m55", tmp_path,
-                               "edgeq-wide")
-    kernel = load_report(tmp_path / "cortex-m55")["layers"][0]["kernel"]
-    assert kernel == ("edgeq_conv_s16_mve" if generation == "setup" else "arm_convolve_s16")
+    assert kernel == expected[generation == "upstream"]
