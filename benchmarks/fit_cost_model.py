@@ -1,4 +1,5 @@
-"""Fit the policy solver's instruction model (edgeq/quantize/cost.py) to exact emulator counts on Cortex-M4.
+"""Fit the policy solver's instruction model (edgeq/quantize/cost.py) to exact emulator counts on a target
+(Cortex-M4 unless --target says otherwise).
 
 Compiles two models at all-int8, all-int4 and all-a16w8 (every weighted layer at int16 activations, int8 weights;
 the int8 input requantized to int16 first): the D&G ResNet-8 (PTQ from its Keras float weights; 3x3
@@ -8,10 +9,11 @@ count does not depend on its neighbours' bits, so a mixed policy is no held-out 
 predicted by a fit without it (leave one layer out, for functions with 3 layers or more; in-sample otherwise,
 marked *). Prints the coefficients, the errors per layer, the totals of mixed policies per model (odd layers
 int4 or a16w8, the rest int8), and the requantize loops' instructions per element in the all-a16 firmware.
-Needs ../shared, the toolchain and QEMU.  Usage: .venv/bin/python benchmarks/fit_cost_model.py
+Needs ../shared, the toolchain and QEMU.  Usage: .venv/bin/python benchmarks/fit_cost_model.py [--target cortex-m55]
 """
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -32,11 +34,11 @@ from edgeq.quantize.twin import Twin
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def measure(graph, spec, x, out: Path) -> dict[str, tuple[str, float]]:
+def measure(graph, spec, x, out: Path, target: str) -> dict[str, tuple[str, float]]:
     """Per weighted layer (op name): (CMSIS-NN function, mean instructions per inference in QEMU); and per
     requantize (QUANTIZE between integer types) its instructions per element, keyed by ("requantize", name)."""
     q = quantize_graph(graph, spec)
-    report = api.compile_graph(q, "cortex-m4", out)
+    report = api.compile_graph(q, target, out)
     _, metrics = api.run_project(out, x)
     found = {}
     for op, compiled, layer in zip(q.ops, report["layers"], metrics["layers"]):
@@ -58,6 +60,9 @@ def models():
 
 
 def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--target", default="cortex-m4")
+    target = p.parse_args().target
     torch.set_num_threads(1)
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,14 +74,14 @@ def main():
                 label = "a16w8" if bits == A16 else f"w{bits}"
                 print(f"{model} {label}: compiling and running in QEMU ...", flush=True)
                 got = measure(graph, make_spec(graph, ranges, {n: bits for n in names}), x[:2],
-                              Path(tmp) / f"{model}_w{bits}")
+                              Path(tmp) / f"{model}_w{bits}", target)
                 for key, (what, per_element) in ((k, v) for k, v in got.items() if isinstance(k, tuple)):
                     print(f"  requantize {key[1]} ({what}): {per_element:.2f} instructions per element")
                 samples += [(model, n, bits, f, costs[n].macs, costs[n].outputs, count) for n, (f, count) in got.items()
                             if not isinstance(n, tuple)]
     fit = [(f, macs, outs, count) for _, _, _, f, macs, outs, count in samples]
     coeffs = fit_instructions(fit)
-    print("fitted (instructions per MAC, per output value), Cortex-M4:")
+    print(f"fitted (instructions per MAC, per output value), {target}:")
     for f, (per_mac, per_out) in sorted(coeffs.items()):
         print(f'    "{f}": ({per_mac:.4f}, {per_out:.2f}),')
     print(f"  {'layer':<30} {'kernel':<28} {'predicted':>11} {'measured':>11} {'error':>7}")

@@ -84,6 +84,9 @@ def _run(args) -> None:
     print(format_figures(metrics))
     shapes = ", ".join(f"{n} {y.dtype}{list(y.shape)}" if len(by_name) > 1 else f"{y.dtype}{list(y.shape)}"
                        for n, y in by_name.items())
+    if report.get("state_bytes"):
+        print(f"the model keeps {report['state_bytes']} B of state from one invocation to the next (SVDF, LSTM): the "
+              f"{metrics['inputs']} inputs ran as that many invocations in order, from zero state")
     print(f"wrote {out} ({shapes}){flags} and {metrics_path}")
 
 
@@ -205,7 +208,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--kernels", default="edgeq", choices=KERNELS,
                    help="edgeq: edgeq's own kernels where they are faster at the same flash (default); edgeq-wide: "
                         "also int16-widened weights (faster still, those weights' flash doubles); cmsis-nn: the "
-                        "CMSIS-NN kernels TFLite Micro calls, only")
+                        "CMSIS-NN kernels TFLite Micro calls, wherever CMSIS-NN has one that computes TFLite "
+                        "Micro's integers for the op (the layer table names each layer's kernel)")
     c.add_argument("--preprocess", default=None, choices=["bit_depth", "median", "squeeze"],
                    help="feature squeezing on the int8 input before the first layer (squeeze: bit depth, then the "
                         "2x2 median)")

@@ -42,8 +42,10 @@ def target_budget(graph: Graph, nhwc: np.ndarray, target: str, budget, log, allo
                 compile_graph(a16, target, Path(tmp) / "a16")
                 runs["a16"] = _instructions(a16, Path(tmp) / "a16", nhwc)
     int4 = {op.name: 8 if op.kind in INT8_WEIGHTS else 4 for op in int8.ops if op.kind in WEIGHTED}
-    kernels = _kernels(int8, quantize_graph(graph, replace(spec8, bits=int4)), target, a16,
-                       _followers(int8, runs) if "a16" in runs else None)
+    # each layer at int4 among int8 ones: the kernel the planner gives it depends on the arena at its step, which
+    # the other layers' weights do not change (a mixed policy binds each int4 layer as it binds it alone)
+    alone = {n: quantize_graph(graph, replace(spec8, bits={**{m: 8 for m in int4}, n: b})) for n, b in int4.items()}
+    kernels = _kernels(int8, alone, target, a16, _followers(int8, runs) if "a16" in runs else None)
     costs, int8_bits = layer_costs(graph, kernels), {n: 8 for n in weighted}
     fixed_instructions = 0.0 if "int8" not in runs else runs["int8"][0] - sum(runs["int8"][1][n] for n in weighted)
     simd = get_target(target).simd
@@ -93,11 +95,11 @@ def _followers(int8: Graph, runs: dict) -> dict[str, float]:
     return extra
 
 
-def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, after: dict | None = None):
+def _kernels(int8: Graph, int4: dict[str, Graph], target: str, a16: Graph | None = None, after: dict | None = None):
     """quantize.cost.Kernels for `target`: the kernel the code generator binds for each weighted layer in the
-    all-int8, the all-int4 (int8 where int4 is no choice: ir.INT8_WEIGHTS) and (given) the all-a16w8 graph, and the
-    code sections each reaches in the target's CMSIS-NN library; at a16w8 a layer also reaches the s16 kernels of
-    the unweighted ops that follow its type."""
+    all-int8 graph, at int4 in its graph of `int4` (that layer alone at int4; int8 where int4 is no choice:
+    ir.INT8_WEIGHTS) and (given) in the all-a16w8 graph, and the code sections each reaches in the target's
+    CMSIS-NN library; at a16w8 a layer also reaches the s16 kernels of the unweighted ops that follow its type."""
     from .codegen import plan_graph
     from .kernel_code import target_library
     from .quantize.cost import Kernels
@@ -105,8 +107,10 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
     from .targets import get_target
 
     library, simd = target_library(target), get_target(target).simd
-    graphs = {8: int8, 4: int4, **({A16: a16} if a16 is not None else {})}
+    graphs = {8: int8, **({A16: a16} if a16 is not None else {})}
     bound = {p: {layer.op.name: layer for layer in plan_graph(g, simd)[0]} for p, g in graphs.items()}
+    bound[4] = {**bound[8], **{n: next(layer for layer in plan_graph(g, simd)[0] if layer.op.name == n)
+                               for n, g in int4.items()}}
     reach = {p: {name: {f"{m}:{s}": n for (m, s), n in library.sections([layer.function]).items()}
                  for name, layer in layers.items()} for p, layers in bound.items()}
     sizes = {s: n for by_op in reach.values() for sections in by_op.values() for s, n in sections.items()}
@@ -117,14 +121,14 @@ def _kernels(int8: Graph, int4: Graph, target: str, a16: Graph | None = None, af
     fixed_ops = [op.name for op in int8.ops if op.kind not in WEIGHTED
                  and (a16 is None or sources[op.outputs[0]] is None)]
     fixed = frozenset().union(*(reach[8][name] for name in fixed_ops))
-    sections = {n: {p: set(reach[p][n]) for p in graphs} for n in weighted}
+    sections = {n: {p: set(reach[p][n]) for p in bound} for n in weighted}
     for op in int8.ops:
         if op.kind not in WEIGHTED and op.name not in fixed_ops:
-            for p in graphs:
+            for p in bound:
                 sections[sources[op.outputs[0]]][p] |= set(reach[p][op.name])
-    return Kernels({n: {p: bound[p][n].function for p in graphs} for n in weighted},
+    return Kernels({n: {p: bound[p][n].function for p in bound} for n in weighted},
                    {n: {p: frozenset(s) for p, s in by_p.items()} for n, by_p in sections.items()}, sizes, fixed,
-                   after or {}, {n: {p: bound[p][n].weight_bytes for p in graphs} for n in weighted})
+                   after or {}, {n: {p: bound[p][n].weight_bytes for p in bound} for n in weighted}, target)
 
 
 def as_nhwc(x: np.ndarray, layout: str) -> np.ndarray:

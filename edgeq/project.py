@@ -69,7 +69,7 @@ def quantize_inputs(x: np.ndarray, spec: dict, where: str = "inputs") -> np.ndar
     x = np.asarray(x)
     if x.shape == tuple(spec["shape"]) or x.shape == shape:
         x = x.reshape((-1,) + shape)
-    x = to_layout(x, shape, "nhwc", where) if len(shape) == 3 else x
+    x = to_layout(x, shape, "nhwc", where) if len(spec["shape"]) == 4 else x        # image batches: NHWC or NCHW
     if x.shape[1:] != shape:
         raise InputDataError(f"{where}: shape {list(x.shape)}; the model takes [N, {', '.join(map(str, shape))}]")
     if x.dtype.kind == "i":
@@ -110,8 +110,11 @@ def run_project(project_dir: str | os.PathLike, inputs, *, emulator: str = "qemu
     report = load_report(project_dir)
     xs = [quantize_inputs(x, spec, where) for x, spec, where in _by_input(inputs, report["inputs"])]
     if len({len(x) for x in xs}) != 1:
-        raise InputDataError(f"the inputs hold different numbers of samples: {[len(x) for x in xs]}")
+        counts = ", ".join(f"{spec['name']} {len(x)}" for x, spec in zip(xs, report["inputs"]))
+        raise InputDataError(f"the inputs hold different numbers of samples ({counts}); give each the same number")
     n = len(xs[0])
+    if n == 0:
+        raise InputDataError("the inputs hold no samples; give at least one")
     sizes = [int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize for spec in report["outputs"]]
     out_bytes = sum(sizes)
     detector = report.get("detector")

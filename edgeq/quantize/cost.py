@@ -4,14 +4,14 @@ when a target is known, the CMSIS-NN kernels its code generator picks (Kernels);
 choice changes beyond its layer: the requantize loops where int8 and int16 meet, and the activation bytes live
 at each op step (an a16 layer's output, and what follows it through unweighted ops, doubles).
 
-Instructions are `per_mac[f] * MACs + per_output[f] * outputs` for the CMSIS-NN function f that runs the layer,
-the coefficients fitted by least squares to the emulator's exact per-layer counts on Cortex-M4
-(benchmarks/fit_cost_model.py prints the fit and its leave-one-layer-out errors). Flash counts packed weights,
-int32 bias (int64 at a16w8) and, for convolutions, the per-channel multiplier and shift CMSIS-NN stores (2 x int32
-per output channel; dense layers have per-tensor weights and take theirs as arguments; at a16w8 also the int16
-softmax tables when a softmax follows the layer), or, when the target is known, the bytes the bound kernel stores
-(edgeq's own kernels pad and may widen their weights), and the kernel code each choice links (an int4 layer can pull
-in kernels no int8 layer uses).
+Instructions are `per_mac[f] * MACs + per_output[f] * outputs` for the kernel f that runs the layer, the
+coefficients fitted by least squares to the emulator's exact per-layer counts on the target (Cortex-M4, which M7
+shares, and Cortex-M55; benchmarks/fit_cost_model.py prints the fit and its leave-one-layer-out errors). Flash
+counts packed weights, int32 bias (int64 at a16w8) and, for convolutions, the per-channel multiplier and shift
+CMSIS-NN stores (2 x int32 per output channel; dense layers have per-tensor weights and take theirs as arguments;
+at a16w8 also the int16 softmax tables when a softmax follows the layer), or, when the target is known, the bytes
+the bound kernel stores (edgeq's own kernels pad and may widen their weights), and the kernel code each choice links
+(an int4 layer can pull in kernels no int8 layer uses).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from .scheme import A16, PER_CHANNEL, first_activation, type_sources
 # CMSIS-NN function -> (instructions per MAC, per output value); Cortex-M4, CMSIS-NN 3b4e406b, fitted on the D&G
 # ResNet-8 and the digits CNN at int8 and int4 (benchmarks/fit_cost_model.py): leaving each 3x3 layer out of the
 # fit, its count is predicted within -3 % .. +14 % (the worst on first layers, with 1 or 3 input channels), and
-# a mixed policy's weighted layers within +1.0 % (ResNet-8) and -1.5 % (digits) in total. Other targets use it too.
-INSTRUCTIONS = {
+# a mixed policy's weighted layers within +1.0 % (ResNet-8) and -1.5 % (digits) in total. Cortex-M7 uses it too.
+CORTEX_M4 = {
     "arm_convolve_1x1_s4": (3.1186, 42.93),
     "arm_convolve_1x1_s8": (2.1237, 34.73),
     "arm_convolve_s4": (3.3868, 92.55),
@@ -54,6 +54,28 @@ INSTRUCTIONS = {
     "transpose_conv_s8": (12.5125, 34.67),
     "transpose_conv_s16": (14.0376, 38.21),
 }
+# Cortex-M55 (Helium), CMSIS-NN 3b4e406b and edgeq's Helium kernels, fitted the same way
+# (`benchmarks/fit_cost_model.py --target cortex-m55`): leaving each layer out, edgeq_conv_s8_mve -32 % (digits conv1,
+# one input channel) .. +9.4 %, edgeq_conv_s4_mve -40 % .. +30 % (it unpacks its weights in blocks on some layers, at
+# once on others), edgeq_conv_s16_mve -21 % .. +14 %; a mixed policy's weighted layers within 1.1 % in total on both
+# models. A layer on a scalar CMSIS-NN kernel here (int4 at the arena's peak: arm_convolve_s4) costs 10-20x its
+# Helium one, which Cortex-M4's fit mis-prices by 3x at int8.
+CORTEX_M55 = {
+    "arm_convolve_1x1_s8": (0.1623, 14.42),
+    "arm_convolve_s16": (4.5997, 205.35),
+    "arm_convolve_s4": (3.2062, 100.77),
+    "arm_depthwise_conv_fast_s16": (8.0208, 0.00),
+    "arm_depthwise_conv_s4_opt": (16.2279, 0.00),
+    "arm_depthwise_conv_s8_opt": (3.5126, 0.00),
+    "arm_fully_connected_s16": (0.9495, 68.23),
+    "arm_fully_connected_s4": (4.5495, 79.63),
+    "arm_fully_connected_s8": (0.6141, 43.40),
+    "edgeq_conv_s16_mve": (1.1415, 53.24),
+    "edgeq_conv_s4_mve": (0.1893, 21.01),
+    "edgeq_conv_s8_mve": (0.1603, 24.04),
+}
+# Per target; Cortex-M7 runs Cortex-M4's kernels (DSP extension, the same instructions)
+INSTRUCTIONS = {"cortex-m4": CORTEX_M4, "cortex-m7": CORTEX_M4, "cortex-m55": CORTEX_M55}
 # The kernel that stands in for a layer when no target picked one, or picked one the fit has not seen.
 GENERIC = {(OpKind.CONV_2D, 8): "arm_convolve_s8", (OpKind.CONV_2D, 4): "arm_convolve_s4",
            (OpKind.TRANSPOSE_CONV, 8): "transpose_conv_s8", (OpKind.TRANSPOSE_CONV, 4): "transpose_conv_s8",
@@ -104,6 +126,7 @@ class Kernels:
     after: dict[str, float] = field(default_factory=dict)   # op name -> instructions its followers add at A16
     # op name -> precision -> bytes of its constants as the kernel stores them (re-laid, padded, widened)
     weight_bytes: dict[str, dict[int, int]] = field(default_factory=dict)
+    target: str = "cortex-m4"                         # whose instruction fit prices the functions
 
     def variable_sections(self) -> list[str]:
         used = set().union(*(s for by_bits in self.sections.values() for s in by_bits.values()))
@@ -118,8 +141,11 @@ class Kernels:
         return sum(self.sizes[s] for s in self.linked(bits))
 
 
-def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict = INSTRUCTIONS
+def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict | None = None
                 ) -> list[LayerCost]:
+    """Each weighted layer's cost; instructions from `instructions` (function -> (per MAC, per output)), by default
+    the fit for the kernels' target (Cortex-M4's without one)."""
+    instructions = instructions or INSTRUCTIONS[kernels.target if kernels else "cortex-m4"]
     sources, costs = type_sources(graph), []
     tables = {}                           # an int16 softmax after an a16w8 layer: its tables are the layer's flash
     for op in graph.ops:
@@ -140,7 +166,8 @@ def layer_costs(graph: Graph, kernels: Kernels | None = None, instructions: dict
         instr = {}
         for b in PRECISIONS:
             f = (kernels.functions[op.name].get(b) if kernels else None) or GENERIC[op.kind, b]
-            per_mac, per_output = instructions.get(f) or instructions[GENERIC[op.kind, b]]
+            per_mac, per_output = next(table[k] for table in (instructions, CORTEX_M4)      # unfitted: M4's
+                                       for k in (f, GENERIC[op.kind, b]) if k in table)
             instr[b] = float(per_mac * macs + per_output * out.size)
         instr[A16] += kernels.after.get(op.name, 0.0) if kernels else 0.0
         costs.append(LayerCost(op.name, op.kind.value, w.size, macs, out.size, flash, instr,

@@ -14,11 +14,13 @@ def _shape(shape) -> str:
 
 def layer_table(report: dict) -> str:
     """The compile report as a table: one row a layer, then the flash and RAM totals."""
-    head = f"{'#':>3} {'op':<18} {'precision':<9} {'in':<22} {'out':<12} {'MACs':>10} {'weights':>9} {'arena@':>8}  kernel"
+    op = max([18, *(len(layer["op"]) for layer in report["layers"])])
+    head = (f"{'#':>3} {'op':<{op}} {'precision':<9} {'in':<22} {'out':<12} {'MACs':>10} {'weights':>9} "
+            f"{'arena@':>8}  kernel")
     rows = [head, "-" * len(head)]
     for layer in report["layers"]:
         ins = ",".join(_shape(s) for s in layer["input_shapes"])
-        rows.append(f"{layer['index']:>3} {layer['op']:<18} {layer['precision']:<9} {ins:<22} "
+        rows.append(f"{layer['index']:>3} {layer['op']:<{op}} {layer['precision']:<9} {ins:<22} "
                     f"{_shape(layer['output_shape']):<12} {layer['macs']:>10,} {layer['weight_bytes']:>9,} "
                     f"{layer['output_offset']:>8}  {layer['kernel'] or '(alias, no call)'}")
     t = report["totals"]
@@ -89,8 +91,9 @@ def format_figures(figures: dict) -> str:
         elif isinstance(value, int):
             value = f"{value:,}"
         lines.append(f"  {key:<38} {value}")
+    op = max([18, *(len(layer["op"]) for layer in figures.get("layers", []))])
     for layer in figures.get("layers", []):
         mpi = layer["macs_per_instruction"]
-        lines.append(f"    layer {layer['index']:>2} {layer['op']:<18} {layer['instructions']:>12,.0f} instr "
+        lines.append(f"    layer {layer['index']:>2} {layer['op']:<{op}} {layer['instructions']:>12,.0f} instr "
                      f"{100 * layer['share']:5.1f} %  {'' if mpi is None else f'{mpi:.2f} MAC/instr'}")
     return "\n".join(lines)
