@@ -114,7 +114,7 @@ def run_project(project_dir: str | os.PathLike, inputs, *, emulator: str = "qemu
         raise InputDataError(f"the inputs hold different numbers of samples ({counts}); give each the same number")
     n = len(xs[0])
     if n == 0:
-        raise InputDataError("the inputs hold no samples; give at least one")
+        raise InputDataError("no inputs (0 samples); give at least one")
     sizes = [int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize for spec in report["outputs"]]
     out_bytes = sum(sizes)
     detector = report.get("detector")

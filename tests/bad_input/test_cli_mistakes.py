@@ -97,6 +97,7 @@ def project(tmp_path_factory, model) -> Path:
     (np.ones((2, 8, 8, 1), np.complex64), ("complex",)),
     (np.full((2, 8, 8, 1), 200.0, np.float32), ("divide by 255",)),          # 0..255 floats, [0, 1] model
     (np.zeros((2, 5, 5), np.float32), ("shape",)),
+    (np.zeros((0, 8, 8, 1), np.float32), ("no inputs",)),
 ])
 def test_run_refuses_inputs_it_would_get_wrong(tmp_path, capsys, project, bad, fragments):
     np.save(tmp_path / "x.npy", bad)

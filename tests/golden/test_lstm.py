@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeq import api
-from edgeq.errors import UnsupportedModelError
+from edgeq.errors import InputDataError, UnsupportedModelError
 from edgeq.frontends.tflite import read_tflite, write_tflite
 from edgeq.ir import OpKind
 from edgeq.prepare import qmath
@@ -88,6 +88,21 @@ def _lstm_kernels_on_device(model: bytes, target: str, tmp_path, kernels: str = 
     for name, expected in zip(graph.outputs, oracle(model, x)):
         assert np.array_equal(y[name], expected.reshape(y[name].shape)), name
     return [layer["kernel"] for layer in report["layers"] if layer["op"] == OpKind.SEQUENCE_LSTM.value]
+
+
+def test_sequence_inputs_are_taken_as_they_are(int8_model, tmp_path):
+    """A sequence input is no image: a batch whose samples are its shape permuted as NCHW would be is refused, not
+    transposed; inputs with different sample counts are named."""
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(int8_model)
+    api.compile_model(path, "cortex-m4", tmp_path / "m4")
+    x = dict(zip(read_tflite(int8_model).inputs, random_inputs(read_tflite(int8_model), 3, seed=1)))
+    with pytest.raises(InputDataError, match=r"input 'input2'.*the model takes \[N, 4, 2, 3\]$"):
+        api.run_project(tmp_path / "m4", {**x, "input2": x["input2"].transpose(0, 3, 1, 2)})
+    with pytest.raises(InputDataError, match="input1 3, input2 2"):
+        api.run_project(tmp_path / "m4", {**x, "input2": x["input2"][:2]})
+    with pytest.raises(InputDataError, match="no inputs"):
+        api.run_project(tmp_path / "m4", {name: a[:0] for name, a in x.items()})
 
 
 def test_device_keeps_state_between_invocations(model, tmp_path):
