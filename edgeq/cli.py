@@ -53,6 +53,9 @@ def _inputs(path: Path, names: list[str]):
     arrays = load_arrays(path, "inputs")
     if len(names) == 1 and names[0] not in arrays:
         return array(arrays, "x", path, "inputs")
+    if Path(path).suffix == ".npy":
+        raise InputDataError(f"inputs {path}: the model has {len(names)} inputs ({', '.join(names)}); give an .npz "
+                             "with one array per input name (numpy.savez)")
     missing = [n for n in names if n not in arrays]
     if missing:
         raise InputDataError(f"inputs {path} has no array named {', '.join(map(repr, missing))} (it has "

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from edgeq.cli import main
-from edgeq.frontends.tflite import read_tflite
+from edgeq.frontends.tflite import read_tflite, write_tflite
+from tests.models import MODELS
 
 pytestmark = pytest.mark.toolchain
 
@@ -116,6 +117,15 @@ def test_run_file_mistakes(tmp_path, capsys, project):
     np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 1), np.float32))
     _fails(capsys, ["run", str(project), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path)], "folder")
     _fails(capsys, ["run", str(tmp_path / "x.npy"), "--inputs", str(tmp_path / "x.npy")] + out, "is a file")
+
+
+def test_run_of_a_two_input_model_wants_an_npz(tmp_path, capsys):
+    model = tmp_path / "two.tflite"
+    model.write_bytes(write_tflite(MODELS["int8_two_io"]()))
+    assert main(["compile", str(model), "--out", str(tmp_path / "m4")]) == 0
+    np.save(tmp_path / "x.npy", np.zeros((2, 6, 6, 4), np.int8))
+    _fails(capsys, ["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "x.npy"), "--out",
+                    str(tmp_path / "y.npz")], "x.npy", "2 inputs (input1, input2)", "give an .npz")
 
 
 def test_copied_and_moved_projects_run_their_own_files(tmp_path, project, digits):
