@@ -144,7 +144,7 @@ static inline int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, 
     return (int8_t)(acc > p->act_max ? p->act_max : acc);
 }
 
-enum weights { W8, W16, W4 };       /* int8, int16 (widened) or int4 (packed) weights */
+enum weights { W8, W16, W4, W4W };  /* int8, int16 (widened), int4 (packed) or int4 widened times 16 weights */
 
 /* Every kernel, by its weights: per four taps of two channels, int8 ones are one doubleword and four SXTB16s, int16
  * ones two doublewords, int4 ones one word whose high nibbles are the first channel's and low nibbles the
@@ -154,7 +154,8 @@ enum weights { W8, W16, W4 };       /* int8, int16 (widened) or int4 (packed) we
 __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_params *p, const int8_t *input,
                                                        const int32_t *weights, const int32_t *bias,
                                                        const int32_t *multipliers, const int32_t *shifts,
-                                                       int8_t *output, int8_t *scratch, const enum weights kind)
+                                                       int8_t *output, int8_t *scratch, const enum weights kind,
+                                                       int32_t c_begin, int32_t c_end)
 {
     const int32_t depth = p->depth;
     const int32_t pixels = p->out_h * p->out_w;
@@ -169,7 +170,7 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
         widen(p, input, pixel, pixel + pair, bytes, wide_field);
         const int32_t *rhs = weights;
         int8_t *out0 = output + pixel * p->out_c, *out1 = out0 + p->out_c;
-        for (int32_t c = 0; c < p->out_c; c += 2)
+        for (int32_t c = c_begin; c < c_end; c += 2)
         {
             const int32_t two = c + 1 < p->out_c;
             int32_t acc00 = 0, acc01 = 0, acc10 = 0, acc11 = 0;
@@ -177,7 +178,7 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
             for (int32_t k = depth / 4; k > 0; k--)          /* four taps: two pairs of each */
             {
                 int32_t a0, a1, b0, b1, x0, x1;
-                if (kind == W16)
+                if (kind == W16 || kind == W4W)
                 {
                     load_pair(&rhs, &a0, &b0);
                     load_pair(&rhs, &a1, &b1);
@@ -211,7 +212,7 @@ __attribute__((always_inline)) static inline void conv(const edgeq_conv_s8_param
                 acc10 = smlad(b1, x0, acc10);
                 acc11 = smlad(b1, x1, acc11);
             }
-            if (kind == W4)
+            if (kind == W4 || kind == W4W)
             {
                 acc00 >>= 4;
                 acc01 >>= 4;
@@ -246,21 +247,46 @@ void edgeq_conv_s8_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch)
 {
-    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W8);
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W8, 0, p->out_c);
 }
 
 void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int16_t *weights,
                             const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                             int8_t *scratch)
 {
-    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W16);
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W16, 0, p->out_c);
+}
+
+void edgeq_conv_s4_unpacked_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                                const int32_t *bias, const int32_t *multipliers, const int32_t *shifts,
+                                int8_t *output, int8_t *scratch)
+{
+    const int32_t high_nibbles = (int32_t)0xF0F0F0F0, words = p->depth / 4, pairs = (p->out_c + 1) / 2;
+    const int32_t *packed = (const int32_t *)weights;
+    int32_t *const wide = (int32_t *)(scratch + p->unpack_offset);
+    for (int32_t q = 0; q < pairs; q += p->unpack_pairs)
+    {
+        const int32_t n = pairs - q < p->unpack_pairs ? pairs - q : p->unpack_pairs;
+        int32_t *at = wide;
+        for (int32_t k = 0; k < n * words; k++)         /* as the W4 loop splits a word, stored as W16 reads it */
+        {
+            const int32_t w = *packed++;
+            const int32_t a = w & high_nibbles, b = and_lsl4(high_nibbles, w);
+            *at++ = sxtb16(a);
+            *at++ = sxtb16(b);
+            *at++ = sxtb16_ror8(a);
+            *at++ = sxtb16_ror8(b);
+        }
+        const int32_t c_end = 2 * (q + n) < p->out_c ? 2 * (q + n) : p->out_c;
+        conv(p, input, wide, bias, multipliers, shifts, output, scratch, W4W, 2 * q, c_end);
+    }
 }
 
 void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch)
 {
-    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W4);
+    conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W4, 0, p->out_c);
 }
 
 #endif

@@ -21,6 +21,8 @@ typedef struct {
     int32_t wide_offset;    /* scratch: unless in_c is a multiple of 4, two int8 receptive fields of `depth`; from
                                wide_offset on, two receptive fields in int16 (edgeq/codegen/relayout.py
                                conv_scratch) */
+    int32_t unpack_pairs;   /* edgeq_conv_s4_unpacked_dsp: output channel pairs unpacked at a time, into the scratch */
+    int32_t unpack_offset;  /* from here on (after the fields) */
 } edgeq_conv_s8_params;
 
 
@@ -37,6 +39,12 @@ void edgeq_conv_s8_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const
 void edgeq_conv_s8_wide_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int16_t *weights,
                             const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                             int8_t *scratch);
+/* int4 weights (edgeq_conv_s4_dsp's layout) unpacked `unpack_pairs` output channel pairs at a time into the scratch,
+ * widened as edgeq_conv_s8_wide_dsp reads them (times 16), then that kernel's loop over those channels: the unpacking
+ * costs once per block of channels, the receptive fields are widened once per block. */
+void edgeq_conv_s4_unpacked_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                                const int32_t *bias, const int32_t *multipliers, const int32_t *shifts,
+                                int8_t *output, int8_t *scratch);
 void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const int8_t *weights,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int8_t *output,
                        int8_t *scratch);

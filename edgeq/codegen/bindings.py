@@ -295,7 +295,31 @@ def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
     taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
     if own and layer.dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
-        return _edgeq_conv(graph, layer, own)
+        layer = _edgeq_conv(graph, layer, own)
+        return _edgeq_conv_s4_unpacked(layer) if own == "edgeq_conv_s4_dsp" else layer
+    return layer
+
+
+S4_DSP_UNPACKED_BYTES = 32768     # at most this many bytes of int4 weights unpacked at a time (4 per weight)
+S4_DSP_MIN_PAIRS = 8             # fewer channel pairs at a time widen the receptive fields too often to pay
+
+
+def _edgeq_conv_s4_unpacked(direct: Layer) -> Layer:
+    """An int4 convolution on edgeq_conv_s4_unpacked_dsp: as many output channel pairs as S4_DSP_UNPACKED_BYTES
+    holds unpacked (widened as edgeq_conv_s8_wide_dsp reads them), then that loop, whose sixteen multiply-accumulates
+    take three instructions fewer than int8's; its fallbacks unpack half as many pairs, down to S4_DSP_MIN_PAIRS (or
+    all, if fewer), then edgeq_conv_s4_dsp (`direct`, unpacking in its loop), then CMSIS-NN's kernel."""
+    _, kh, kw, cin = direct.dims["filter"]
+    depth, pairs = relayout.conv_depth(kh * kw * cin), (direct.dims["output"][3] + 1) // 2
+    least = min(pairs, S4_DSP_MIN_PAIRS)
+    blocks = [max(least, min(pairs, S4_DSP_UNPACKED_BYTES // (4 * depth)))]
+    while blocks[-1] // 2 >= least:
+        blocks.append(blocks[-1] // 2)
+    blocks += [least] if blocks[-1] > least else []
+    layer = direct
+    for block in reversed(blocks):
+        layer = replace(direct, function="edgeq_conv_s4_unpacked_dsp", fallback=layer,
+                        scratch=direct.scratch + 4 * depth * block, overlap=None)
     return layer
 
 

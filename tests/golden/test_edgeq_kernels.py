@@ -27,6 +27,8 @@ LAYERS = {
                                                wtype=DType.INT4),
     "int4_dilated_stride_2_relu6": lambda: conv(DType.INT8, (3, 2), stride=(2, 2), dilation=(2, 2), padding=VALID,
                                                 act=Activation.RELU6, channels=(12, 7), wtype=DType.INT4),
+    # 576 taps a channel: edgeq_conv_s4_unpacked_dsp unpacks 14 of its 21 channel pairs, then 7 (the last one alone)
+    "int4_64_in_41_out_blocks": lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 41), wtype=DType.INT4),
 }
 
 pytestmark = [pytest.mark.emulator, pytest.mark.toolchain]
@@ -41,6 +43,15 @@ def test_layer(case, kernels, tmp_path):
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=7), "cortex-m4", tmp_path, kernels)
     kernel = load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"]
     assert kernel.startswith("edgeq_conv_s") == (kernels == "edgeq-wide" or graph.tensors["x"].shape[3] % 4 == 0)
+
+
+def test_int4_unpacked_in_blocks(tmp_path):
+    """int4 weights unpacked by blocks of output channel pairs into edgeq_conv_s8_wide_dsp's layout (edgeq-wide:
+    the largest block whatever the arena; the default takes it where the arena allows)."""
+    graph = LAYERS["int4_64_in_41_out_blocks"]()
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 4, seed=3), "cortex-m4", tmp_path,
+                               "edgeq-wide")
+    assert load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"] == "edgeq_conv_s4_unpacked_dsp"
 
 
 @pytest.mark.parametrize("name", ["int8_resnet", "int8_add", "int8_pad", "int8_two_io", "int8_conv", "int4_conv"])
