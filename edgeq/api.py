@@ -97,6 +97,33 @@ def _train_pixelcnn(x, recipe: str, params: dict, out: Path, seed: int, device: 
     return summary
 
 
+def audited_projects(projects) -> tuple[dict, dict]:
+    """({name: project folder}, {name: report}) of what an audit scores, each checked to be a classifier it can
+    attack (its files present; one input in [0, 1], one output; no state kept between invocations), all of one
+    task: `edgeq audit` asks before it reads any data, so that a refusal comes first."""
+    projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
+    reports = {name: load_report(d) for name, d in projects.items()}
+    for name, d in projects.items():                   # every file the audit needs, before anything is written
+        project_file(d, reports[name], "elf"), project_file(d, reports[name], "model")
+        if len(reports[name]["inputs"]) != 1 or len(reports[name]["outputs"]) != 1:
+            raise UsageError(f"{d} has {len(reports[name]['inputs'])} inputs and {len(reports[name]['outputs'])} "
+                             "outputs; the audit attacks classifiers (one input, one output of class scores)")
+        if reports[name].get("state_bytes"):
+            raise UsageError(f"{d} keeps {reports[name]['state_bytes']} B of state from one invocation to the next "
+                             "(SVDF, LSTM); the audit scores each input on its own: audit a stateless classifier")
+        lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
+        if hi > 1.5:
+            raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "
+                             "[0, 1]: audit a model quantized for [0, 1] inputs")
+    first_name, first_dir = next(iter(projects.items()))
+    task = lambda r: (tuple(r["input"]["shape"][1:]), int(np.prod(r["output"]["shape"][1:])))  # noqa: E731
+    for name, r in reports.items():
+        if task(r) != task(reports[first_name]):
+            raise UsageError(f"{projects[name]} takes {r['input']['shape'][1:]} and gives "
+                             f"{r['output']['shape'][1:]}, unlike {first_dir}; audit models of one task together")
+    return projects, reports
+
+
 def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_weights=None,
           channels_first: bool | None = None, float_outputs: str = "logits", white_box: str | None = None,
           preset: str = "quick", attacks="all", overrides: dict | None = None, out_dir="audit",
@@ -145,28 +172,11 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
     chosen = resolve(preset, attacks, overrides)
     positive(seed, "--seed", integer=True, allow_zero=True)
     check_audit_folder(Path(out_dir))
-    projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
-    reports = {name: load_report(d) for name, d in projects.items()}
-    for name, d in projects.items():                   # every file the audit needs, before anything is written
-        project_file(d, reports[name], "elf"), project_file(d, reports[name], "model")
-        if len(reports[name]["inputs"]) != 1 or len(reports[name]["outputs"]) != 1:
-            raise UsageError(f"{d} has {len(reports[name]['inputs'])} inputs and {len(reports[name]['outputs'])} "
-                             "outputs; the audit attacks classifiers (one input, one output of class scores)")
-        if reports[name].get("state_bytes"):
-            raise UsageError(f"{d} keeps {reports[name]['state_bytes']} B of state from one invocation to the next "
-                             "(SVDF, LSTM); the audit scores each input on its own: audit a stateless classifier")
-        lo, hi = input_range(reports[name]["input"]) if reports[name]["input"]["scale"] else (0.0, 1.0)
-        if hi > 1.5:
-            raise UsageError(f"{d} takes inputs in [{lo:g}, {hi:g}] (raw pixels?); the attacks work on inputs in "
-                             "[0, 1]: audit a model quantized for [0, 1] inputs")
+    projects, reports = audited_projects(projects)
     first_name, first_dir = next(iter(projects.items()))
     first = reports[first_name]
     shape = tuple(first["input"]["shape"][1:])
     nb_classes = int(np.prod(first["output"]["shape"][1:]))
-    for name, r in reports.items():
-        if (tuple(r["input"]["shape"][1:]), int(np.prod(r["output"]["shape"][1:]))) != (shape, nb_classes):
-            raise UsageError(f"{projects[name]} takes {r['input']['shape'][1:]} and gives "
-                             f"{r['output']['shape'][1:]}, unlike {first_dir}; audit models of one task together")
     x = to_layout(float_inputs(x, "audit data"), shape, "nhwc", "audit data", log) if len(shape) == 3 \
         else float_inputs(x, "audit data")
     if x.min() < 0 or x.max() > 1:

@@ -117,6 +117,7 @@ def _audit(args) -> None:
         raise UsageError("--recheck is the share of fast-path answers re-run in the emulator; with --emulator-only "
                          "every query runs there: give one or the other")
     projects = _projects(args.project)
+    api.audited_projects(projects)                   # a project the audit refuses, before any data is read
     overrides = _json_option(args.params, "--params", '{"pgd_linf": {"eps": [0.01]}}')
     defense_params = _json_option(args.defense_params, "--defense-params", '{"feature_squeezing": {"bits": 5}}') or {}
     if args.pixelcnn is not None:

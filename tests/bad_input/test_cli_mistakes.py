@@ -119,13 +119,16 @@ def test_run_file_mistakes(tmp_path, capsys, project):
     _fails(capsys, ["run", str(tmp_path / "x.npy"), "--inputs", str(tmp_path / "x.npy")] + out, "is a file")
 
 
-def test_run_of_a_two_input_model_wants_an_npz(tmp_path, capsys):
+def test_a_two_input_model_wants_an_npz_and_is_no_classifier(tmp_path, capsys):
+    """edgeq run refuses an .npy naming the inputs; edgeq audit refuses the project before reading any data."""
     model = tmp_path / "two.tflite"
     model.write_bytes(write_tflite(MODELS["int8_two_io"]()))
     assert main(["compile", str(model), "--out", str(tmp_path / "m4")]) == 0
     np.save(tmp_path / "x.npy", np.zeros((2, 6, 6, 4), np.int8))
     _fails(capsys, ["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "x.npy"), "--out",
                     str(tmp_path / "y.npz")], "x.npy", "2 inputs (input1, input2)", "give an .npz")
+    _fails(capsys, ["audit", str(tmp_path / "m4"), "--data", str(tmp_path / "absent.npz"), "--out",
+                    str(tmp_path / "audit")], "m4 has 2 inputs and 2 outputs", "classifiers")
 
 
 def test_copied_and_moved_projects_run_their_own_files(tmp_path, project, digits):
