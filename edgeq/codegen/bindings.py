@@ -304,6 +304,15 @@ S4_DSP_UNPACKED_BYTES = 32768     # at most this many bytes of int4 weights unpa
 S4_DSP_MIN_PAIRS = 8             # fewer channel pairs at a time widen the receptive fields too often to pay
 
 
+def _halving(first: int, least: int) -> list[int]:
+    """The blocks an int4 kernel unpacks at a time, largest first, each fallback half the last: `first` (at least
+    `least`), halved down to `least`, which comes last."""
+    blocks = [max(least, first)]
+    while blocks[-1] // 2 >= least:
+        blocks.append(blocks[-1] // 2)
+    return blocks + ([least] if blocks[-1] > least else [])
+
+
 def _edgeq_conv_s4_unpacked(direct: Layer) -> Layer:
     """An int4 convolution on edgeq_conv_s4_unpacked_dsp: as many output channel pairs as S4_DSP_UNPACKED_BYTES
     holds unpacked (widened as edgeq_conv_s8_wide_dsp reads them), then that loop, whose sixteen multiply-accumulates
@@ -311,13 +320,8 @@ def _edgeq_conv_s4_unpacked(direct: Layer) -> Layer:
     all, if fewer), then edgeq_conv_s4_dsp (`direct`, unpacking in its loop), then CMSIS-NN's kernel."""
     _, kh, kw, cin = direct.dims["filter"]
     depth, pairs = relayout.conv_depth(kh * kw * cin), (direct.dims["output"][3] + 1) // 2
-    least = min(pairs, S4_DSP_MIN_PAIRS)
-    blocks = [max(least, min(pairs, S4_DSP_UNPACKED_BYTES // (4 * depth)))]
-    while blocks[-1] // 2 >= least:
-        blocks.append(blocks[-1] // 2)
-    blocks += [least] if blocks[-1] > least else []
     layer = direct
-    for block in reversed(blocks):
+    for block in reversed(_halving(min(pairs, S4_DSP_UNPACKED_BYTES // (4 * depth)), min(pairs, S4_DSP_MIN_PAIRS))):
         layer = replace(direct, function="edgeq_conv_s4_unpacked_dsp", fallback=layer,
                         scratch=direct.scratch + 4 * depth * block, overlap=None)
     return layer
@@ -337,10 +341,7 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     w = graph.tensors[layer.op.inputs[1]].data
     channels, cols = w.shape[0], w[0].size
     filters = _const(layer.index, "filter", relayout.conv_s4_mve(w), DType.INT8)
-    blocks = [min(channels, max(1, S4_MVE_UNPACKED_BYTES // cols))]
-    while blocks[-1] > 1:                    # fallbacks with fewer channels at a time, then CMSIS-NN's kernel
-        blocks.append(blocks[-1] // 2)
-    for block in reversed(blocks):
+    for block in reversed(_halving(min(channels, S4_MVE_UNPACKED_BYTES // cols), 1)):
         layer = replace(layer, function="edgeq_conv_s4_mve", consts={**layer.consts, "filter": filters},
                         fallback=layer, overlap=None,
                         scratch=4 * cols + 4 * channels + 2 * relayout.S4_MVE_CHUNK + block * cols)

@@ -19,14 +19,14 @@ from . import qmath
 from .logistic_tanh import SigmoidS16Params, checked_log2
 from .operands import Operands
 
-GATES = ("input", "forget", "cell", "output")          # TFLite's order of the weights (inputs 1-4, 5-8) and biases
 GATE_IN_SCALE = 2.0 ** -12                            # the FCs' int16 output (float32(0.00024414062) in TFLM)
 GATE_OUT_SCALE = 2.0 ** -15                           # the gates' int16 output
 
 
 @dataclass(frozen=True, eq=False)
 class LstmParams:
-    """Sizes, offsets and multipliers, each (multiplier, shift) pair per gate in GATES order."""
+    """Sizes, offsets and multipliers; the per-gate pairs (multiplier, shift) in TFLite's order of the weights (inputs
+    1-4, 5-8) and biases: input, forget, cell, output."""
     batch: int
     time: int
     input_size: int

@@ -29,8 +29,8 @@ def sequence_lstm(args, p: LstmParams, out: Tensor) -> np.ndarray:
             xt, ht = steps[k, :, t] - p.input_offset, h - p.hidden_offset
 
             def gate(g: int, activation) -> np.ndarray:
-                a = np.clip(fc(xt @ weights[g].T + biases[g], *p.input_fc[g]), -32768, 32767)
-                r = np.clip(fc(ht @ weights[4 + g].T, *p.recurrent_fc[g]), -32768, 32767)
+                a = _requantized(xt @ weights[g].T + biases[g], p.input_fc[g], fc)
+                r = _requantized(ht @ weights[4 + g].T, p.recurrent_fc[g], fc)
                 return activation([np.clip(a + r, -32768, 32767)], p.gate, None).astype(np.int64)
 
             forget, inp, cand = gate(1, logistic), gate(0, logistic), gate(2, tanh)
@@ -46,6 +46,8 @@ def sequence_lstm(args, p: LstmParams, out: Tensor) -> np.ndarray:
     return np.swapaxes(y, 1, 2) if p.time_major else y
 
 
-def _requantized(acc: np.ndarray, multiplier: tuple[int, int]) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier into int16, saturating (the FCs' and the products' output stage)."""
-    return np.clip(multiply_by_quantized_multiplier(acc, *multiplier), -32768, 32767)
+def _requantized(acc: np.ndarray, multiplier: tuple[int, int], requantize=multiply_by_quantized_multiplier
+                 ) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier (`requantize`: its int32 or int64 form) into int16, saturating: the FCs' and the
+    products' output stage."""
+    return np.clip(requantize(acc, *multiplier), -32768, 32767)

@@ -196,7 +196,6 @@ def _lstm(ins: list[Tensor | None], out: Tensor, fail):
         if ins[k] is not None:
             fail(ins[k], f"is input {k} ({what}); edgeq's LSTM takes none (TFLite Micro's integer LSTM has no "
                          f"{what})")
-    _activation(x, fail)
     for t in (x, out):
         _activation(t, fail)
         if t.dtype is not x.dtype or len(t.shape) != 3:
@@ -275,9 +274,9 @@ def check_geometry(kind: OpKind, ins: list[Tensor | None], out: Tensor, attrs, w
     if kind is OpKind.SVDF and ins[1].shape[0] != attrs.rank * out.shape[1]:
         _failing(where)(out, f"has {out.shape[1]} units; {ins[1].shape[0]} filters of rank {attrs.rank} make "
                              f"{ins[1].shape[0] / attrs.rank:g}")
-    if kind is OpKind.SEQUENCE_LSTM and ins[18].shape[0] != ins[0].shape[1 if attrs.time_major else 0]:
+    if kind is OpKind.SEQUENCE_LSTM and ins[18].shape[0] != ins[0].shape[int(attrs.time_major)]:     # [T, B, I]
         _failing(where)(ins[18], f"has {ins[18].shape[0]} rows; the {'time-major ' * attrs.time_major}input "
-                                 f"{list(ins[0].shape)} has a batch of {ins[0].shape[1 if attrs.time_major else 0]}")
+                                 f"{list(ins[0].shape)} has a batch of {ins[0].shape[int(attrs.time_major)]}")
     if kind not in SPATIAL:
         return
     x = ins[0]
