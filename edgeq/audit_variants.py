@@ -28,13 +28,13 @@ def device_estimator(project_dir: str | os.PathLike, *, fast_path: bool = True,
 
     from edgeq.attacks.estimator import DeviceEstimator
     from .reference import Executor
-    from .torch_sums import TORCH_SUMS
+    from .torch_sums import torch_sums
     project_dir = Path(project_dir).resolve()               # attacks may change the working directory
     report = load_report(project_dir)
     dequantize = dequantizer(report["output"])
     fast = None
     if fast_path:
-        executor = Executor(read_tflite(project_file(project_dir, report, "model")), sums=TORCH_SUMS,
+        executor = Executor(read_tflite(project_file(project_dir, report, "model")), sums=torch_sums(),
                             threads=torch.get_num_threads())
         squeezer = report_squeezer(report)            # the firmware's preprocessor, when it has one
         fast = lambda x: dequantize(executor.run([squeezer(quantize_inputs(x, report["input"]))])[0])  # noqa: E731

@@ -1,5 +1,8 @@
-"""The reference executor's convolution sums taken by torch's convolution (reference.conv.Sums), for the audit's
-fast path and the quantized twin's value path: 1.5-1.7x the numpy im2col + GEMM on the D&G ResNet-8.
+"""The reference executor's convolution sums taken by torch (reference.conv.Sums), for the audit's fast path and
+the quantized twin's value path: torch's float convolution (1.5-1.7x the numpy im2col + GEMM on the D&G
+ResNet-8), and, on a CPU that multiplies int8 faster than float32 (AVX-512 VNNI: 3-5x on ResNet-8's shapes;
+without it 15x slower), torch's int8 GEMM for the convolutions with int8 weights. Which one is measured once per
+process (`torch_sums`).
 
 Exact for the reason the numpy sums are (reference.conv): every partial sum is an integer the chosen float type
 holds, so the order torch sums in does not matter. That needs IEEE float arithmetic, torch's default on CPU
@@ -7,6 +10,9 @@ holds, so the order torch sums in does not matter. That needs IEEE float arithme
 would report the difference as a fast-path mismatch.
 """
 from __future__ import annotations
+
+import functools
+import time
 
 import numpy as np
 import torch
@@ -33,4 +39,33 @@ def _depthwise(xp, taps, stride, dilation, out_hw) -> np.ndarray:
     return acc.permute(0, 2, 3, 1).numpy()
 
 
-TORCH_SUMS = Sums(_conv, _depthwise)
+def _int8_gemm(cols: np.ndarray, w: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch._int_mm(torch.from_numpy(cols), torch.from_numpy(w)).numpy()
+
+
+def _int8_faster(rows: int = 4096, depth: int = 288, channels: int = 32, repeats: int = 5) -> bool:
+    """Whether this CPU's int8 GEMM beats its float32 one, timed on a ResNet-8 layer's shape (best of `repeats`)."""
+    a = np.random.default_rng(0).integers(-128, 128, (rows + depth, channels), dtype=np.int8)
+    cols, w = np.ascontiguousarray(np.resize(a, (rows, depth))), np.ascontiguousarray(a[:depth])
+    cols_f, w_f = torch.from_numpy(cols.astype(np.float32)), torch.from_numpy(w.astype(np.float32))
+
+    def best(run) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        return min(times)
+    with torch.no_grad():
+        return best(lambda: _int8_gemm(cols, w)) < best(lambda: cols_f @ w_f)
+
+
+@functools.cache
+def torch_sums() -> Sums:
+    """The sums for this machine: int8 GEMMs where they are measured faster than float32, else float sums."""
+    return Sums(_conv, _depthwise, _int8_gemm if _int8_faster() else None)
+
+
+TORCH_SUMS = Sums(_conv, _depthwise)            # float sums only, on any CPU
+INT8_SUMS = Sums(_conv, _depthwise, _int8_gemm)

@@ -26,7 +26,7 @@ from ..errors import EdgeqError
 from ..frontends.torch.forward import GraphModule, to_ir, to_torch
 from ..ir import DType, Graph, OpKind
 from ..reference import Executor
-from ..torch_sums import TORCH_SUMS
+from ..torch_sums import torch_sums
 from .ptq import dequantize_graph, quantize_graph
 from .scheme import (PER_CHANNEL, QuantSpec, bias_scale, converted, first_activation, quantize_constant, weight_qmax,
                      weight_scale)
@@ -64,7 +64,7 @@ class Twin(GraphModule):
         """The twin of a deployed integer graph (int8, int16 or mixed activations, int8/int4 weights): forward values
         equal Executor(graph)'s (dequantized) bit for bit, gradients are the fake-quant surrogate's."""
         twin = cls(*dequantize_graph(graph), input_layout=input_layout)
-        twin.frozen = Executor(graph, sums=TORCH_SUMS, threads=torch.get_num_threads())
+        twin.frozen = Executor(graph, sums=torch_sums(), threads=torch.get_num_threads())
         twin.requires_grad_(False).eval()
         shape = graph.tensors[graph.inputs[0]].shape
         try:                                       # ops the twin lacks fail here, not in an attack
@@ -142,7 +142,7 @@ class Twin(GraphModule):
         xi = torch.clamp(torch.round(x / q.s) + q.zp, d.qmin, d.qmax)
         xi = to_ir(xi).numpy().astype(d.numpy)
         return Executor(quantize_graph(self.float_graph(), self.spec), chunk=max(len(xi), 1),
-                        sums=TORCH_SUMS).run_all([xi])
+                        sums=torch_sums()).run_all([xi])
 
     @torch.no_grad()
     def observe(self, batches, observer: str = "minmax") -> dict[str, tuple[float, float]]:

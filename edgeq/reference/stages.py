@@ -34,12 +34,13 @@ def stage_64(high, low, split, bias, reduced, shifts, lo, hi, out):
 
 
 @numba.njit(nogil=True, cache=True)
-def split(x, offset, high, low):
-    """x + offset as high * 2^SPLIT + low, both parts float32 (low: the SPLIT low bits, 0..255)."""
+def split(x, offset, shift, high, low):
+    """x + offset as high * 2^SPLIT + low + shift, in parts of high's and low's type (low: the SPLIT low bits,
+    0..255, less shift)."""
     for i in range(x.size):
         v = np.int64(x[i]) + offset
         high[i] = v >> SPLIT
-        low[i] = v & ((1 << SPLIT) - 1)
+        low[i] = (v & ((1 << SPLIT) - 1)) - shift
 
 
 @numba.njit(nogil=True, cache=True)

@@ -309,16 +309,17 @@ def test_builder_model(name):
 CONVOLUTIONS = sorted(c for c in CASES if c.startswith(("conv", "depthwise", "fc_int8_per_channel")))
 
 
+@pytest.mark.parametrize("sums", ["TORCH_SUMS", "INT8_SUMS"])
 @pytest.mark.parametrize("source", CONVOLUTIONS + sorted(MODELS) + sorted(SHARED_ACCURACY))
-def test_torch_sums_on_threads_equal_numpy_sums(source):
-    """edgeq.torch_sums and a batch cut over threads give every tensor the numpy executor gives (which the tests
-    above hold to tflite-micro): 40 samples in pieces of 16, the last one short."""
-    from edgeq.torch_sums import TORCH_SUMS
+def test_torch_sums_on_threads_equal_numpy_sums(source, sums):
+    """edgeq.torch_sums' float and int8 sums, a batch cut over threads, give every tensor the numpy executor gives
+    (which the tests above hold to tflite-micro): 40 samples in pieces of 16, the last one short."""
+    from edgeq import torch_sums
     graph = CASES[source]() if source in CASES else MODELS[source]() if source in MODELS \
         else read_tflite(shared_model(source))
     inputs = random_inputs(graph, 40, seed=13)
     expected = Executor(graph).run_all(inputs)
-    got = Executor(graph, chunk=16, sums=TORCH_SUMS, threads=2).run_all(inputs)
+    got = Executor(graph, chunk=16, sums=getattr(torch_sums, sums), threads=2).run_all(inputs)
     assert got.keys() == expected.keys()
     for name, value in expected.items():
         assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
