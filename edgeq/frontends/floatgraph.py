@@ -13,8 +13,8 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..ir import (CHANNEL_AXIS, CONVOLUTIONS, WEIGHTED, Activation, BatchMatMulAttrs, ConcatAttrs, ConvAttrs, DType,
-                  FullyConnectedAttrs, Graph, LeakyReluAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding, PoolAttrs,
-                  ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
+                  FullyConnectedAttrs, Graph, LeakyReluAttrs, LstmAttrs, MeanAttrs, NoAttrs, Op, OpKind, Padding,
+                  PoolAttrs, ResizeAttrs, SoftmaxAttrs, StridedSliceAttrs, Tensor, verify)
 from ..ir.ops import ATTRS_OF
 from ..prepare.mean import mean_shape
 from ..prepare.qmath import out_size
@@ -101,6 +101,24 @@ class FloatGraphBuilder:
         wt, bt = self._tensor(f"{name}/weights", w_nk.shape, w_nk), self._tensor(f"{name}/bias", b.shape, b)
         return self._op(OpKind.FULLY_CONNECTED, [x, wt, bt], (*self.shape(x)[:-1], w_nk.shape[0]),
                         FullyConnectedAttrs(), name)
+
+    def lstm(self, x: str, w_in: np.ndarray, w_rec: np.ndarray, b: np.ndarray, time_major: bool, name: str) -> str:
+        """UNIDIRECTIONAL_SEQUENCE_LSTM of x [B, T, I] (time_major: [T, B, I]) into [.., units]: per gate, in
+        TFLite's order input, forget, cell, output, input weights w_in[g] [units, I], recurrent weights w_rec[g]
+        [units, units] and one bias b[g]; hidden and cell states are variables (zero before the first step). No
+        peephole, projection or layer normalization (their inputs stay absent)."""
+        units = w_in.shape[1]
+        inputs: list[str | None] = [x] + [None] * 23
+        for g in range(4):
+            inputs[1 + g] = self._tensor(f"{name}/input_weights_{g}", w_in[g].shape, w_in[g])
+            inputs[5 + g] = self._tensor(f"{name}/recurrent_weights_{g}", w_rec[g].shape, w_rec[g])
+            inputs[12 + g] = self._tensor(f"{name}/bias_{g}", b[g].shape, b[g])
+        shape = self.shape(x)
+        batch = shape[1] if time_major else shape[0]
+        for k, what in ((18, "hidden"), (19, "cell")):
+            inputs[k] = self._tensor(f"{name}/{what}_state", (batch, units))
+            self.tensors[inputs[k]].variable = True
+        return self._op(OpKind.SEQUENCE_LSTM, inputs, (*shape[:2], units), LstmAttrs(time_major=time_major), name)
 
     def pool(self, kind: OpKind, x: str, size, stride, padding: Padding, name: str) -> str:
         n, h, w, c = self.shape(x)

@@ -1,13 +1,14 @@
 """Calibrated ranges → a QuantSpec, with the ties TFLite's kernels impose: pooling, reshape, pad, slice, transpose,
 RELU6, resize and block-rearranging outputs keep their input's scale and zero point, the inputs and output of a
 concatenation, a maximum or a minimum share theirs (over the union of their ranges), softmax and logistic outputs
-sit at the fixed 1/256 (int8) or 1/32768 (int16), tanh's at 1/128 or 1/32768. Every tensor gets int8 and int16
-qparams from its one range, so a policy can put any layer at a16w8."""
+sit at the fixed 1/256 (int8) or 1/32768 (int16), tanh's at 1/128 or 1/32768, an LSTM's hidden state is quantized
+as its output and its cell state at a power of two (int16 in both). Every tensor gets int8 and int16 qparams from
+its one range, so a policy can put any layer at a16w8."""
 from __future__ import annotations
 
 from ..errors import UnsupportedModelError
 from ..ir import FIXED_OUT, POOLS, SOFTMAX_OUT, WEIGHTED, DType, Graph, OpKind
-from .scheme import QuantSpec, activation_qparams
+from .scheme import QuantSpec, activation_qparams, cell_state_qparams
 
 SAME_AS_INPUT = (*POOLS, OpKind.RESHAPE, OpKind.PAD, OpKind.STRIDED_SLICE, OpKind.TRANSPOSE, OpKind.RELU6,
                  OpKind.RESIZE_NEAREST_NEIGHBOR, OpKind.DEPTH_TO_SPACE, OpKind.SPACE_TO_DEPTH)
@@ -49,8 +50,12 @@ def _qparams(graph: Graph, ranges, dtype: DType) -> dict:
                     f"{graph.source}: {name} spans [{ranges[name][0]:.4g}, {ranges[name][1]:.4g}] but must share the "
                     f"output quantization {first.name} ({first.kind.value}) fixes, [{lo:.4g}, {hi:.4g}]: requantize "
                     "one of them before they meet")
-    return {name: fixed[tie[name]][1] if tie[name] in fixed else activation_qparams(*span[tie[name]], dtype)
-            for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]}
+    q = {name: fixed[tie[name]][1] if tie[name] in fixed else activation_qparams(*span[tie[name]], dtype)
+         for name in [graph.inputs[0]] + [op.outputs[0] for op in graph.ops]}
+    for op in graph.ops:
+        if op.kind is OpKind.SEQUENCE_LSTM:
+            q[op.inputs[18]], q[op.inputs[19]] = q[op.outputs[0]], cell_state_qparams(*ranges[op.inputs[19]])
+    return q
 
 
 def _ties(graph: Graph) -> dict[str, str]:

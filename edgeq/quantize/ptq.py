@@ -35,6 +35,8 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
                 dtype = types[first_activation(op, types)]
                 q = spec.constant_qparams(op, c.data, dtype)
                 tensors[c.name] = Tensor(c.name, c.shape, dtype, q, quantize_constant(c.data, q, dtype))
+        if op.kind is OpKind.SEQUENCE_LSTM:
+            _lstm_constants(graph, op, tensors[inputs[0]], spec, tensors)
         if op.kind in WEIGHTED:
             bits, act = spec.bits.get(op.name, 8), tensors[inputs[0]].dtype
             w, b = (graph.tensors[n] for n in op.inputs[1:3])
@@ -46,6 +48,23 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
     q = Graph(tensors, ops, list(graph.inputs), list(graph.outputs), source=graph.source,
               metadata={**graph.metadata, "description": "edgeq mixed-precision PTQ"})
     return verify(q)
+
+
+def _lstm_constants(graph: Graph, op: Op, x: Tensor, spec: QuantSpec, tensors: dict) -> None:
+    """An LSTM's weights (int8 per tensor), biases (at the input's scale times the gate's input weights') and its
+    variable states (hidden: the output's type and qparams; cell: int16 at its power-of-two scale)."""
+    scales = {}
+    for k in range(1, 9):
+        w = graph.tensors[op.inputs[k]]
+        q, scales[k] = quantize_weights(w.data, 8, None)
+        tensors[w.name] = Tensor(w.name, w.shape, DType.INT8, scales[k], q)
+    for g in range(4):
+        b = graph.tensors[op.inputs[12 + g]]
+        q, bq = quantize_bias(b.data, x.qparams.s, scales[1 + g].scale, BIAS_TYPE[x.dtype])
+        tensors[b.name] = Tensor(b.name, b.shape, BIAS_TYPE[x.dtype], bq, q)
+    for k, dtype in ((18, x.dtype), (19, DType.INT16)):
+        state = graph.tensors[op.inputs[k]]
+        tensors[state.name] = Tensor(state.name, state.shape, dtype, spec.qparams(state.name, dtype), variable=True)
 
 
 def _requantized(name: str, dtype: DType, spec: QuantSpec, tensors: dict, ops: list) -> str:

@@ -5,6 +5,8 @@ twin (which fakes it in torch), so both quantize every weight and activation wit
   depthwise, per tensor for dense (TFLite's converter default, which every kernel edgeq targets takes);
 - activations: int8 asymmetric over the calibrated range widened to hold 0; int16 symmetric, zero point 0;
 - bias: int32 at scale s_in x s_w (per channel), round half to even as the converter does; int64 at int16 inputs.
+- an LSTM: each gate's input and recurrent weights int8 per tensor, its bias at s_in x its input weights' scale,
+  the hidden state quantized as the output, the cell state int16 at a power-of-two scale over its range.
 
 Per-layer a16w8: a weighted layer in QuantSpec.a16 reads and writes int16 (int8 weights); the unweighted ops
 after it run in their first input's type, so each activation tensor's type is that of the weighted layer (or
@@ -143,6 +145,12 @@ def quantize_bias(b: np.ndarray, in_scale: float, w_scale: np.ndarray, dtype: DT
     s = bias_scale(in_scale, w_scale)
     q = np.clip(np.round(b.astype(np.float64) / s), dtype.qmin, dtype.qmax).astype(dtype.numpy)
     return q, QParams(s, np.zeros(s.size, np.int64))
+
+
+def cell_state_qparams(lo: float, hi: float) -> QParams:
+    """An LSTM cell state's int16 quantization: 2^k / 32768 for the least k whose 2^k holds the range (TFLite's
+    converter; TFLM's integer LSTM shifts by that power)."""
+    return QParams(2.0 ** (int(np.ceil(np.log2(max(-lo, hi, MIN_RANGE)))) - 15), 0)
 
 
 def activation_qparams(lo: float, hi: float, dtype: DType = DType.INT8) -> QParams:

@@ -89,9 +89,32 @@ class GraphModule(nn.Module):
         g = self.graph
         values = {g.inputs[0]: x}
         for op in g.ops:
-            values[op.outputs[0]] = self._op(op, [self.operand(n) if n in self.constants else values.get(n)
-                                                  for n in op.inputs])
+            args = [self.operand(n) if n in self.constants else values.get(n) for n in op.inputs]
+            if op.kind is OpKind.SEQUENCE_LSTM:          # its cell states too: calibration ranges them
+                values[op.outputs[0]], values[op.inputs[19]] = self._lstm(op, args[0])
+            else:
+                values[op.outputs[0]] = self._op(op, args)
         return values
+
+    def _lstm(self, op, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden states, cell states), each [N, T, units], of UNIDIRECTIONAL_SEQUENCE_LSTM over x [N, T, I]
+        (samples first) from zero states, the float LSTM TFLite's integer one approximates: the weights are the
+        graph's constants (an LSTM's are not trained here)."""
+        if op.attrs.time_major:
+            raise NotImplementedError(f"twin: {op.name}: a time-major LSTM")
+        const = lambda ks: torch.cat([torch.from_numpy(self.graph.tensors[op.inputs[k]].data) for k in ks])  # noqa
+        w_in, w_rec, bias = const(range(1, 5)), const(range(5, 9)), const(range(12, 16))
+        h = x.new_zeros(len(x), w_rec.shape[1])
+        c, hs, cs = h, [], []
+        for t in range(x.shape[1]):
+            i, f, g, o = (x[:, t] @ w_in.T + h @ w_rec.T + bias).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            if op.attrs.cell_clip > 0:
+                c = c.clamp(-op.attrs.cell_clip, op.attrs.cell_clip)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            hs.append(h)
+            cs.append(c)
+        return torch.stack(hs, 1), torch.stack(cs, 1)
 
     def layer_weight(self, op) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The layer's weights in torch layout and their quantization scales (None: float)."""
@@ -142,6 +165,8 @@ class GraphModule(nn.Module):
             return x[:, :, torch.from_numpy(rows)][:, :, :, torch.from_numpy(cols)]
         elif kind is OpKind.RELU6:
             return F.relu6(x)
+        elif kind is OpKind.SEQUENCE_LSTM:
+            return self._lstm(op, x)[0]
         elif kind is OpKind.LOGISTIC:
             return torch.sigmoid(x)
         elif kind is OpKind.TANH:

@@ -4,7 +4,8 @@ producer, NCHW flattening turned into the IR's NHWC order (the next Linear's col
 Supported: Conv2d (groups 1, or depthwise: groups == in_channels), ConvTranspose2d (VALID or SAME, see
 _transpose_conv), Linear, BatchNorm2d after a conv,
 ReLU/ReLU6, MaxPool2d/AvgPool2d (no padding), AdaptiveAvgPool2d(1), residual add, flatten/view/reshape,
-softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), torch.cat, Dropout/Identity (inference: no-ops).
+softmax over the last axis, constant slices (x[:, :, 1:5, ::2]), torch.cat, Dropout/Identity (inference: no-ops),
+LSTM (unidirectional, any number of layers, no projection; its output sequence, from zero states).
 Padding must be one TFLite can express: 0 (VALID), 'same', or (k-1)/2 at stride 1 (SAME). Anything else raises
 UnsupportedModelError naming the module path (or the function) that uses it.
 """
@@ -59,6 +60,7 @@ class _Converter:
         self.modules = dict(traced.named_modules())
         self.value: dict[str, str] = {}          # fx node name -> IR tensor
         self.nchw: dict[str, tuple] = {}         # flattened NCHW tensors -> (C, H, W), for the next Linear
+        self.lstm: set[str] = set()              # fx nodes of LSTMs: (output, (h_n, c_n)), only output followed
 
     def fail(self, node: fx.Node, why: str):
         what = f"module {node.target!r} ({type(self.modules[node.target]).__name__})" \
@@ -139,6 +141,8 @@ class _Converter:
         x, name = self._in(node), str(node.target)
         if isinstance(m, nn.Conv2d):
             return self._conv(node, m, x, name)
+        if isinstance(m, nn.LSTM):
+            return self._lstm(node, m, x, name)
         if isinstance(m, nn.ConvTranspose2d):
             return self._transpose_conv(node, m, x, name)
         if isinstance(m, nn.BatchNorm2d):
@@ -217,6 +221,11 @@ class _Converter:
             return self._mean(node, self._in(node))
         if t in CONCAT_FUNCS:
             return self._concatenation(node)
+        if t is operator.getitem and node.args[0].name in self.lstm:
+            if node.args[1] != 0 and node.users:
+                self.fail(node, "an LSTM's final states (h_n, c_n) are not followed: take its output sequence "
+                                "(out[:, -1:] is the last step's hidden state)")
+            return self._in(node) if node.args[1] == 0 else None
         if t is operator.getitem:
             return self._slice(node, self._in(node), node.args[1], node.name)
         if t in (F.softmax, torch.softmax, "softmax"):
@@ -226,6 +235,24 @@ class _Converter:
                     for a in (node.args[1], node.args[2] if len(node.args) > 2 else None))
             return self._linear(w, b, self._in(node), node.name)
         self.fail(node, "function not supported")
+
+    def _lstm(self, node, m: nn.LSTM, x: str, name: str) -> str:
+        """nn.LSTM as one UNIDIRECTIONAL_SEQUENCE_LSTM per layer: torch's gate order (input, forget, cell,
+        output) is TFLite's; the two biases add up to TFLite's one. Deployed, the states are TFLite variables that
+        each invocation continues from (TFLite Micro's semantics), where torch starts every call from zero."""
+        if len(node.args) > 1 or node.kwargs:
+            self.fail(node, "initial states are not supported: the LSTM starts from zero states")
+        if m.bidirectional or m.proj_size or not m.batch_first or len(self.b.shape(x)) != 3 or x in self.nchw:
+            self.fail(node, "only unidirectional LSTMs without projection, batch_first=True (samples first, as "
+                            "edgeq's inputs), over 3-D sequences are supported")
+        for layer in range(m.num_layers):
+            w_in, w_rec = (_np(getattr(m, f"weight_{k}_l{layer}")).reshape(4, m.hidden_size, -1) for k in ("ih", "hh"))
+            b = _np(getattr(m, f"bias_ih_l{layer}") + getattr(m, f"bias_hh_l{layer}")) if m.bias \
+                else np.zeros(4 * m.hidden_size, np.float32)
+            x = self.b.lstm(x, w_in, w_rec, b.reshape(4, -1), False,
+                            name if m.num_layers == 1 else f"{name}/layer_{layer}")
+        self.lstm.add(node.name)
+        return x
 
     def _conv(self, node, m: nn.Conv2d, x: str, name: str) -> str:
         k, stride = _pair(m.kernel_size), _pair(m.stride)
