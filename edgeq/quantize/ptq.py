@@ -110,7 +110,7 @@ def dequantize_graph(graph: Graph) -> tuple[Graph, QuantSpec]:
             t = graph.tensors[name]
             if t.is_const and op.kind in INDEXED:
                 tensors[name] = t
-            elif t.is_const and op.kind in BROADCASTING:        # a constant operand: its real values
+            elif t.is_const and op.kind in (*BROADCASTING, OpKind.SEQUENCE_LSTM):      # its real values
                 real = (t.data.astype(np.float64) - t.qparams.zp) * t.qparams.s
                 tensors[name] = Tensor(name, t.shape, DType.FLOAT32, data=real.astype(np.float32))
             elif not t.is_const:

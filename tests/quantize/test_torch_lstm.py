@@ -1,7 +1,7 @@
 """nn.LSTM (two stacked layers, batch_first) under a classifier on the last step traces to two
 UNIDIRECTIONAL_SEQUENCE_LSTMs: the float twin is torch's LSTM, PTQ quantizes them as TFLite's converter does (int8
 weights per tensor, biases at the input's scale times the gate's, the hidden state as the output, the cell state
-int16 at a power of two), the quantized twin is the executor, and on cortex-m4 the firmware equals tflite-micro
+int16 at a power of two), the quantized twin is the executor (the deployed model's twin too), and on cortex-m4 the firmware equals tflite-micro
 byte for byte at int8 and 16x8, its states carried from one invocation to the next as TFLite Micro carries them."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from edgeq.errors import UnsupportedModelError
 from edgeq.frontends.tflite import read_tflite
 from edgeq.frontends.torch import from_module
 from edgeq.ir import OpKind
+from edgeq.quantize.twin import Twin
 from edgeq.reference import Executor
 from tests.twin_checks import assert_traced_twin, quantized_on_device
 
@@ -82,3 +83,7 @@ def test_lstm_net_on_the_device_equals_tflite_micro(sequences, policy, tmp_path)
         expected = _net()(torch.from_numpy(sequences[:32])).numpy()
     error = np.abs((fresh.astype(np.float64) - y.qparams.zp) * y.qparams.s - expected).max()
     assert error < (0.02 if wide else 0.05) * np.abs(expected).max(), error
+    with torch.no_grad():                        # the deployed model's twin (what attacks craft on) runs it too
+        twin = Twin.of_integer(graph)(torch.from_numpy(sequences[:8])).numpy()
+    run = Executor(graph).run([x.qparams.quantize_half_up(sequences[:8], x.dtype)])[0]
+    np.testing.assert_allclose(twin, (run.astype(np.float64) - y.qparams.zp) * y.qparams.s, rtol=1e-6, atol=1e-7)
