@@ -1,8 +1,9 @@
 """nn.LSTM (two stacked layers, batch_first) under a classifier on the last step traces to two
 UNIDIRECTIONAL_SEQUENCE_LSTMs: the float twin is torch's LSTM, PTQ quantizes them as TFLite's converter does (int8
 weights per tensor, biases at the input's scale times the gate's, the hidden state as the output, the cell state
-int16 at a power of two), the quantized twin is the executor (the deployed model's twin too), and on cortex-m4 the firmware equals tflite-micro
-byte for byte at int8 and 16x8, its states carried from one invocation to the next as TFLite Micro carries them."""
+int16 at a power of two), the quantized twin is the executor (the deployed model's twin too), and on cortex-m4
+the firmware equals tflite-micro byte for byte at int8 and 16x8, its states carried from one invocation to the
+next as TFLite Micro carries them."""
 from __future__ import annotations
 
 import numpy as np
