@@ -4,8 +4,9 @@ Sums of integer products are taken in floating point, which is exact while every
 the format holds exactly: float32 when sum|w| * max|x| < 2^24 (every int8 layer seen so far; half the memory
 traffic of float64), float64 otherwise (< 2^53 by a wide margin). Exact in any summation order, so how the sums
 are taken is a choice (`Sums`): numpy's im2col + one matrix product here, torch's convolution where torch is at
-hand (edgeq.torch_sums, 1.5x faster on the audit's batches). Out-of-image taps contribute nothing, as in TFLM:
-the input is offset by -zero point first, then zero padded.
+hand (edgeq.torch_sums, 1.5x faster on the audit's batches), or int8 GEMMs on the raw input where the CPU runs
+them faster than float32 ones (_integer_sums, int32 sums: exact outright). Out-of-image taps contribute nothing, as
+in TFLM: the input is offset by -zero point first, then zero padded.
 """
 from __future__ import annotations
 
