@@ -58,9 +58,12 @@ def float_graph(model, calib, log=print) -> tuple[Graph, np.ndarray, str]:
         with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):    # torch.fx prints its traceback
             graph = from_module(model, (1, *x.shape[1:]))
     except (RuntimeError, ValueError, TypeError) as e:
+        cause = e
+        while cause.__cause__ is not None:                  # torch.fx wraps the module's own error
+            cause = cause.__cause__
         raise InputDataError(f"calibration data: the model does not run on samples of shape {list(x.shape[1:])} "
-                             f"(a batch [N, C, H, W] for a PyTorch model): {type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}") from e
+                             "(a batch as its forward takes it: images [N, C, H, W], sequences [N, T, features]): "
+                             f"{type(cause).__name__}: {str(cause).splitlines()[0]}") from e
     check_finite_weights(graph)
     return graph, x, "nchw"
 

@@ -88,3 +88,11 @@ def test_lstm_net_on_the_device_equals_tflite_micro(sequences, policy, tmp_path)
         twin = Twin.of_integer(graph)(torch.from_numpy(sequences[:8])).numpy()
     run = Executor(graph).run([x.qparams.quantize_half_up(sequences[:8], x.dtype)])[0]
     np.testing.assert_allclose(twin, (run.astype(np.float64) - y.qparams.zp) * y.qparams.s, rtol=1e-6, atol=1e-7)
+
+
+def test_calibration_data_of_the_wrong_rank_names_the_modules_own_error(sequences, tmp_path):
+    from edgeq import api
+    from edgeq.errors import InputDataError
+    with pytest.raises(InputDataError, match=r"shape \[1, 6, 5\] .*sequences \[N, T, features\]\): ValueError: LSTM"):
+        api.quantize(_net(), sequences[:, None], policy="int8", out=tmp_path / "x.tflite", log=lambda s: None)
+    assert not list(tmp_path.iterdir())
