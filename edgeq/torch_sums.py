@@ -12,7 +12,7 @@ would report the difference as a fast-path mismatch.
 from __future__ import annotations
 
 import functools
-import time
+import timeit
 
 import numpy as np
 import torch
@@ -46,26 +46,19 @@ def _int8_gemm(cols: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _int8_faster(rows: int = 4096, depth: int = 288, channels: int = 32, repeats: int = 5) -> bool:
     """Whether this CPU's int8 GEMM beats its float32 one, timed on a ResNet-8 layer's shape (best of `repeats`)."""
-    a = np.random.default_rng(0).integers(-128, 128, (rows + depth, channels), dtype=np.int8)
-    cols, w = np.ascontiguousarray(np.resize(a, (rows, depth))), np.ascontiguousarray(a[:depth])
+    rng = np.random.default_rng(0)
+    cols, w = (rng.integers(-128, 128, shape, dtype=np.int8) for shape in ((rows, depth), (depth, channels)))
     cols_f, w_f = torch.from_numpy(cols.astype(np.float32)), torch.from_numpy(w.astype(np.float32))
-
-    def best(run) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - started)
-        return min(times)
+    best = lambda run: min(timeit.repeat(run, number=1, repeat=repeats))                 # noqa: E731
     with torch.no_grad():
         return best(lambda: _int8_gemm(cols, w)) < best(lambda: cols_f @ w_f)
+
+
+TORCH_SUMS = Sums(_conv, _depthwise)            # float sums only, on any CPU
+INT8_SUMS = Sums(_conv, _depthwise, _int8_gemm)
 
 
 @functools.cache
 def torch_sums() -> Sums:
     """The sums for this machine: int8 GEMMs where they are measured faster than float32, else float sums."""
-    return Sums(_conv, _depthwise, _int8_gemm if _int8_faster() else None)
-
-
-TORCH_SUMS = Sums(_conv, _depthwise)            # float sums only, on any CPU
-INT8_SUMS = Sums(_conv, _depthwise, _int8_gemm)
+    return INT8_SUMS if _int8_faster() else TORCH_SUMS
