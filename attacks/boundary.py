@@ -5,7 +5,9 @@ as many steps towards the original, so the 14,000 queries an image takes at the 
 calls of 20 images, and the fast path spends more on each call than on the images in it. Here every sample
 takes the same iterations in lock step: each trial is one call over all samples still in it, each sample with its
 own step sizes, candidates and current example, adapted exactly as ART adapts them for one. The starting points
-come from NumPy's global generator (ART draws them from an unseeded one), so a seeded audit repeats itself.
+come from NumPy's global generator (ART draws them from an unseeded one), so a seeded audit repeats itself. The
+orthogonal steps' Gaussian draws come from `normal(shape)`: ART's np.random.randn by default; the suite passes a
+NumPy Generator's float32 draws (2.7x faster; at the study's settings the draws were 17 % of the attack's time).
 Neither ART nor torchattacks has a batched Boundary; the suite's tests hold this one to ART's.
 """
 from __future__ import annotations
@@ -18,8 +20,9 @@ from .estimator import predicted_labels
 class BoundaryBatched:
     def __init__(self, estimator, delta: float = 0.01, epsilon: float = 0.01, step_adapt: float = 0.667,
                  max_iter: int = 5000, num_trial: int = 25, sample_size: int = 20, init_size: int = 100,
-                 min_epsilon: float = 0.0):
+                 min_epsilon: float = 0.0, normal=None):
         self.estimator = estimator
+        self.normal = normal or (lambda shape: np.random.randn(*shape).astype(np.float32))
         self.delta, self.epsilon, self.step_adapt = delta, epsilon, step_adapt
         self.max_iter, self.num_trial, self.sample_size = max_iter, num_trial, sample_size
         self.init_size, self.min_epsilon = init_size, min_epsilon
@@ -115,15 +118,16 @@ class BoundaryBatched:
         """sample_size of ART's orthogonal perturbations per sample [P, S, ...]: a random direction of length
         delta * |original - current|, made orthogonal to original - current, then projected onto the sphere."""
         p, shape = len(current), current.shape[1:]
-        perturb = np.random.randn(p, self.sample_size, int(np.prod(shape))).astype(np.float32)
-        perturb /= np.linalg.norm(perturb, axis=2, keepdims=True)
+        perturb = self.normal((p, self.sample_size, int(np.prod(shape))))
         direction = (original - current).reshape(p, 1, -1)          # float32 on the first step, then float64
         length = np.linalg.norm(direction, axis=2, keepdims=True)
-        perturb *= delta[:, None, None].astype(length.dtype) * length
-        unit = direction / length
-        perturb -= (perturb * unit).sum(axis=2, keepdims=True) * unit
+        perturb *= (delta[:, None, None] * length / np.linalg.norm(perturb, axis=2, keepdims=True)).astype(np.float32)
+        unit = (direction / length).astype(np.float32)                # in float32, in place: GBs a run
+        perturb -= np.matmul(perturb, unit.transpose(0, 2, 1)) * unit
         hypotenuse = np.sqrt(1 + delta ** 2)[:, None, None]
-        return (((1 - hypotenuse) * -direction + perturb) / hypotenuse).reshape((p, self.sample_size) + shape)
+        perturb += (1 - hypotenuse) * -direction.astype(np.float32)
+        perturb /= hypotenuse.astype(np.float32)
+        return perturb.reshape((p, self.sample_size) + shape)
 
     def _adapt(self, step: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         return np.where(ratio < 0.2, step * self.step_adapt, np.where(ratio > 0.5, step / self.step_adapt, step))

@@ -4,7 +4,7 @@ ART attacks one sample at a time, and many of its queries come one image per cal
 searches onto the boundary (some 17 halvings each) and the walk back to it after every gradient step. Here every
 sample takes the same steps in lock step (each halving, each step of a walk and each gradient estimate is one
 call over all samples still in it), with ART's query schedule, step sizes and stopping rules for each. The noise
-comes from a NumPy Generator, mapped through the low-frequency DCT basis one axis at a time (suite.subspace_noise).
+comes from a NumPy Generator, drawn in the low-frequency DCT subspace's own distribution (suite.pixel_factor).
 Measured: 48 digits on the float twin 4.2-4.4 s -> 0.2-0.6 s; the D&G ResNet-8's fast path 7.3 -> 6.2-6.9 s an
 image (32 a chunk), where its ~4,200 queries an image, most in large calls, already bound it."""
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import timeit
+import warnings
 
 import numpy as np
 import torch
@@ -40,7 +41,9 @@ def _depthwise(xp, taps, stride, dilation, out_hw) -> np.ndarray:
 
 
 def _int8_gemm(cols: np.ndarray, w: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
+    """cols @ w in int32. cols may be a read-only window view (a 1x1 layer's input): torch only reads it."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
         return torch._int_mm(torch.from_numpy(cols), torch.from_numpy(w)).numpy()
 
 

@@ -101,8 +101,12 @@ class QParams:
     def quantize_half_up(self, x: np.ndarray, dtype: DType) -> np.ndarray:
         """Real inputs → `dtype` integers, rounding half up and clipping: how edgeq feeds a model's input (the
         David-and-Goliath study's rule; TFLite's QUANTIZE op rounds half away from zero instead)."""
-        q = np.floor(np.asarray(x, dtype=np.float64) / self.s + 0.5) + self.zp
-        return np.clip(q, dtype.qmin, dtype.qmax).astype(dtype.numpy)
+        q = np.array(x, dtype=np.float64)                # one float64 buffer, worked in place (attacks send GBs)
+        q /= self.s
+        q += 0.5
+        np.floor(q, out=q)
+        q += self.zp
+        return np.clip(q, dtype.qmin, dtype.qmax, out=q).astype(dtype.numpy)
 
 
 # TFLite's integer kernels: activations int8 or int16 ("16x8"); int8 activations take int8 or int4 weights and

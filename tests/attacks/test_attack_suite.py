@@ -92,17 +92,19 @@ def test_batched_boundary_is_arts_algorithm(digits):
     assert abs(distance(ours) / distance(art) - 1) < 0.25
 
 
-def test_geoda_noise_through_the_basis_one_axis_at_a_time():
-    """GeoDA's subspace noise, mapped through the DCT basis one axis at a time, is the product with ART's whole
-    basis [res*res, sub_dim**2] (u outer, v inner; CIFAR-10's 32 px at the study's sub_dim 75, a sub_dim above
-    the image size)."""
-    from edgeq.attacks.suite import dct_factor, subspace_noise
-    for sub_dim, res in ((75, 32), (8, 8), (10, 8)):
+def test_geoda_noise_has_the_distribution_of_arts_subspace_noise():
+    """GeoDA's subspace noise drawn through pixel_factor is Gaussian with the covariance of ART's (its whole basis
+    [res*res, sub_dim**2] times i.i.d. Gaussian coefficients): CIFAR-10's 32 px at the study's sub_dim 75, more
+    frequencies than pixels, as many, and fewer. subspace_noise is linear in its Gaussian input, so its images'
+    covariance is its matrix times that matrix's transpose."""
+    from edgeq.attacks.suite import dct_factor, pixel_factor, subspace_noise
+    for sub_dim, res in ((75, 32), (8, 8), (10, 8), (5, 8)):
         cos = dct_factor(sub_dim, res)
         basis = np.einsum("ux,vy->uvyx", cos, cos).reshape(sub_dim * sub_dim, res * res).T
-        noise = np.random.default_rng(0).normal(size=(sub_dim * sub_dim, 6))
-        whole = (basis.astype(np.float32) @ noise).T.reshape(6, res, res).astype(np.float32)
-        np.testing.assert_allclose(subspace_noise(noise, cos), whole, rtol=1e-5, atol=1e-6)
+        k = min(sub_dim, res)
+        unit_inputs = np.eye(k * k).reshape(k * k, k, k)
+        linear = subspace_noise(unit_inputs, pixel_factor(sub_dim, res)).reshape(k * k, res * res).T
+        np.testing.assert_allclose(linear @ linear.T, basis @ basis.T, atol=1e-12)
 
 
 def test_pgd_restarts_only_where_needed_match_arts(digits):
