@@ -49,7 +49,10 @@ OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve
 KERNELS = ("edgeq", "edgeq-wide", "cmsis-nn")
 EDGEQ_CONV = {("edgeq", "arm_convolve_s8"): "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_s8"):
               "edgeq_conv_s8_wide_dsp", ("edgeq", "arm_convolve_s4"): "edgeq_conv_s4_dsp",
-              ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp"}
+              ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp", ("edgeq", "arm_convolve_1x1_s8"):
+              "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_1x1_s8"): "edgeq_conv_s8_wide_dsp",
+              ("edgeq", "arm_convolve_1x1_s4"): "edgeq_conv_s4_dsp", ("edgeq-wide", "arm_convolve_1x1_s4"):
+              "edgeq_conv_s4_dsp"}
 
 
 @dataclass(frozen=True)

@@ -323,25 +323,30 @@ def test_budgets_name_the_shortfall(tmp_path):
 CMSIS_ADD, EDGEQ_ADD = "arm_elementwise_add_s8", "edgeq_add_s8"
 
 
-def resnet8_kernels(conv: str, adds: list[str]) -> list[str]:
-    """The MLPerf ResNet-8's kernels, its 3x3 convolutions run by `conv`, its three ADDs by `adds`."""
-    return [conv] * 3 + adds[:1] + [conv] * 2 + ["arm_convolve_1x1_s8"] + adds[1:2] + [conv] * 2 + \
-        ["arm_convolve_1x1_s8"] + adds[2:] + ["arm_avgpool_s8", "", "arm_fully_connected_s8", "arm_softmax_s8"]
+def resnet8_kernels(conv: str, adds: list[str], shortcuts: list[str]) -> list[str]:
+    """The MLPerf ResNet-8's kernels, its 3x3 convolutions run by `conv`, its three ADDs by `adds`, its two strided
+    1x1 convolutions by `shortcuts`."""
+    return [conv] * 3 + adds[:1] + [conv] * 2 + shortcuts[:1] + adds[1:2] + [conv] * 2 + \
+        shortcuts[1:] + adds[2:] + ["arm_avgpool_s8", "", "arm_fully_connected_s8", "arm_softmax_s8"]
 
 
-@pytest.mark.parametrize("target, kernels, conv, adds", [
-    ("cortex-m4", "edgeq", "edgeq_conv_s8_dsp", [CMSIS_ADD, EDGEQ_ADD, EDGEQ_ADD]),
-    ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp", [EDGEQ_ADD] * 3),
-    ("cortex-m4", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3),
-    ("cortex-m55", "edgeq", "edgeq_conv_s8_mve", [CMSIS_ADD] * 3),
-    ("cortex-m55", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3)])
-def test_resnet8_project(tmp_path, target, kernels, conv, adds):
+CMSIS_1X1 = "arm_convolve_1x1_s8"
+
+
+@pytest.mark.parametrize("target, kernels, conv, adds, shortcuts", [
+    ("cortex-m4", "edgeq", "edgeq_conv_s8_dsp", [CMSIS_ADD, EDGEQ_ADD, EDGEQ_ADD], [CMSIS_1X1, "edgeq_conv_s8_dsp"]),
+    ("cortex-m4", "edgeq-wide", "edgeq_conv_s8_wide_dsp", [EDGEQ_ADD] * 3, ["edgeq_conv_s8_wide_dsp"] * 2),
+    ("cortex-m4", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3, [CMSIS_1X1] * 2),
+    ("cortex-m55", "edgeq", "edgeq_conv_s8_mve", [CMSIS_ADD] * 3, [CMSIS_1X1] * 2),
+    ("cortex-m55", "cmsis-nn", "arm_convolve_s8", [CMSIS_ADD] * 3, [CMSIS_1X1] * 2)])
+def test_resnet8_project(tmp_path, target, kernels, conv, adds, shortcuts):
     """edgeq's own convolution replaces arm_convolve_s8 unless told not to (on Helium its receptive-field copies
-    around CMSIS-NN's product); its ADD runs on the DSP targets where its tables' scratch leaves the arena as it is
-    (the first ADD is at the peak), or everywhere with edgeq-wide."""
+    around CMSIS-NN's product); its ADD, and its convolution in place of CMSIS-NN's strided 1x1 kernel, run on the
+    DSP targets where their scratch leaves the arena as it is (the first ADD and 1x1 are at the peak), or everywhere
+    with edgeq-wide."""
     g = read_tflite(shared_model("mlperf_tiny/ic_resnet8_int8.tflite"))
     info = generate_project(g, target, tmp_path / "r8", kernels=kernels)
-    assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv, adds)
+    assert [layer.kernel for layer in info.layers] == resnet8_kernels(conv, adds, shortcuts)
     assert info.arena_bytes < (36 if kernels == "edgeq-wide" else 34) * 1024 and info.arena_bytes_linear > 90 * 1024
     assert 80_000 < info.weight_bytes < 82_000 or kernels == "edgeq-wide" and 150_000 < info.weight_bytes < 160_000
     print(f"{target}: arena {info.arena_bytes} B (linear {info.arena_bytes_linear} B), weights {info.weight_bytes} B, "
