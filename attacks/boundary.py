@@ -29,13 +29,17 @@ class BoundaryBatched:
         self.clip_min, self.clip_max = estimator.clip_values
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, x_adv_init: np.ndarray | None = None) -> np.ndarray:
-        """Untargeted adversarial examples of x [N, ...], away from the estimator's own labels of x (as ART's
-        untargeted attack: `y` is not read). A sample with no adversarial start comes back unchanged."""
+        """Untargeted adversarial examples of x [N, ...], away from the labels `y` (one-hot) when given, else from
+        the estimator's own labels of x (ART's untargeted attack never reads y, so on a sample the estimator
+        already gets wrong it searched for another label, the right one included). A sample the estimator
+        already mislabels, or with no adversarial start, comes back unchanged."""
         x = x.astype(np.float32)
-        labels = self._labels(x)
-        adv = self._starts(x, labels, x_adv_init)
+        own = self._labels(x)
+        labels = own if y is None else np.asarray(y).argmax(axis=1)
+        right = own == labels
+        adv = self._starts(x, labels, x_adv_init, right)
         out = x.copy()
-        active = np.flatnonzero(np.isfinite(adv.reshape(len(x), -1)[:, 0]))
+        active = np.flatnonzero(np.isfinite(adv.reshape(len(x), -1)[:, 0]) & right)
         delta = np.full(len(x), float(self.delta))
         eps = np.full(len(x), float(self.epsilon))
         for _ in range(self.max_iter):
@@ -53,14 +57,14 @@ class BoundaryBatched:
         out[active] = adv[active]
         return out
 
-    def _starts(self, x, labels, given) -> np.ndarray:
-        """ART's initial examples: `given` where the estimator already mislabels it, else the first of up to
-        init_size uniform random images that it mislabels; NaN rows where none was found."""
+    def _starts(self, x, labels, given, wanted) -> np.ndarray:
+        """ART's initial examples for the `wanted` samples: `given` where the estimator already mislabels it, else
+        the first of up to init_size uniform random images that it mislabels; NaN rows where none was found."""
         adv = np.full(x.shape, np.nan, dtype=np.float32)
         if given is not None:
             ok = self._labels(given) != labels
             adv[ok] = given[ok]
-        searching = np.flatnonzero(~np.isfinite(adv.reshape(len(x), -1)[:, 0]))
+        searching = np.flatnonzero(~np.isfinite(adv.reshape(len(x), -1)[:, 0]) & wanted)
         for _ in range(self.init_size):
             if not searching.size:
                 break

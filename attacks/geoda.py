@@ -11,12 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeq.errors import EdgeqError
+
 from .estimator import predicted_labels
 
 RANDOM_STEP = 0.02           # ART's random search: the n-th try adds n * 0.02 * Gaussian noise
 RANDOM_TRIES = 1000          # ART searches without end; a sample no try mislabels keeps its clean value
 BOUNDARY_STEP, BOUNDARY_TRIES = 5, 100     # ART's walk along the gradient back to the boundary
 PROBES = 4096                # images per gradient-estimate call (its last steps take ~1,000 per sample)
+
+
+def check_max_iter(max_iter: int, lambda_param: float = 0.6) -> None:
+    """Refuse a query budget ART's GeoDA cannot split into its schedule. Its constructor does so by recursion that
+    fails for every max_iter below 251 (no step at all) and loops without end for some up to 454."""
+    from art.attacks.evasion import GeoDA
+    schedule = GeoDA.__new__(GeoDA)._opt_query_iteration                     # ART's own split, as its __init__
+    try:
+        steps = round(max_iter / 500)
+        _, iterate = schedule(int(max_iter - steps * 25), steps, lambda_param)
+        schedule(int(max_iter - iterate * 25), steps, lambda_param)
+    except (IndexError, RecursionError, ZeroDivisionError):
+        raise EdgeqError(f"--params: geoda.max_iter {max_iter} is a query budget ART's GeoDA cannot split into its "
+                         "steps; give another (455 and above all work; the dg preset takes 4000)") from None
 
 
 def geoda_batched(estimator, noise, **params):

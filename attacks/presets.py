@@ -90,4 +90,7 @@ def resolve(preset: str, attacks: str | list[str] = "all", overrides: dict[str, 
                 params[key] = int(value)
         if name in chosen:
             chosen[name].update(params)
+    if "geoda" in chosen:
+        from .geoda import check_max_iter
+        check_max_iter(chosen["geoda"]["max_iter"])
     return chosen

@@ -17,7 +17,8 @@ from .audit_variants import (THRESHOLD_SAMPLES, audit_lock, check_audit_folder, 
                              checked_float_predict, defended_variants, device_estimator, file_digest,
                              input_defenses, integer_twin, weights_digest)
 from .deploy import compile_graph, compile_model
-from .errors import InputDataError, UsageError
+from .emulate.elf import read_firmware
+from .errors import EmulatorError, InputDataError, UsageError
 from .float_models import float_graph, float_module, is_keras, trainable
 from .inputs import (class_labels, float_inputs, load_dataset, output_path, positive, to_layout,
                      unit_range, write_whole)
@@ -104,7 +105,13 @@ def audited_projects(projects) -> tuple[dict, dict]:
     projects = projects if isinstance(projects, dict) else {Path(projects).name: projects}
     reports = {name: load_report(d) for name, d in projects.items()}
     for name, d in projects.items():                   # every file the audit needs, before anything is written
-        project_file(d, reports[name], "elf"), project_file(d, reports[name], "model")
+        elf = project_file(d, reports[name], "elf")
+        project_file(d, reports[name], "model")
+        try:
+            read_firmware(elf)
+        except EmulatorError as e:
+            raise UsageError(f"{d}: its firmware cannot be read ({e}); recompile the project with `edgeq compile`") \
+                from e
         if len(reports[name]["inputs"]) != 1 or len(reports[name]["outputs"]) != 1:
             raise UsageError(f"{d} has {len(reports[name]['inputs'])} inputs and {len(reports[name]['outputs'])} "
                              "outputs; the audit attacks classifiers (one input, one output of class scores)")

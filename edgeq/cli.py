@@ -13,6 +13,7 @@ import numpy as np
 
 from . import api
 from .errors import EdgeqError, InputDataError, UsageError
+from .float_models import model_file
 from .inputs import array, distinct, existing_file, load_arrays, output_path, positive, write_whole
 from .report.tables import format_figures, layer_table
 from .attacks.defenses.recipes import TRAINING as TRAINING_DEFENSES
@@ -51,8 +52,8 @@ def _inputs(path: Path, names: list[str]):
     """The inputs of `edgeq run`: for a model with one input an .npy, or an .npz holding `x`; else an .npz with one
     array per input name."""
     arrays = load_arrays(path, "inputs")
-    if len(names) == 1 and names[0] not in arrays:
-        return array(arrays, "x", path, "inputs")
+    if len(names) == 1:
+        return arrays[names[0]] if names[0] in arrays else array(arrays, "x", path, "inputs")
     if Path(path).suffix == ".npy":
         raise InputDataError(f"inputs {path}: the model has {len(names)} inputs ({', '.join(names)}); give an .npz "
                              "with one array per input name (numpy.savez)")
@@ -67,6 +68,11 @@ def _inputs(path: Path, names: list[str]):
 def _run(args) -> None:
     out = output_path(args.out, "--out", folder=False)
     distinct(out, "--out", inputs=args.inputs)
+    if Path(args.project).is_dir() and out.resolve().is_relative_to(Path(args.project).resolve()):
+        raise UsageError(f"--out {out} is inside the project {args.project}, beside the files it runs from: give a "
+                         "path outside it")
+    if out.suffix not in (".npy", ".npz"):
+        raise UsageError(f"--out {out}: give an .npy or .npz file (numpy's formats) for the outputs")
     report = api.load_report(args.project)
     names = [spec["name"] for spec in report["outputs"]]
     if len(names) > 1 and out.suffix != ".npz":
@@ -148,7 +154,7 @@ def _quantize(args) -> None:
     if args.kure and not args.qat_epochs:
         raise UsageError("--kure weighs a penalty during QAT: give --qat-epochs too")
     output_path(args.out, "--out", folder=False)
-    distinct(args.out, "--out", weights=args.weights, calibration=args.calib, model=args.model)
+    distinct(args.out, "--out", weights=args.weights, calibration=args.calib, model=model_file(args.model))
     calib = load_arrays(args.calib, "calibration data")
     x = array(calib, "x", args.calib, "calibration data")
     _, report = api.quantize(_load_model(args.model, args.weights), x, calib.get("y"), policy=args.policy,
@@ -180,7 +186,7 @@ def _defend(args) -> None:
     if (args.model is None) != (args.defense == "pixel_defend"):
         raise UsageError("pixel_defend trains a PixelCNN on the images alone: give no model" if args.model else
                          f"--defense {args.defense} fine-tunes a model: give it (file.py:Class --weights, or .h5)")
-    distinct(args.out, "--out", weights=args.weights, training=args.train, model=args.model)
+    distinct(args.out, "--out", weights=args.weights, training=args.train, model=model_file(args.model))
     data = load_arrays(args.train, "training data")
     x = array(data, "x", args.train, "training data")
     y = None if args.defense == "pixel_defend" else array(data, "y", args.train, "training data")

@@ -18,6 +18,14 @@ def is_keras(model) -> bool:
     return isinstance(model, (str, os.PathLike)) and str(model).endswith(".h5")
 
 
+def model_file(spec) -> str | None:
+    """The file a model argument reads: file.py of a PyTorch file.py:Class, else the argument itself."""
+    if spec is None:
+        return None
+    head, colon, _ = str(spec).rpartition(":")
+    return head if colon and head.endswith(".py") else str(spec)
+
+
 def float_module(float_model, weights=None):
     """The float model as a torch module in eval mode: a module, or what frontends.torch.user_model.load_module
     reads (file.py:Class with `weights`, or a module saved whole)."""
@@ -33,6 +41,9 @@ def float_graph(model, calib, log=print) -> tuple[Graph, np.ndarray, str]:
     are turned (inputs.to_layout), uint8 pixels read as [0, 1]."""
     x = calib["x"] if isinstance(calib, dict) or hasattr(calib, "files") else calib
     x = float_inputs(x, "calibration data")
+    if x.size and x.min() == x.max():
+        raise InputDataError(f"calibration data: every value is {x.flat[0]:g}; the quantizer sets each tensor's range "
+                             "from these samples (the input's too): give samples of real inputs")
     if is_keras(model):
         from .frontends.keras_h5 import read_keras_h5
         path = existing_file(model, "Keras model")

@@ -52,7 +52,17 @@ EDGEQ_CONV = {("edgeq", "arm_convolve_s8"): "edgeq_conv_s8_dsp", ("edgeq-wide", 
               ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp", ("edgeq", "arm_convolve_1x1_s8"):
               "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_1x1_s8"): "edgeq_conv_s8_wide_dsp",
               ("edgeq", "arm_convolve_1x1_s4"): "edgeq_conv_s4_dsp", ("edgeq-wide", "arm_convolve_1x1_s4"):
-              "edgeq_conv_s4_dsp"}
+              "edgeq_conv_s4_dsp", ("edgeq", "arm_convolve_1x1_s8_fast"): "edgeq_conv_s8_dsp",
+              ("edgeq-wide", "arm_convolve_1x1_s8_fast"): "edgeq_conv_s8_wide_dsp",
+              ("edgeq", "arm_convolve_1x1_s4_fast"): "edgeq_conv_s4_dsp",
+              ("edgeq-wide", "arm_convolve_1x1_s4_fast"): "edgeq_conv_s4_dsp"}
+# CMSIS-NN's unstrided 1x1 kernel is one matrix product over all output pixels: on cortex-m4 it beats edgeq's
+# convolution on large maps and loses on small ones (MobileNetV2-0.35's 34 pointwise layers, int8: 1.04-1.24x
+# edgeq's instructions at 24x24 and 48x48, 0.93-1.04x at 12x12, 0.70-0.93x at 6x6 and 3x3), so edgeq's takes
+# those with at most this many output pixels. The strided one runs a product per output row, which edgeq's
+# matches or beats (ResNet-8's shortcuts: 1.00x and 0.82x).
+SMALL_1X1_PIXELS = 64
+UNSTRIDED_1X1 = ("arm_convolve_1x1_s8_fast", "arm_convolve_1x1_s4_fast")
 
 
 @dataclass(frozen=True)
@@ -296,6 +306,8 @@ def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer
             and simd == "mve" and layer.params.dilation == (1, 1):
         return _edgeq_conv_s4_mve(graph, layer)
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
+    if layer.function in UNSTRIDED_1X1 and np.prod(layer.dims["output"][1:3]) > SMALL_1X1_PIXELS:
+        own = None
     taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
     if own and layer.dims["input"][0] == 1 and (own != "edgeq_conv_s4_dsp" or taps <= relayout.S4_MAX_TAPS):
         layer = _edgeq_conv(graph, layer, own)

@@ -92,6 +92,26 @@ def test_batched_boundary_is_arts_algorithm(digits):
     assert abs(distance(ours) / distance(art) - 1) < 0.25
 
 
+def test_boundary_leaves_samples_already_misclassified_alone(digits):
+    """Given labels, Boundary attacks only the samples the estimator gets right and returns the others unchanged
+    (already adversarial); ART's untargeted attack moved them away from their wrong label, the right one included,
+    which put the robust accuracy above the clean one."""
+    from edgeq.attacks.estimator import art_classifier as black_box
+    from edgeq.frontends.torch.forward import GraphModule
+    from edgeq.quantize.ptq import dequantize_graph
+    white = art_classifier(Logits(GraphModule(dequantize_graph(digits.graph)[0])), (8, 8, 1), 10, False)
+    est = black_box(lambda z: white.predict(np.asarray(z, np.float32)), (8, 8, 1), 10)
+    x = digits.x[:12].astype(np.float32)
+    predicted = est.predict(x).argmax(1)
+    y = np.where(np.arange(12) % 3 == 0, (predicted + 1) % 10, predicted)      # every third sample "wrong"
+    np.random.seed(0)
+    adv = SUITE["boundary"].build(est, {"delta": 0.1, "epsilon": 1.0, "max_iter": 10, "num_trial": 5,
+                                        "sample_size": 5})(x, y)
+    wrong = y != predicted
+    assert np.array_equal(adv[wrong], x[wrong])
+    assert (est.predict(adv[~wrong]).argmax(1) != y[~wrong]).all()
+
+
 def test_geoda_noise_has_the_distribution_of_arts_subspace_noise():
     """GeoDA's subspace noise drawn through pixel_factor is Gaussian with the covariance of ART's (its whole basis
     [res*res, sub_dim**2] times i.i.d. Gaussian coefficients): CIFAR-10's 32 px at the study's sub_dim 75, more

@@ -119,6 +119,32 @@ def test_run_file_mistakes(tmp_path, capsys, project):
     _fails(capsys, ["run", str(tmp_path / "x.npy"), "--inputs", str(tmp_path / "x.npy")] + out, "is a file")
 
 
+def test_run_writes_numpy_files_outside_the_project(tmp_path, capsys, project):
+    """edgeq run's --out is an .npy or .npz outside the project it runs (where it would overwrite report.json or the
+    ELF, and every later run would fail)."""
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 1), np.float32))
+    copy = tmp_path / "proj"
+    shutil.copytree(project, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    for out, fragment in ((copy / "report.json", "inside the project"), (copy / "y.npy", "inside the project"),
+                          (tmp_path / "y.txt", ".npy or .npz")):
+        _fails(capsys, ["run", str(copy), "--inputs", str(tmp_path / "x.npy"), "--out", str(out)], "--out", fragment)
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+
+
+def test_a_pytorch_model_runs_from_an_npy(quantize_files, tmp_path):
+    """A model quantized from PyTorch names its input `x` (forward(self, x)), the name an .npy's array takes:
+    edgeq run takes the .npy (it was refused as if the model had several inputs)."""
+    d, data = quantize_files
+    assert main(_quantize(d, **{"--out": tmp_path / "net.tflite"})) == 0
+    assert read_tflite(tmp_path / "net.tflite").inputs == ["x"]
+    assert main(["compile", str(tmp_path / "net.tflite"), "--out", str(tmp_path / "m4")]) == 0
+    np.save(tmp_path / "x.npy", data.x_train[:3].transpose(0, 3, 1, 2))
+    assert main(["run", str(tmp_path / "m4"), "--inputs", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (3, 10)
+
+
 def test_a_two_input_model_wants_an_npz_and_is_no_classifier(tmp_path, capsys):
     """edgeq run refuses an .npy naming the inputs; edgeq audit refuses the project before reading any data."""
     model = tmp_path / "two.tflite"
@@ -192,6 +218,14 @@ def test_quantize_file_mistakes(capsys, quantize_files, tmp_path):
     assert not (d / "out").exists()
 
 
+def test_quantize_refuses_constant_calibration(capsys, quantize_files, tmp_path):
+    d, _ = quantize_files
+    np.savez(tmp_path / "zeros.npz", x=np.zeros((16, 1, 8, 8), np.float32))
+    _fails(capsys, _quantize(d, **{"--calib": tmp_path / "zeros.npz", "--out": tmp_path / "z.tflite"}),
+           "calibration data", "every value is 0")
+    assert not (tmp_path / "z.tflite").exists()
+
+
 @pytest.mark.parametrize("poison, fragment", [(np.nan, "NaN"), (np.inf, "infinite")])
 def test_quantize_refuses_non_finite_calibration(capsys, quantize_files, tmp_path, poison, fragment):
     d, data = quantize_files
@@ -244,6 +278,8 @@ def audit_data(tmp_path_factory, digits) -> Path:
     (("--params", '{"pgd_linf": {"epss": 1}}'), ("epss", "eps_step")),
     (("--params", "{pgd_linf: 1}"), ("--params", "JSON")),
     (("--params", '{"pgd_linf": {"eps": -1}}'), ("pgd_linf.eps",)),
+    (("--attacks", "geoda", "--params", '{"geoda": {"max_iter": 100}}'), ("geoda.max_iter 100", "455")),
+    (("--attacks", "geoda", "--params", '{"geoda": {"max_iter": 280}}'), ("geoda.max_iter 280",)),  # ART: recursion
 ])
 def test_audit_option_mistakes(capsys, project, audit_data, tmp_path, extra, fragments):
     _fails(capsys, _audit(project, audit_data, tmp_path / "a", *extra), *fragments)
@@ -315,6 +351,10 @@ def test_outputs_never_overwrite_inputs_or_projects(tmp_path, capsys, project, d
     assert np.load(x).dtype == np.float32
     d, _ = quantize_files
     _fails(capsys, _quantize(d, **{"--out": d / "net.pt"}), "--out", "weights file itself")
+    source = tmp_path / "net.py"
+    shutil.copy(DIGITS_CNN, source)
+    _fails(capsys, _quantize(d, model=f"{source}:DigitsCNN", **{"--out": source}), "--out", "model file itself")
+    assert source.read_bytes() == DIGITS_CNN.read_bytes()
     copy = tmp_path / "proj"
     shutil.copytree(project, copy)
     _fails(capsys, _audit(copy, audit_data, copy), "--out", "not an edgeq audit")
@@ -329,6 +369,11 @@ def test_a_class_needs_its_weights_and_a_swapped_model_is_caught(tmp_path, capsy
     shutil.copytree(project, moved)
     (moved / "model.tflite").write_bytes((moved / "model.tflite").read_bytes()[:-4] + b"\0\0\0\0")
     _fails(capsys, _audit(moved, audit_data, tmp_path / "a"), "model.tflite", "changed since")
+    assert not (tmp_path / "a").exists()
+    shutil.rmtree(moved)
+    shutil.copytree(project, moved)
+    (moved / "edgeq.elf").write_text("junk")
+    _fails(capsys, _audit(moved, audit_data, tmp_path / "a"), "firmware cannot be read", "edgeq compile")
     assert not (tmp_path / "a").exists()
 
 

@@ -111,6 +111,8 @@ def test_per_channel_fully_connected_is_a_1x1_convolution():
     assert layers[0].kernel == layers[2].kernel == ""                               # aliases, no call
     layer = layers[1]
     n, k = 16, 32
+    assert layer.function == "edgeq_conv_s8_dsp" and layer.call == "edgeq_conv"      # one output pixel: edgeq's
+    layer = layer.fallback                                                           # where the arena has no room
     assert layer.function == "arm_convolve_1x1_s8_fast" and layer.call == "conv"
     assert layer.dims == {"input": (1, 1, 1, k), "filter": (n, 1, 1, k), "output": (1, 1, 1, n), "bias": (1, 1, 1, n)}
     assert layer.consts["multipliers"].values.size == n
