@@ -105,7 +105,7 @@ def generate_project(graph: Graph, target_name: str, out_dir: str | os.PathLike,
         scratch_bytes=max(scratch.values(), default=0),
         input_bytes=sum(graph.tensors[n].nbytes for n in graph.inputs),
         output_bytes=sum(graph.tensors[n].nbytes for n in graph.outputs))
-    _check_budget(graph, info, target.name, ram_bytes or target.ram_bytes, flash_bytes or target.flash_bytes)
+    _check_budget(graph, info, target, ram_bytes, flash_bytes)
     files = {name: text.encode() for name, text in render_model(graph, layers, plan, target.name, squeezing).items()}
     files.update(firmware_files(target.name))
     _write_folder(Path(out_dir), files)
@@ -189,12 +189,16 @@ def _squeezer_kernel(squeezer: str, squeezing: Squeezing) -> str:
     return f"{FUNCTIONS[squeezer]}: 2x2 median, in place (last to first)"
 
 
-def _check_budget(graph: Graph, info: ProjectInfo, target: str, ram_bytes: int, flash_bytes: int):
-    """The arena must fit the RAM and the constants the flash (the linker checks the rest: code, stack)."""
-    for what, need, have in (("RAM for its tensor arena", info.arena_bytes, ram_bytes),
-                             ("flash for its weights", info.weight_bytes, flash_bytes)):
+def _check_budget(graph: Graph, info: ProjectInfo, target, ram_bytes: int | None, flash_bytes: int | None):
+    """The arena must fit the RAM and the constants the flash (the linker checks the rest: code, stack); each
+    against the board's budget where one is given (--ram-kb, --flash-kb), else the target's."""
+    for what, need, budget, own, option in (
+            ("RAM for its tensor arena", info.arena_bytes, ram_bytes, target.ram_bytes, "--ram-kb"),
+            ("flash for its weights", info.weight_bytes, flash_bytes, target.flash_bytes, "--flash-kb")):
+        have = budget or own
         if need > have:
-            raise BudgetError(f"{graph.source}: needs {_size(need)} of {what} but {target} has {_size(have)}: "
+            whose = f"the {option} budget is" if budget else f"{target.name} has"
+            raise BudgetError(f"{graph.source}: needs {_size(need)} of {what} but {whose} {_size(have)}: "
                               f"{_size(need - have)} ({need - have} B) short")
 
 

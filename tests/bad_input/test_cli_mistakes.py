@@ -218,6 +218,21 @@ def test_quantize_file_mistakes(capsys, quantize_files, tmp_path):
     assert not (d / "out").exists()
 
 
+def test_a_whole_module_whose_class_cannot_be_imported(capsys, quantize_files, tmp_path, monkeypatch):
+    """torch.save(model) stores the class by import path: where it cannot be imported the error says how to fix it
+    (it said the file was not saved with torch.save)."""
+    d, _ = quantize_files
+    (tmp_path / "netmod.py").write_text("import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                                        "        super().__init__()\n        self.fc = torch.nn.Linear(64, 10)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import netmod
+    torch.save(netmod.Net(), tmp_path / "whole.pt")
+    monkeypatch.delitem(sys.modules, "netmod")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    _fails(capsys, _quantize(d, model=str(tmp_path / "whole.pt"), **{"--weights": None}), "whole.pt",
+           "No module named 'netmod'", "PYTHONPATH", "file.py:Class")
+
+
 def test_quantize_refuses_constant_calibration(capsys, quantize_files, tmp_path):
     d, _ = quantize_files
     np.savez(tmp_path / "zeros.npz", x=np.zeros((16, 1, 8, 8), np.float32))

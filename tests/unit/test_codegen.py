@@ -363,6 +363,7 @@ def test_shared_models_generate(tmp_path, rel):
 
 def test_a_smaller_board_budget(tmp_path):
     g = MODELS["int8_resnet"]()
-    with pytest.raises(BudgetError, match=r"needs 1\.5 KiB of RAM .* has 1\.0 KiB: 0\.5 KiB \(480 B\) short"):
+    with pytest.raises(BudgetError, match=r"needs 1\.5 KiB of RAM .* the --ram-kb budget is 1\.0 KiB: 0\.5 KiB "
+                                         r"\(480 B\) short"):
         generate_project(g, "cortex-m4", tmp_path / "p", ram_bytes=1024)
     assert generate_project(g, "cortex-m4", tmp_path / "p", ram_bytes=2048, flash_bytes=64 * 1024).arena_bytes == 1504

@@ -38,6 +38,10 @@ def _from_class(spec: str) -> torch.nn.Module:
 def _load(path: Path, what: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
+    except (ModuleNotFoundError, AttributeError) as e:      # a module saved whole names its class by import path
+        raise UsageError(f"{what} {path} holds a module whose class cannot be imported here ({e}): put the folder "
+                         "of its source on PYTHONPATH, or give path/to/file.py:Class with --weights (a state_dict)") \
+            from e
     except Exception as e:
         raise UsageError(f"{what} {path} is not a file saved with torch.save ({type(e).__name__}: {e})") from e
 
