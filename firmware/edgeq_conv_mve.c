@@ -26,6 +26,69 @@ static arm_cmsis_nn_status product(const int8_t *fields, int32_t rows, int32_t c
 #endif
 }
 
+/* One 32-value chunk of a channel's int4 weights, unpacked in registers by two vector shifts (values 0-15 and
+ * 16-31), times four receptive fields from byte `k`, each 16-byte half read by `LOW(field)` and `HIGH(field)` (whole,
+ * or predicated at a filter's tail). */
+#define S4_CHUNK(LOW, HIGH)                                                                                           \
+    do                                                                                                                \
+    {                                                                                                                 \
+        const int8x16_t v = vldrbq_s8(packed + k / 2);                                                                \
+        const int8x16_t low = vshrq_n_s8(vshlq_n_s8(v, 4), 4), high = vshrq_n_s8(v, 4);                              \
+        a0 = vmladavaq_s8(vmladavaq_s8(a0, LOW(f0 + k), low), HIGH(f0 + k + 16), high);                               \
+        a1 = vmladavaq_s8(vmladavaq_s8(a1, LOW(f1 + k), low), HIGH(f1 + k + 16), high);                               \
+        a2 = vmladavaq_s8(vmladavaq_s8(a2, LOW(f2 + k), low), HIGH(f2 + k + 16), high);                               \
+        a3 = vmladavaq_s8(vmladavaq_s8(a3, LOW(f3 + k), low), HIGH(f3 + k + 16), high);                               \
+    } while (0)
+/* The last chunk when it holds 16 values or fewer: its low half alone (the high nibbles are padding). */
+#define S4_HALF_CHUNK()                                                                                               \
+    do                                                                                                                \
+    {                                                                                                                 \
+        const int8x16_t low = vshrq_n_s8(vshlq_n_s8(vldrbq_s8(packed + k / 2), 4), 4);                               \
+        a0 = vmladavaq_s8(a0, TAIL_LOW(f0 + k), low);                                                                 \
+        a1 = vmladavaq_s8(a1, TAIL_LOW(f1 + k), low);                                                                 \
+        a2 = vmladavaq_s8(a2, TAIL_LOW(f2 + k), low);                                                                 \
+        a3 = vmladavaq_s8(a3, TAIL_LOW(f3 + k), low);                                                                 \
+    } while (0)
+#define WHOLE(field) vldrbq_s8(field)
+#define TAIL_LOW(field) vldrbq_z_s8(field, first)
+#define TAIL_HIGH(field) vldrbq_z_s8(field, second)
+
+/* The product of `rows` (1-4) receptive fields with each channel's int4 weights, laid out by relayout.conv_s4_mve
+ * with every channel from a chunk's start (the padding zero), each chunk unpacked in registers, then TFLM's
+ * requantization. `bias` holds each channel's bias plus input_offset times its weights' sum (folded at compile time).
+ * Four fields are always multiplied (the scratch holds four; a stale one's outputs are dropped). */
+static arm_cmsis_nn_status product_s4(const int8_t *fields, int32_t rows, int32_t cols,
+                                      const cmsis_nn_conv_params *conv, const cmsis_nn_per_channel_quant_params *quant,
+                                      const int8_t *packed, const int32_t *bias, int32_t out_c, int8_t *out)
+{
+    const int8_t *const f0 = fields, *const f1 = f0 + cols, *const f2 = f1 + cols, *const f3 = f2 + cols;
+    const int32_t whole = cols / 32 * 32, tail = cols - whole;
+    const mve_pred16_t first = vctp8q(tail), second = vctp8q(tail > 16 ? tail - 16 : 0);
+    const uint32x4_t pixels = vmulq_n_u32(vidupq_n_u32(0, 1), out_c);
+    for (int32_t c = 0; c < out_c; c++, packed += 16 * ((cols + 31) / 32))
+    {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
+        for (; k < whole; k += 32)
+        {
+            S4_CHUNK(WHOLE, WHOLE);
+        }
+        if (tail > 16)
+        {
+            S4_CHUNK(TAIL_LOW, TAIL_HIGH);
+        }
+        else if (tail)
+        {
+            S4_HALF_CHUNK();
+        }
+        int32x4_t acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+        acc = vaddq_n_s32(acc, bias == NULL ? 0 : bias[c]);
+        acc = vaddq_n_s32(arm_requantize_mve(acc, quant->multiplier[c], quant->shift[c]), conv->output_offset);
+        acc = vminq_s32(vmaxq_s32(acc, vdupq_n_s32(conv->activation.min)), vdupq_n_s32(conv->activation.max));
+        vstrbq_scatter_offset_p_s32(out + c, pixels, acc, vctp32q(rows));         /* pixels out_c bytes apart */
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 /* A layer's geometry as locals, read once from the CMSIS-NN structs (which the copies below might alias). */
 typedef struct {
     int32_t in_w, in_h, in_c, k_w, k_h, row_bytes, cols, stride_w, stride_h, pad_w, pad_h, out_w, out_h;
@@ -71,11 +134,13 @@ __attribute__((always_inline)) static inline void receptive_field(const geometry
 /* `rows` pixels' outputs of channels [c0, c0 + n) from their receptive fields in `fields`, to `out` (the first
  * pixel's), pixels `stride` bytes apart: directly where those are all channels, else through `staging`. */
 __attribute__((always_inline)) static inline arm_cmsis_nn_status
-flush(const int8_t *fields, int32_t rows, int32_t cols, const cmsis_nn_conv_params *conv,
+flush(int packed, const int8_t *fields, int32_t rows, int32_t cols, const cmsis_nn_conv_params *conv,
       const cmsis_nn_per_channel_quant_params *quant, const int8_t *filter, const int32_t *bias, int32_t n,
       int32_t stride, int8_t *out, int8_t *staging)
 {
-    if (product(fields, rows, cols, conv, quant, filter, bias, n, n == stride ? out : staging) != ARM_CMSIS_NN_SUCCESS)
+    int8_t *const to = n == stride ? out : staging;
+    if ((packed ? product_s4(fields, rows, cols, conv, quant, filter, bias, n, to)
+                : product(fields, rows, cols, conv, quant, filter, bias, n, to)) != ARM_CMSIS_NN_SUCCESS)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
@@ -87,11 +152,13 @@ flush(const int8_t *fields, int32_t rows, int32_t cols, const cmsis_nn_conv_para
 }
 
 /* Output channels [c0, c0 + n) of every pixel: four receptive fields at a time times `filter` (those channels' int8
- * weights), written from `out` + c0, pixels out_dims->c bytes apart. */
-static arm_cmsis_nn_status channels(const cmsis_nn_conv_params *conv, const cmsis_nn_per_channel_quant_params *quant,
-                                    const cmsis_nn_dims *in_dims, const int8_t *input, const cmsis_nn_dims *filter_dims,
-                                    const int8_t *filter, const int32_t *bias, const cmsis_nn_dims *out_dims,
-                                    int32_t c0, int32_t n, int8_t *out, int8_t *fields, int8_t *staging)
+ * weights, or with `packed` their int4 ones as product_s4 reads them), written from `out` + c0, pixels out_dims->c
+ * bytes apart. */
+__attribute__((always_inline)) static inline arm_cmsis_nn_status
+channels(int packed, const cmsis_nn_conv_params *conv, const cmsis_nn_per_channel_quant_params *quant,
+         const cmsis_nn_dims *in_dims, const int8_t *input, const cmsis_nn_dims *filter_dims, const int8_t *filter,
+         const int32_t *bias, const cmsis_nn_dims *out_dims, int32_t c0, int32_t n, int8_t *out, int8_t *fields,
+         int8_t *staging)
 {
     const geometry g = {in_dims->w, in_dims->h, in_dims->c, filter_dims->w, filter_dims->h,
                         filter_dims->w * in_dims->c, filter_dims->h * filter_dims->w * in_dims->c, conv->stride.w,
@@ -109,7 +176,7 @@ static arm_cmsis_nn_status channels(const cmsis_nn_conv_params *conv, const cmsi
             receptive_field(g, input, ox, oy, fields + rows * g.cols);
             if (++rows == 4)
             {
-                if (flush(fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging) !=
+                if (flush(packed, fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging) !=
                     ARM_CMSIS_NN_SUCCESS)
                 {
                     return ARM_CMSIS_NN_ARG_ERROR;
@@ -120,7 +187,7 @@ static arm_cmsis_nn_status channels(const cmsis_nn_conv_params *conv, const cmsi
         }
     }
     return rows == 0 ? ARM_CMSIS_NN_SUCCESS
-                     : flush(fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging);
+                     : flush(packed, fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging);
 }
 
 arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
@@ -135,9 +202,9 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
     const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
     for (int32_t n = 0; n < input_dims->n; n++)
     {
-        if (channels(conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims, filter_data,
-                     bias_data, output_dims, 0, output_dims->c, output_data + n * out_size, (int8_t *)ctx->buf,
-                     NULL) != ARM_CMSIS_NN_SUCCESS)
+        if (channels(0, conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims,
+                     filter_data, bias_data, output_dims, 0, output_dims->c, output_data + n * out_size,
+                     (int8_t *)ctx->buf, NULL) != ARM_CMSIS_NN_SUCCESS)
         {
             return ARM_CMSIS_NN_ARG_ERROR;
         }
@@ -187,12 +254,34 @@ arm_cmsis_nn_status edgeq_conv_s4_mve(const cmsis_nn_context *ctx, const cmsis_n
         const int8_t *filter = unpack_s4(packed_filter, c0 * cols, n_ch * cols, weights);
         for (int32_t n = 0; n < input_dims->n; n++)
         {
-            if (channels(conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims, filter,
-                         bias_data, output_dims, c0, n_ch, output_data + n * out_size, fields, staging) !=
+            if (channels(0, conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims,
+                         filter, bias_data, output_dims, c0, n_ch, output_data + n * out_size, fields, staging) !=
                 ARM_CMSIS_NN_SUCCESS)
             {
                 return ARM_CMSIS_NN_ARG_ERROR;
             }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+arm_cmsis_nn_status edgeq_conv_s4_packed_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                             const cmsis_nn_per_channel_quant_params *quant_params,
+                                             const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                             const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                             const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+                                             const cmsis_nn_dims *output_dims, int8_t *output_data)
+{
+    (void)bias_dims;
+    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
+    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
+    for (int32_t n = 0; n < input_dims->n; n++)
+    {
+        if (channels(1, conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims,
+                     packed_filter, bias_data, output_dims, 0, output_dims->c, output_data + n * out_size,
+                     (int8_t *)ctx->buf, NULL) != ARM_CMSIS_NN_SUCCESS)
+        {
+            return ARM_CMSIS_NN_ARG_ERROR;
         }
     }
     return ARM_CMSIS_NN_SUCCESS;

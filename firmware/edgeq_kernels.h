@@ -72,6 +72,17 @@ arm_cmsis_nn_status edgeq_conv_s4_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
                                       const cmsis_nn_dims *output_dims, int8_t *output_data);
 
+/* CONV_2D with int4 weights for Cortex-M with Helium (M55), undilated, where edgeq_conv_s4_mve's unpacked block
+ * would grow the arena: the weights (relayout.conv_s4_mve with each output channel from a 32-value chunk's start)
+ * stay packed and each chunk is unpacked in registers inside the product; the scratch holds four receptive fields
+ * alone. Writes each group of four output pixels only after reading their receptive fields. */
+arm_cmsis_nn_status edgeq_conv_s4_packed_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
+                                             const cmsis_nn_per_channel_quant_params *quant_params,
+                                             const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                                             const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                             const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+                                             const cmsis_nn_dims *output_dims, int8_t *output_data);
+
 /* CONV_2D 16x8 for Cortex-M with Helium (M55), undilated, in place of arm_convolve_s16 (the setup's CMSIS-NN has no
  * Helium path for it): one receptive field at a time (the scratch: k_h x k_w x in_c int16), each output channel's
  * int64 sum eight products a vector instruction, TFLM's requantization. The output must not overlap the input. */

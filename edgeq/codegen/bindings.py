@@ -38,7 +38,8 @@ REQUANTIZE = "arm_nn_requantize"
 # over output channels outside the pixels (they reread the whole input after writing), depthwise kernels are
 # unchecked.
 OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve_s4": 2, "edgeq_conv_s8_dsp": 2,
-                 "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2, "edgeq_conv_s8_mve": 4}
+                 "edgeq_conv_s8_wide_dsp": 2, "edgeq_conv_s4_dsp": 2, "edgeq_conv_s8_mve": 4,
+                 "edgeq_conv_s4_packed_mve": 4}
 # Which kernels run the layers: "edgeq" (the default) edgeq's own where they take fewer instructions than the
 # CMSIS-NN kernel TFLite Micro calls at the same flash and arena (codegen.plan_graph reverts a layer whose scratch
 # would grow the arena); "edgeq-wide" also those that take fewer still with their
@@ -355,9 +356,15 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     written channel block by channel block, so it may not overlap the input."""
     w = graph.tensors[layer.op.inputs[1]].data
     channels, cols = w.shape[0], w[0].size
+    cmsis = layer
+    folded = layer.consts["bias"].values + layer.params.input_offset * w.reshape(channels, -1).sum(axis=1)
+    packed = replace(layer, function="edgeq_conv_s4_packed_mve", fallback=layer, scratch=4 * cols,
+                     consts={**layer.consts, "bias": _const(layer.index, "bias", folded, DType.INT32),
+                             "filter": _const(layer.index, "filter", relayout.conv_s4_mve(w, True), DType.INT8)})
+    layer = replace(packed, overlap=_overlap(packed, OVERLAP_GROUP["edgeq_conv_s4_packed_mve"], 1, 1))
     filters = _const(layer.index, "filter", relayout.conv_s4_mve(w), DType.INT8)
     for block in reversed(_halving(min(channels, S4_MVE_UNPACKED_BYTES // cols), 1)):
-        layer = replace(layer, function="edgeq_conv_s4_mve", consts={**layer.consts, "filter": filters},
+        layer = replace(layer, function="edgeq_conv_s4_mve", consts={**cmsis.consts, "filter": filters},
                         fallback=layer, overlap=None,
                         scratch=4 * cols + 4 * channels + 2 * relayout.S4_MVE_CHUNK + block * cols)
     return layer

@@ -52,13 +52,15 @@ def conv_s4_dsp(w: np.ndarray) -> np.ndarray:
 S4_MVE_CHUNK = 32          # int4 weights unpacked per 16-byte vector by edgeq_conv_s4_mve
 
 
-def conv_s4_mve(w: np.ndarray) -> np.ndarray:
+def conv_s4_mve(w: np.ndarray, by_channel: bool = False) -> np.ndarray:
     """CONV_2D int4 weights [O, kh, kw, I] (int8 values in [-8, 7]) for edgeq_conv_s4_mve: the flat filter in chunks
     of 32 values (the last padded with zeros), each 16 bytes: byte j holds value j in its low nibble and value 16 + j
     in its high one, so that one vector shift each way unpacks a chunk (the same flash as TFLite's packing, but one
-    vector)."""
-    flat = w.astype(np.int8).ravel()
-    chunks = np.zeros((-(-flat.size // S4_MVE_CHUNK), S4_MVE_CHUNK), np.int8)
-    chunks.ravel()[:flat.size] = flat
+    vector). `by_channel` (edgeq_conv_s4_packed_mve): each output channel starts a chunk, its last padded."""
+    rows = w.astype(np.int8).reshape(len(w) if by_channel else 1, -1)
+    width = -(-rows.shape[1] // S4_MVE_CHUNK) * S4_MVE_CHUNK
+    chunks = np.zeros((len(rows), width), np.int8)
+    chunks[:, :rows.shape[1]] = rows
+    chunks = chunks.reshape(-1, S4_MVE_CHUNK)
     low, high = chunks[:, :16].view(np.uint8) & 0x0F, chunks[:, 16:].view(np.uint8) << 4
     return (low | high).view(np.int8).ravel()

@@ -74,13 +74,20 @@ def test_shared_model(rel, kernels, tmp_path):
 # Cortex-M55: each layer, the --kernels it runs with, and the kernel it should run on with the setup's and with
 # current CMSIS-NN. int4 (edgeq-wide: whatever edgeq_conv_s4_mve's scratch): 576 weights a channel in the 64-input
 # layer, so 28 of its 40 channels are unpacked at a time (two blocks, the second through the staging) and a chunk of
-# 32 values straddles each block's start. 16x8: edgeq's kernel where the CMSIS-NN has no Helium int16 convolution.
+# 32 values straddles each block's start. int4 with the default kernels, a layer alone, where any unpacked block
+# would grow the arena: edgeq_conv_s4_packed_mve (27 weights a channel: one chunk, both halves predicated; odd
+# pixels: a last group of fewer than four) unless its four receptive fields outgrow CMSIS-NN's own scratch (the
+# setup's scalar arm_convolve_s4 on the 64-input layer). 16x8: edgeq's kernel where the CMSIS-NN has no Helium int16 convolution.
 HELIUM = {
     **{case: (layer, "edgeq", ("arm_convolve_s8",) * 2 if case.startswith("dilated") else ("edgeq_conv_s8_mve",) * 2)
        for case, layer in LAYERS.items() if not case.startswith("int4")},
     "int4_3_in_5_out_odd_pixels": (LAYERS["int4_3_in_5_out_odd_pixels"], "edgeq-wide", ("edgeq_conv_s4_mve",) * 2),
     "int4_64_in_40_out_blocks": (lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 40), wtype=DType.INT4),
                                  "edgeq-wide", ("edgeq_conv_s4_mve",) * 2),
+    "int4_3_in_5_out_odd_pixels_packed": (LAYERS["int4_3_in_5_out_odd_pixels"], "edgeq",
+                                          ("edgeq_conv_s4_packed_mve",) * 2),
+    "int4_64_in_40_out_packed": (lambda: conv(DType.INT8, (9, 8), (3, 3), channels=(64, 40), wtype=DType.INT4),
+                                 "edgeq", ("arm_convolve_s4", "edgeq_conv_s4_packed_mve")),
     "int4_dilated_stride_2_relu6": (LAYERS["int4_dilated_stride_2_relu6"], "edgeq-wide",
                                     ("arm_convolve_s4", "arm_convolve_even_s4")),
     "s16_3_in_5_out_odd_pixels": (lambda: conv(DType.INT16, (7, 7), (3, 2), padding=VALID, channels=(3, 5)),
