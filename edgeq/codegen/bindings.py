@@ -357,7 +357,8 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     w = graph.tensors[layer.op.inputs[1]].data
     channels, cols = w.shape[0], w[0].size
     cmsis = layer
-    folded = layer.consts["bias"].values + layer.params.input_offset * w.reshape(channels, -1).sum(axis=1)
+    bias = layer.consts["bias"].values if "bias" in layer.consts else 0
+    folded = bias + layer.params.input_offset * w.reshape(channels, -1).sum(axis=1)
     packed = replace(layer, function="edgeq_conv_s4_packed_mve", fallback=layer, scratch=4 * cols,
                      consts={**layer.consts, "bias": _const(layer.index, "bias", folded, DType.INT32),
                              "filter": _const(layer.index, "filter", relayout.conv_s4_mve(w, True), DType.INT8)})
