@@ -68,12 +68,12 @@ def _inputs(path: Path, names: list[str]):
 def _run(args) -> None:
     out = output_path(args.out, "--out", folder=False)
     distinct(out, "--out", inputs=args.inputs)
-    if Path(args.project).is_dir() and out.resolve().is_relative_to(Path(args.project).resolve()):
+    report = api.load_report(args.project)
+    if out.resolve().is_relative_to(Path(args.project).resolve()):
         raise UsageError(f"--out {out} is inside the project {args.project}, beside the files it runs from: give a "
                          "path outside it")
     if out.suffix not in (".npy", ".npz"):
         raise UsageError(f"--out {out}: give an .npy or .npz file (numpy's formats) for the outputs")
-    report = api.load_report(args.project)
     names = [spec["name"] for spec in report["outputs"]]
     if len(names) > 1 and out.suffix != ".npz":
         raise UsageError(f"--out {out}: the model has {len(names)} outputs ({', '.join(names)}); give an .npz "
