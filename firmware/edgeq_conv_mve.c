@@ -190,6 +190,26 @@ channels(int packed, const cmsis_nn_conv_params *conv, const cmsis_nn_per_channe
                      : flush(packed, fields, rows, g.cols, conv, &block, filter, block_bias, n, stride, out, staging);
 }
 
+/* Every channel of every image of the batch at once (no staging): int8 weights, or with `packed`
+ * edgeq_conv_s4_packed_mve's int4 ones. */
+__attribute__((always_inline)) static inline arm_cmsis_nn_status
+batch(int packed, const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv,
+      const cmsis_nn_per_channel_quant_params *quant, const cmsis_nn_dims *in_dims, const int8_t *input,
+      const cmsis_nn_dims *filter_dims, const int8_t *filter, const int32_t *bias, const cmsis_nn_dims *out_dims,
+      int8_t *output)
+{
+    const int32_t in_size = in_dims->h * in_dims->w * in_dims->c, out_size = out_dims->h * out_dims->w * out_dims->c;
+    for (int32_t n = 0; n < in_dims->n; n++)
+    {
+        if (channels(packed, conv, quant, in_dims, input + n * in_size, filter_dims, filter, bias, out_dims, 0,
+                     out_dims->c, output + n * out_size, (int8_t *)ctx->buf, NULL) != ARM_CMSIS_NN_SUCCESS)
+        {
+            return ARM_CMSIS_NN_ARG_ERROR;
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_nn_conv_params *conv_params,
                                       const cmsis_nn_per_channel_quant_params *quant_params,
                                       const cmsis_nn_dims *input_dims, const int8_t *input_data,
@@ -198,18 +218,8 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *output_dims, int8_t *output_data)
 {
     (void)bias_dims;
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
-    for (int32_t n = 0; n < input_dims->n; n++)
-    {
-        if (channels(0, conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims,
-                     filter_data, bias_data, output_dims, 0, output_dims->c, output_data + n * out_size,
-                     (int8_t *)ctx->buf, NULL) != ARM_CMSIS_NN_SUCCESS)
-        {
-            return ARM_CMSIS_NN_ARG_ERROR;
-        }
-    }
-    return ARM_CMSIS_NN_SUCCESS;
+    return batch(0, ctx, conv_params, quant_params, input_dims, input_data, filter_dims, filter_data, bias_data,
+                 output_dims, output_data);
 }
 
 /* Values [first, first + count) of a filter laid out by edgeq/codegen/relayout.py conv_s4_mve, unpacked into `dst`
@@ -273,18 +283,8 @@ arm_cmsis_nn_status edgeq_conv_s4_packed_mve(const cmsis_nn_context *ctx, const 
                                              const cmsis_nn_dims *output_dims, int8_t *output_data)
 {
     (void)bias_dims;
-    const int32_t in_size = input_dims->h * input_dims->w * input_dims->c;
-    const int32_t out_size = output_dims->h * output_dims->w * output_dims->c;
-    for (int32_t n = 0; n < input_dims->n; n++)
-    {
-        if (channels(1, conv_params, quant_params, input_dims, input_data + n * in_size, filter_dims,
-                     packed_filter, bias_data, output_dims, 0, output_dims->c, output_data + n * out_size,
-                     (int8_t *)ctx->buf, NULL) != ARM_CMSIS_NN_SUCCESS)
-        {
-            return ARM_CMSIS_NN_ARG_ERROR;
-        }
-    }
-    return ARM_CMSIS_NN_SUCCESS;
+    return batch(1, ctx, conv_params, quant_params, input_dims, input_data, filter_dims, packed_filter, bias_data,
+                 output_dims, output_data);
 }
 
 __attribute__((always_inline)) static inline int16_t s16_output(int64_t sum, int32_t multiplier, int32_t shift,
