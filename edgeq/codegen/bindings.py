@@ -351,9 +351,11 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     """An int4 convolution on Helium on edgeq_conv_s4_mve: as many output channels' weights as fit
     S4_MVE_UNPACKED_BYTES unpacked to int8 (two vector shifts per 32, from relayout.conv_s4_mve's layout) and run
     through edgeq_conv_s8_mve's receptive fields and CMSIS-NN's int8 product; its fallbacks unpack half as many
-    channels at a time, down to one, then CMSIS-NN's kernel. The scratch holds four receptive fields, four pixels'
-    outputs of one block of channels, and the unpacked block (and a chunk's slack either side). The output is
-    written channel block by channel block, so it may not overlap the input."""
+    channels at a time, down to one, then edgeq_conv_s4_packed_mve (each chunk unpacked in registers, the
+    input-offset term folded into its bias; its scratch four receptive fields alone), then CMSIS-NN's kernel. The
+    blocks' scratch holds four receptive fields, four pixels' outputs of one block of channels, and the unpacked
+    block (and a chunk's slack either side); they write the output channel block by channel block, so it may not
+    overlap the input."""
     w = graph.tensors[layer.op.inputs[1]].data
     channels, cols = w.shape[0], w[0].size
     cmsis = layer
