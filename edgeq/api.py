@@ -177,6 +177,9 @@ def audit(projects, x: np.ndarray, y: np.ndarray, *, float_model=None, float_wei
         raise UsageError(f"--recheck must be in (0, 1], not {recheck_rate:g}: the share of fast-path answers "
                          "re-run in the emulator (--emulator-only runs every query there)")
     chosen = resolve(preset, attacks, overrides)
+    unused = sorted(set(overrides or {}) - set(chosen))
+    if unused:
+        log(f"note: --params sets {', '.join(unused)}, which --attacks leaves out: those parameters are not used")
     positive(seed, "--seed", integer=True, allow_zero=True)
     check_audit_folder(Path(out_dir))
     projects, reports = audited_projects(projects)

@@ -392,6 +392,14 @@ def test_a_class_needs_its_weights_and_a_swapped_model_is_caught(tmp_path, capsy
     assert not (tmp_path / "a").exists()
 
 
+def test_params_for_an_attack_not_run_are_named(capsys, project, audit_data, tmp_path):
+    """--params for an attack --attacks leaves out is said to be unused (it was silent)."""
+    argv = _audit(project, audit_data, tmp_path / "a")
+    argv[argv.index("--params") + 1] = '{"pgd_linf": {"eps": [0.1]}, "boundary": {"max_iter": 5}}'
+    assert main(argv) == 0
+    assert "--params sets boundary, which --attacks leaves out" in capsys.readouterr().out
+
+
 def test_attack_counts_must_be_whole_numbers(capsys, project, audit_data, tmp_path):
     _fails(capsys, _audit(project, audit_data, tmp_path / "a", "--params", '{"pgd_linf": {"max_iter": 0}}'),
            "pgd_linf.max_iter", "whole number")
