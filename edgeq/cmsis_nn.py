@@ -32,6 +32,7 @@ class Api:
     declared: frozenset[str]  # which of OPTIONAL_FUNCTIONS the headers declare
     helium_s4_depthwise: bool  # arm_depthwise_conv_s4_opt has a Helium path (its source tests ARM_MATH_MVEI)
     helium_s16_conv: bool    # arm_convolve_s16 has a Helium path (likewise)
+    helium_s4_fc: bool       # arm_fully_connected_s4 has a Helium path (its product, arm_nn_vec_mat_mult_t_s4)
     mat_mult_row_offset: bool  # arm_nn_mat_mult_nt_t_s8 takes the output's row_address_offset (edgeq_conv_s8_mve)
     transpose_conv_sized_by_params: bool  # arm_transpose_conv_s8_get_buffer_size(params, input, filter, output), and
                                           # arm_transpose_conv_wrapper_s8 picks a reverse convolution where it can
@@ -67,6 +68,7 @@ def read_api(root: Path) -> Api:
     revision = re.search(r"\$Revision:\s*(V[\d.]+)", text)
     s4_depthwise = root / "Source" / "ConvolutionFunctions" / "arm_depthwise_conv_s4_opt.c"
     s16_conv = root / "Source" / "ConvolutionFunctions" / "arm_convolve_s16.c"
+    s4_fc = root / "Source" / "NNSupportFunctions" / "arm_nn_vec_mat_mult_t_s4.c"
     return Api(revision=revision.group(1) if revision else "unknown",
                s16_bias_struct="cmsis_nn_bias_data" in _prototype(header, "arm_convolve_s16"),
                conv_upscale_dims="upscale_dims" in _prototype(header, "arm_convolve_s8"),
@@ -75,6 +77,7 @@ def read_api(root: Path) -> Api:
                declared=frozenset(f for f in OPTIONAL_FUNCTIONS if _prototype(header, f)),
                helium_s4_depthwise=s4_depthwise.is_file() and "ARM_MATH_MVEI" in s4_depthwise.read_text(),
                helium_s16_conv=s16_conv.is_file() and "ARM_MATH_MVEI" in s16_conv.read_text(),
+               helium_s4_fc=s4_fc.is_file() and "ARM_MATH_MVEI" in s4_fc.read_text(),
                mat_mult_row_offset="row_address_offset" in _prototype(support, "arm_nn_mat_mult_nt_t_s8"),
                transpose_conv_sized_by_params="transpose_conv_params" in _prototype(
                    header, "arm_transpose_conv_s8_get_buffer_size"),

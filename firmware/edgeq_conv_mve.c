@@ -287,6 +287,48 @@ arm_cmsis_nn_status edgeq_conv_s4_packed_mve(const cmsis_nn_context *ctx, const 
                  output_dims, output_data);
 }
 
+/* FULLY_CONNECTED with int4 weights (relayout.conv_s4_mve by channel; `bias` with the input-offset term folded in):
+ * each input row times each channel's chunks, unpacked in registers, then TFLM's per-tensor requantization. */
+arm_cmsis_nn_status edgeq_fully_connected_s4_mve(const cmsis_nn_context *ctx, const cmsis_nn_fc_params *fc_params,
+                                                 const cmsis_nn_per_tensor_quant_params *quant_params,
+                                                 const cmsis_nn_dims *input_dims, const int8_t *input,
+                                                 const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                                 const cmsis_nn_dims *bias_dims, const int32_t *bias,
+                                                 const cmsis_nn_dims *output_dims, int8_t *output)
+{
+    (void)ctx;
+    (void)bias_dims;
+    const int32_t cols = filter_dims->n, out_c = output_dims->c, whole = cols / 32 * 32, tail = cols - whole;
+    const int32_t channel_bytes = 16 * ((cols + 31) / 32);
+    const mve_pred16_t first = vctp8q(tail), second = vctp8q(tail > 16 ? tail - 16 : 0);
+    for (int32_t b = 0; b < input_dims->n; b++, input += cols, output += out_c)
+    {
+        const int8_t *packed = packed_filter;
+        for (int32_t c = 0; c < out_c; c++, packed += channel_bytes)
+        {
+            int32_t acc = bias == NULL ? 0 : bias[c], k = 0;
+            for (; k < whole; k += 32)
+            {
+                const int8x16_t v = vldrbq_s8(packed + k / 2);
+                acc = vmladavaq_s8(acc, vldrbq_s8(input + k), vshrq_n_s8(vshlq_n_s8(v, 4), 4));
+                acc = vmladavaq_s8(acc, vldrbq_s8(input + k + 16), vshrq_n_s8(v, 4));
+            }
+            if (tail)
+            {
+                const int8x16_t v = vldrbq_s8(packed + k / 2);
+                acc = vmladavaq_s8(acc, vldrbq_z_s8(input + k, first), vshrq_n_s8(vshlq_n_s8(v, 4), 4));
+                acc = vmladavaq_s8(acc, vldrbq_z_s8(input + k + 16, second), vshrq_n_s8(v, 4));
+            }
+            const int32_t y = arm_nn_requantize(acc, quant_params->multiplier, quant_params->shift) +
+                fc_params->output_offset;
+            output[c] = (int8_t)(y < fc_params->activation.min
+                                     ? fc_params->activation.min
+                                     : (y > fc_params->activation.max ? fc_params->activation.max : y));
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 __attribute__((always_inline)) static inline int16_t s16_output(int64_t sum, int32_t multiplier, int32_t shift,
                                                                  int32_t lo, int32_t hi)
 {

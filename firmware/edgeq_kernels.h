@@ -83,6 +83,16 @@ arm_cmsis_nn_status edgeq_conv_s4_packed_mve(const cmsis_nn_context *ctx, const 
                                              const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
                                              const cmsis_nn_dims *output_dims, int8_t *output_data);
 
+/* FULLY_CONNECTED with int4 weights for Cortex-M with Helium (M55), in place of arm_fully_connected_s4 (scalar in
+ * the setup's CMSIS-NN): the weights as edgeq_conv_s4_packed_mve's, each row's chunks unpacked in registers; the
+ * bias holds each unit's bias plus input_offset times its weights' sum. No scratch. */
+arm_cmsis_nn_status edgeq_fully_connected_s4_mve(const cmsis_nn_context *ctx, const cmsis_nn_fc_params *fc_params,
+                                                 const cmsis_nn_per_tensor_quant_params *quant_params,
+                                                 const cmsis_nn_dims *input_dims, const int8_t *input,
+                                                 const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                                 const cmsis_nn_dims *bias_dims, const int32_t *bias,
+                                                 const cmsis_nn_dims *output_dims, int8_t *output);
+
 /* CONV_2D 16x8 for Cortex-M with Helium (M55), undilated, in place of arm_convolve_s16 (the setup's CMSIS-NN has no
  * Helium path for it): one receptive field at a time (the scratch: k_h x k_w x in_c int16), each output channel's
  * int64 sum eight products a vector instruction, TFLM's requantization. The output must not overlap the input. */

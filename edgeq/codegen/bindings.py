@@ -306,6 +306,10 @@ def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer
     if layer.function in S4_CONVOLUTIONS and kernels in ("edgeq", "edgeq-wide") \
             and simd == "mve" and layer.params.dilation == (1, 1):
         return _edgeq_conv_s4_mve(graph, layer)
+    if layer.function == "arm_fully_connected_s4" and kernels in ("edgeq", "edgeq-wide") and simd == "mve" \
+            and not api.helium_s4_fc:           # current CMSIS-NN's Helium one is faster (ResNet-8: 840 vs 951)
+        return replace(layer, function="edgeq_fully_connected_s4_mve", fallback=layer,
+                       consts={**layer.consts, **_s4_packed_consts(graph, layer)})
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
     if layer.function in UNSTRIDED_1X1 and np.prod(layer.dims["output"][1:3]) > SMALL_1X1_PIXELS:
         own = None
@@ -347,6 +351,17 @@ S4_CONVOLUTIONS = ("arm_convolve_s4", "arm_convolve_even_s4", "arm_convolve_1x1_
 S4_MVE_UNPACKED_BYTES = 16384     # at most this many int8 weights unpacked at a time by edgeq_conv_s4_mve
 
 
+def _s4_packed_consts(graph: Graph, layer: Layer) -> dict[str, Const]:
+    """The filter and bias of a kernel that keeps int4 weights packed and unpacks them in registers (Helium): each
+    output channel's weights from a 32-value chunk's start (relayout.conv_s4_mve), and its bias plus input_offset
+    times its weights' sum, folded at compile time."""
+    w = graph.tensors[layer.op.inputs[1]].data
+    rows = w.reshape(len(w), -1)
+    bias = layer.consts["bias"].values if "bias" in layer.consts else 0
+    return {"bias": _const(layer.index, "bias", bias + layer.params.input_offset * rows.sum(axis=1), DType.INT32),
+            "filter": _const(layer.index, "filter", relayout.conv_s4_mve(w, True), DType.INT8)}
+
+
 def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     """An int4 convolution on Helium on edgeq_conv_s4_mve: as many output channels' weights as fit
     S4_MVE_UNPACKED_BYTES unpacked to int8 (two vector shifts per 32, from relayout.conv_s4_mve's layout) and run
@@ -359,11 +374,8 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     w = graph.tensors[layer.op.inputs[1]].data
     channels, cols = w.shape[0], w[0].size
     cmsis = layer
-    bias = layer.consts["bias"].values if "bias" in layer.consts else 0
-    folded = bias + layer.params.input_offset * w.reshape(channels, -1).sum(axis=1)
     packed = replace(layer, function="edgeq_conv_s4_packed_mve", fallback=layer, scratch=4 * cols,
-                     consts={**layer.consts, "bias": _const(layer.index, "bias", folded, DType.INT32),
-                             "filter": _const(layer.index, "filter", relayout.conv_s4_mve(w, True), DType.INT8)})
+                     consts={**layer.consts, **_s4_packed_consts(graph, layer)})
     layer = replace(packed, overlap=_overlap(packed, OVERLAP_GROUP["edgeq_conv_s4_packed_mve"], 1, 1))
     filters = _const(layer.index, "filter", relayout.conv_s4_mve(w), DType.INT8)
     for block in reversed(_halving(min(channels, S4_MVE_UNPACKED_BYTES // cols), 1)):
