@@ -289,4 +289,55 @@ void edgeq_conv_s4_dsp(const edgeq_conv_s8_params *p, const int8_t *input, const
     conv(p, input, (const int32_t *)weights, bias, multipliers, shifts, output, scratch, W4, 0, p->out_c);
 }
 
+/* Four products of `x` (four int8 inputs) with the packed word `w` (edgeq/codegen/relayout.py fc_s4_dsp: byte i holds
+ * value i in its low nibble and value 4 + i in its high one) and the next input word `y`, each weight times 16. */
+#define FC_S4_STEP(acc, w, x0, x1, y0, y1)                                                                            \
+    do                                                                                                                \
+    {                                                                                                                 \
+        const int32_t low = and_lsl4((int32_t)0xF0F0F0F0, w), high = (w) & (int32_t)0xF0F0F0F0;                      \
+        acc = smlad(sxtb16(low), x0, acc);                                                                            \
+        acc = smlad(sxtb16_ror8(low), x1, acc);                                                                       \
+        acc = smlad(sxtb16(high), y0, acc);                                                                           \
+        acc = smlad(sxtb16_ror8(high), y1, acc);                                                                      \
+    } while (0)
+
+arm_cmsis_nn_status edgeq_fully_connected_s4_dsp(const cmsis_nn_context *ctx, const cmsis_nn_fc_params *fc_params,
+                                                 const cmsis_nn_per_tensor_quant_params *quant_params,
+                                                 const cmsis_nn_dims *input_dims, const int8_t *input,
+                                                 const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                                 const cmsis_nn_dims *bias_dims, const int32_t *bias,
+                                                 const cmsis_nn_dims *output_dims, int8_t *output)
+{
+    (void)ctx;
+    (void)bias_dims;
+    const int32_t cols = filter_dims->n, out_c = output_dims->c, words = cols / 8;
+    for (int32_t b = 0; b < input_dims->n; b++, input += cols, output += out_c)
+    {
+        const int32_t *w = (const int32_t *)packed_filter;
+        for (int32_t c = 0; c < out_c; c += 2, w += words)
+        {
+            const int32_t *v = w + words;           /* channel c + 1 (a zero channel after an odd last one) */
+            int32_t acc0 = 0, acc1 = 0;
+            for (int32_t k = 0; k < cols; k += 8)
+            {
+                const int32_t in0 = read_s32(input + k), in1 = read_s32(input + k + 4);
+                const int32_t x0 = sxtb16(in0), x1 = sxtb16_ror8(in0), y0 = sxtb16(in1), y1 = sxtb16_ror8(in1);
+                const int32_t w0 = *w++, w1 = *v++;
+                FC_S4_STEP(acc0, w0, x0, x1, y0, y1);
+                FC_S4_STEP(acc1, w1, x0, x1, y0, y1);
+            }
+            for (int32_t j = 0; j < 2 && c + j < out_c; j++)
+            {
+                const int32_t sum = ((j ? acc1 : acc0) >> 4) + (bias == NULL ? 0 : bias[c + j]);
+                const int32_t y = arm_nn_requantize(sum, quant_params->multiplier, quant_params->shift) +
+                    fc_params->output_offset;
+                output[c + j] = (int8_t)(y < fc_params->activation.min
+                                             ? fc_params->activation.min
+                                             : (y > fc_params->activation.max ? fc_params->activation.max : y));
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
 #endif

@@ -60,6 +60,17 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
                                       const cmsis_nn_dims *output_dims, int8_t *output_data);
 
+/* FULLY_CONNECTED with int4 weights for the DSP targets (M4, M7), in place of arm_fully_connected_s4, for an input
+ * depth that is a multiple of 8: the weights laid out by edgeq/codegen/relayout.py fc_s4_dsp (a word per 8 values,
+ * unpacked by a mask each way and SXTB16, times 16), two units at a time sharing each input word's widening; the
+ * bias holds each unit's bias plus input_offset times its weights' sum. No scratch. */
+arm_cmsis_nn_status edgeq_fully_connected_s4_dsp(const cmsis_nn_context *ctx, const cmsis_nn_fc_params *fc_params,
+                                                 const cmsis_nn_per_tensor_quant_params *quant_params,
+                                                 const cmsis_nn_dims *input_dims, const int8_t *input,
+                                                 const cmsis_nn_dims *filter_dims, const int8_t *packed_filter,
+                                                 const cmsis_nn_dims *bias_dims, const int32_t *bias,
+                                                 const cmsis_nn_dims *output_dims, int8_t *output);
+
 /* CONV_2D with int4 weights for Cortex-M with Helium (M55), undilated, in place of arm_convolve_s4 / _even_s4: the
  * weights (edgeq/codegen/relayout.py conv_s4_mve: 32 a 16-byte vector, value j low and 16 + j high in byte j) of as
  * many output channels as the scratch holds unpacked to int8 by two vector shifts per 32, then edgeq_conv_s8_mve's

@@ -13,6 +13,8 @@ Scratch sizes come from CMSIS-NN's own *_get_buffer_size functions via the probe
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -309,7 +311,11 @@ def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer
     if layer.function == "arm_fully_connected_s4" and kernels in ("edgeq", "edgeq-wide") and simd == "mve" \
             and not api.helium_s4_fc:           # current CMSIS-NN's Helium one is faster (ResNet-8: 840 vs 951)
         return replace(layer, function="edgeq_fully_connected_s4_mve", fallback=layer,
-                       consts={**layer.consts, **_s4_packed_consts(graph, layer)})
+                       consts={**layer.consts, **_s4_packed_consts(graph, layer, S4_MVE_ROWS)})
+    if layer.function == "arm_fully_connected_s4" and kernels in ("edgeq", "edgeq-wide") and simd == "dsp" \
+            and layer.dims["filter"][0] % 8 == 0:
+        return replace(layer, function="edgeq_fully_connected_s4_dsp", fallback=layer,
+                       consts={**layer.consts, **_s4_packed_consts(graph, layer, relayout.fc_s4_dsp)})
     own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
     if layer.function in UNSTRIDED_1X1 and np.prod(layer.dims["output"][1:3]) > SMALL_1X1_PIXELS:
         own = None
@@ -349,17 +355,18 @@ def _edgeq_conv_s4_unpacked(direct: Layer) -> Layer:
 
 S4_CONVOLUTIONS = ("arm_convolve_s4", "arm_convolve_even_s4", "arm_convolve_1x1_s4", "arm_convolve_1x1_s4_fast")
 S4_MVE_UNPACKED_BYTES = 16384     # at most this many int8 weights unpacked at a time by edgeq_conv_s4_mve
+S4_MVE_ROWS = functools.partial(relayout.conv_s4_mve, by_channel=True)     # each output channel from a chunk's start
 
 
-def _s4_packed_consts(graph: Graph, layer: Layer) -> dict[str, Const]:
-    """The filter and bias of a kernel that keeps int4 weights packed and unpacks them in registers (Helium): each
-    output channel's weights from a 32-value chunk's start (relayout.conv_s4_mve), and its bias plus input_offset
-    times its weights' sum, folded at compile time."""
+def _s4_packed_consts(graph: Graph, layer: Layer, layout) -> dict[str, Const]:
+    """The filter and bias of a kernel that keeps int4 weights packed and unpacks them in registers: the weights as
+    `layout` lays out their rows (S4_MVE_ROWS on Helium, relayout.fc_s4_dsp), and each output channel's bias plus
+    input_offset times its weights' sum, folded at compile time."""
     w = graph.tensors[layer.op.inputs[1]].data
     rows = w.reshape(len(w), -1)
     bias = layer.consts["bias"].values if "bias" in layer.consts else 0
     return {"bias": _const(layer.index, "bias", bias + layer.params.input_offset * rows.sum(axis=1), DType.INT32),
-            "filter": _const(layer.index, "filter", relayout.conv_s4_mve(w, True), DType.INT8)}
+            "filter": _const(layer.index, "filter", layout(rows), DType.INT8)}
 
 
 def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
@@ -375,7 +382,7 @@ def _edgeq_conv_s4_mve(graph: Graph, layer: Layer) -> Layer:
     channels, cols = w.shape[0], w[0].size
     cmsis = layer
     packed = replace(layer, function="edgeq_conv_s4_packed_mve", fallback=layer, scratch=4 * cols,
-                     consts={**layer.consts, **_s4_packed_consts(graph, layer)})
+                     consts={**layer.consts, **_s4_packed_consts(graph, layer, S4_MVE_ROWS)})
     layer = replace(packed, overlap=_overlap(packed, OVERLAP_GROUP["edgeq_conv_s4_packed_mve"], 1, 1))
     filters = _const(layer.index, "filter", relayout.conv_s4_mve(w), DType.INT8)
     for block in reversed(_halving(min(channels, S4_MVE_UNPACKED_BYTES // cols), 1)):

@@ -64,3 +64,14 @@ def conv_s4_mve(w: np.ndarray, by_channel: bool = False) -> np.ndarray:
     chunks = chunks.reshape(-1, S4_MVE_CHUNK)
     low, high = chunks[:, :16].view(np.uint8) & 0x0F, chunks[:, 16:].view(np.uint8) << 4
     return (low | high).view(np.int8).ravel()
+
+
+def fc_s4_dsp(w: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED int4 weights [units, depth] (depth a multiple of 8) for edgeq_fully_connected_s4_dsp: each
+    unit's values in groups of 8, one 32-bit word each, byte i holding value i in its low nibble and value 4 + i in
+    its high one, so that one mask each way and SXTB16 give the pairs (0, 2), (1, 3), (4, 6), (5, 7) that SXTB16 makes
+    of two input words (times 16); an odd number of units takes one more of zeros."""
+    rows = np.zeros((len(w) + len(w) % 2, w.shape[1]), np.int8)
+    rows[:len(w)] = w
+    groups = rows.reshape(len(rows), -1, 2, 4).view(np.uint8) & 0x0F            # [units, words, low/high, byte]
+    return (groups[:, :, 0] | groups[:, :, 1] << 4).view(np.int8).ravel()

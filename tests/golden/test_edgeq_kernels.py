@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 
 from edgeq.api import load_report
+from edgeq.cmsis_nn import find_cmsis_nn
 from edgeq.frontends.tflite import read_tflite, write_tflite
-from edgeq.ir import Activation, DType, Padding
+from edgeq.ir import Activation, DType, FullyConnectedAttrs, Graph, OpKind, Padding
 from tests.golden.test_emulated_vs_tflm import assert_device_matches_tflm
-from tests.golden.test_reference_vs_tflm import conv
+from tests.golden.test_reference_vs_tflm import Builder, conv
 from tests.models import (MODELS, SHARED_TFLITE, cifar, cifar_inputs, random_inputs, shared_model,
                           upstream_cmsis_nn)
 
@@ -52,6 +53,28 @@ def test_int4_unpacked_in_blocks(tmp_path):
     assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 4, seed=3), "cortex-m4", tmp_path,
                                "edgeq-wide")
     assert load_report(tmp_path / "cortex-m4")["layers"][0]["kernel"] == "edgeq_conv_s4_unpacked_dsp"
+
+
+def int4_fully_connected(depth: int) -> Graph:
+    """FULLY_CONNECTED with int4 weights: 7 units (odd: the DSP kernel's pairs end with a zero unit), two input rows
+    of `depth` values (40: five DSP words, a Helium chunk and a tail of 8; 36: no whole DSP word at the end)."""
+    b = Builder(DType.INT8)
+    x = b.act("x", (1, 2, depth), 0.03, zp=3)
+    w = b.weights((7, depth), 0.015, dtype=DType.INT4)
+    y = b.act("y", (2, 7), 0.2, zp=-3)
+    return b.graph(OpKind.FULLY_CONNECTED, [x, w, b.bias(x, 7)], y, FullyConnectedAttrs(Activation.NONE))
+
+
+@pytest.mark.parametrize("target, depth, kernel", [
+    ("cortex-m4", 40, "edgeq_fully_connected_s4_dsp"), ("cortex-m4", 36, "arm_fully_connected_s4"),
+    ("cortex-m55", 40, "edgeq_fully_connected_s4_mve"), ("cortex-m55", 36, "edgeq_fully_connected_s4_mve")])
+def test_int4_fully_connected(target, depth, kernel, tmp_path):
+    """int4 FULLY_CONNECTED on edgeq's kernels, weights unpacked in registers and the input-offset term folded into
+    the bias (the setup's CMSIS-NN: its own is scalar), byte for byte with tflite-micro."""
+    graph = int4_fully_connected(depth)
+    assert_device_matches_tflm(write_tflite(graph), random_inputs(graph, 6, seed=5), target, tmp_path, "edgeq")
+    helium_own = target == "cortex-m55" and find_cmsis_nn().api.helium_s4_fc       # current CMSIS-NN's, faster
+    assert load_report(tmp_path / target)["layers"][0]["kernel"] == ("arm_fully_connected_s4" if helium_own else kernel)
 
 
 @pytest.mark.parametrize("name", ["int8_resnet", "int8_add", "int8_pad", "int8_two_io", "int8_conv", "int4_conv"])
