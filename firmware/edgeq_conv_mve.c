@@ -301,6 +301,7 @@ arm_cmsis_nn_status edgeq_fully_connected_s4_mve(const cmsis_nn_context *ctx, co
     const int32_t cols = filter_dims->n, out_c = output_dims->c, whole = cols / 32 * 32, tail = cols - whole;
     const int32_t channel_bytes = 16 * ((cols + 31) / 32);
     const mve_pred16_t first = vctp8q(tail), second = vctp8q(tail > 16 ? tail - 16 : 0);
+    const edgeq_fc_stage stage = edgeq_fc_stage_of(fc_params, quant_params);
     for (int32_t b = 0; b < input_dims->n; b++, input += cols, output += out_c)
     {
         const int8_t *packed = packed_filter;
@@ -319,11 +320,7 @@ arm_cmsis_nn_status edgeq_fully_connected_s4_mve(const cmsis_nn_context *ctx, co
                 acc = vmladavaq_s8(acc, vldrbq_z_s8(input + k, first), vshrq_n_s8(vshlq_n_s8(v, 4), 4));
                 acc = vmladavaq_s8(acc, vldrbq_z_s8(input + k + 16, second), vshrq_n_s8(v, 4));
             }
-            const int32_t y = arm_nn_requantize(acc, quant_params->multiplier, quant_params->shift) +
-                fc_params->output_offset;
-            output[c] = (int8_t)(y < fc_params->activation.min
-                                     ? fc_params->activation.min
-                                     : (y > fc_params->activation.max ? fc_params->activation.max : y));
+            output[c] = edgeq_fc_output(acc, stage);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;

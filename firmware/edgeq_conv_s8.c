@@ -311,6 +311,7 @@ arm_cmsis_nn_status edgeq_fully_connected_s4_dsp(const cmsis_nn_context *ctx, co
     (void)ctx;
     (void)bias_dims;
     const int32_t cols = filter_dims->n, out_c = output_dims->c, words = cols / 8;
+    const edgeq_fc_stage stage = edgeq_fc_stage_of(fc_params, quant_params);
     for (int32_t b = 0; b < input_dims->n; b++, input += cols, output += out_c)
     {
         const int32_t *w = (const int32_t *)packed_filter;
@@ -329,11 +330,7 @@ arm_cmsis_nn_status edgeq_fully_connected_s4_dsp(const cmsis_nn_context *ctx, co
             for (int32_t j = 0; j < 2 && c + j < out_c; j++)
             {
                 const int32_t sum = ((j ? acc1 : acc0) >> 4) + (bias == NULL ? 0 : bias[c + j]);
-                const int32_t y = arm_nn_requantize(sum, quant_params->multiplier, quant_params->shift) +
-                    fc_params->output_offset;
-                output[c + j] = (int8_t)(y < fc_params->activation.min
-                                             ? fc_params->activation.min
-                                             : (y > fc_params->activation.max ? fc_params->activation.max : y));
+                output[c + j] = edgeq_fc_output(sum, stage);
             }
         }
     }

@@ -60,6 +60,24 @@ arm_cmsis_nn_status edgeq_conv_s8_mve(const cmsis_nn_context *ctx, const cmsis_n
                                       const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
                                       const cmsis_nn_dims *output_dims, int8_t *output_data);
 
+/* A FULLY_CONNECTED's per-tensor output stage as locals (its kernel's int8 stores could alias the structs). */
+typedef struct {
+    int32_t multiplier, shift, offset, min, max;
+} edgeq_fc_stage;
+
+__attribute__((always_inline)) static inline edgeq_fc_stage edgeq_fc_stage_of(const cmsis_nn_fc_params *fc,
+                                                                              const cmsis_nn_per_tensor_quant_params *q)
+{
+    return (edgeq_fc_stage){q->multiplier, q->shift, fc->output_offset, fc->activation.min, fc->activation.max};
+}
+
+/* An output from its int32 sum (bias included): TFLM's per-tensor requantization, offset, clamp. */
+__attribute__((always_inline)) static inline int8_t edgeq_fc_output(int32_t sum, edgeq_fc_stage s)
+{
+    const int32_t y = arm_nn_requantize(sum, s.multiplier, s.shift) + s.offset;
+    return (int8_t)(y < s.min ? s.min : (y > s.max ? s.max : y));
+}
+
 /* FULLY_CONNECTED with int4 weights for the DSP targets (M4, M7), in place of arm_fully_connected_s4, for an input
  * depth that is a multiple of 8: the weights laid out by edgeq/codegen/relayout.py fc_s4_dsp (a word per 8 values,
  * unpacked by a mask each way and SXTB16, times 16), two units at a time sharing each input word's widening; the
