@@ -147,8 +147,9 @@ def checked_float_predict(predict, float_model, x: np.ndarray, nb_classes: int):
     try:
         out = predict(x)
     except Exception as e:
-        raise UsageError(f"float model {float_model} does not take the audit's inputs {list(x.shape[1:])} (NHWC; "
-                         f"--channels-first for NCHW): {type(e).__name__}: {e}") from e
+        raise UsageError(f"float model {float_model} does not take the audit's inputs, {list(x.shape[1:])} a sample "
+                         "(NHWC, handed over as NCHW when the model starts with a Conv2d or --channels-first is given; "
+                         f"they must be what the deployed models take): {type(e).__name__}: {e}") from e
     if out.shape != (len(x), nb_classes):
         raise UsageError(f"float model {float_model} gives {list(out.shape[1:])} scores per input; the deployed "
                          f"models give {nb_classes}")
