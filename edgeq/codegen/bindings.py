@@ -52,13 +52,10 @@ OVERLAP_GROUP = {"arm_convolve_s8": 4, "arm_convolve_fast_s16": 2, "arm_convolve
 KERNELS = ("edgeq", "edgeq-wide", "cmsis-nn")
 EDGEQ_CONV = {("edgeq", "arm_convolve_s8"): "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_s8"):
               "edgeq_conv_s8_wide_dsp", ("edgeq", "arm_convolve_s4"): "edgeq_conv_s4_dsp",
-              ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp", ("edgeq", "arm_convolve_1x1_s8"):
-              "edgeq_conv_s8_dsp", ("edgeq-wide", "arm_convolve_1x1_s8"): "edgeq_conv_s8_wide_dsp",
-              ("edgeq", "arm_convolve_1x1_s4"): "edgeq_conv_s4_dsp", ("edgeq-wide", "arm_convolve_1x1_s4"):
-              "edgeq_conv_s4_dsp", ("edgeq", "arm_convolve_1x1_s8_fast"): "edgeq_conv_s8_dsp",
-              ("edgeq-wide", "arm_convolve_1x1_s8_fast"): "edgeq_conv_s8_wide_dsp",
-              ("edgeq", "arm_convolve_1x1_s4_fast"): "edgeq_conv_s4_dsp",
-              ("edgeq-wide", "arm_convolve_1x1_s4_fast"): "edgeq_conv_s4_dsp"}
+              ("edgeq-wide", "arm_convolve_s4"): "edgeq_conv_s4_dsp"}
+# CMSIS-NN's 1x1 kernels compute what its general convolution does: edgeq's kernel replaces them as it does that one
+GENERAL_CONV = {"arm_convolve_1x1_s8": "arm_convolve_s8", "arm_convolve_1x1_s8_fast": "arm_convolve_s8",
+                "arm_convolve_1x1_s4": "arm_convolve_s4", "arm_convolve_1x1_s4_fast": "arm_convolve_s4"}
 # CMSIS-NN's unstrided 1x1 kernel is one matrix product over all output pixels: on cortex-m4 it beats edgeq's
 # convolution on large maps and loses on small ones (MobileNetV2-0.35's 34 pointwise layers, int8: 1.04-1.24x
 # edgeq's instructions at 24x24 and 48x48, 0.93-1.04x at 12x12, 0.70-0.93x at 6x6 and 3x3), so edgeq's takes
@@ -316,7 +313,7 @@ def _own(graph: Graph, layer: Layer, api: Api, kernels: str, simd: str) -> Layer
             and layer.dims["filter"][0] % 8 == 0:
         return replace(layer, function="edgeq_fully_connected_s4_dsp", fallback=layer,
                        consts={**layer.consts, **_s4_packed_consts(graph, layer, relayout.fc_s4_dsp)})
-    own = EDGEQ_CONV.get((kernels, layer.function)) if simd == "dsp" else None
+    own = EDGEQ_CONV.get((kernels, GENERAL_CONV.get(layer.function, layer.function))) if simd == "dsp" else None
     if layer.function in UNSTRIDED_1X1 and np.prod(layer.dims["output"][1:3]) > SMALL_1X1_PIXELS:
         own = None
     taps = int(np.prod(layer.dims["filter"][1:])) if own else 0
